@@ -1,0 +1,1 @@
+"""Pure domain: value types, KRX rules, costs and the holdings Book. No I/O, no adapters."""
