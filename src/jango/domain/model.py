@@ -7,7 +7,7 @@ a per-share price that can carry a fraction (a broker's book price) is ``Decimal
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
@@ -43,7 +43,7 @@ def parse_code(raw: object) -> Code:
     if len(text) == 7 and text[0] == "A":
         text = text[1:]
     if not _CODE_RE.match(text):
-        raise InvalidCode(f"invalid stock code {raw!r}: expected 6 characters like 005930 or 0126Z0")
+        raise InvalidCode(f"invalid stock code {raw!r}: expected 6 characters like 005930")
     return Code(text)
 
 
@@ -254,7 +254,9 @@ class BalanceRow:
         if self.qty < 0 or self.sellable < 0 or self.purchase_amount < 0:
             raise InvalidEvent(f"negative quantity or amount in balance row {self.code}")
         if self.sellable > self.qty:
-            raise InvalidEvent(f"sellable {self.sellable} above quantity {self.qty} for {self.code}")
+            raise InvalidEvent(
+                f"sellable {self.sellable} above quantity {self.qty} for {self.code}"
+            )
 
     @property
     def key(self) -> HoldingKey:
@@ -311,4 +313,4 @@ class Discrepancy:
     reason: str
     time: datetime | None = None
     order_no: str = ""
-    extra: tuple[tuple[str, str], ...] = field(default=())
+    extra: tuple[tuple[str, str], ...] = ()
