@@ -87,7 +87,10 @@ def recompute(events: list[Event], costs: CostSchedule, markets: dict[str, Marke
             o = orders[n.orig_order_no]
             o["remaining"], o["open"] = 0, False
             orders[n.order_no] = {
-                "n": o["n"], "remaining": n.qty, "open": n.qty > 0, "price": n.price,
+                "n": o["n"],
+                "remaining": n.qty,
+                "open": n.qty > 0,
+                "price": n.price,
             }
         elif n.kind is NoticeKind.REJECTED:
             o = orders[n.order_no]
@@ -149,6 +152,4 @@ def recompute(events: list[Event], costs: CostSchedule, markets: dict[str, Marke
         "pnl": sum(r.pnl for r in rows.values()),
         "pnl_net": sum(r.pnl_net for r in rows.values()),
     }
-    return RefResult(
-        rows, d2, d2 - holds, realized_gross, realized_net, commission, tax, totals
-    )
+    return RefResult(rows, d2, d2 - holds, realized_gross, realized_net, commission, tax, totals)

@@ -42,7 +42,14 @@ def snapshot(*rows: BalanceRow, d2: int = 10_000_000, when: datetime = T0) -> Ba
 
 def row(code: Code, qty: int, amount: int, price: int = 0, **kw: object) -> BalanceRow:
     return BalanceRow(
-        ACC, code, qty, qty, amount, price=price, market=Market.KOSPI, **kw  # type: ignore[arg-type]
+        ACC,
+        code,
+        qty,
+        qty,
+        amount,
+        price=price,
+        market=Market.KOSPI,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -60,8 +67,18 @@ def notice(
     **kw: object,
 ) -> OrderNotice:
     return OrderNotice(
-        ACC, kind, action, side, code, order_no, qty, price, at(t), orig_order_no=orig,
-        market=Market.KOSPI, **kw,  # type: ignore[arg-type]
+        ACC,
+        kind,
+        action,
+        side,
+        code,
+        order_no,
+        qty,
+        price,
+        at(t),
+        orig_order_no=orig,
+        market=Market.KOSPI,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -235,12 +252,27 @@ def test_credit_rows_are_separate_from_the_cash_row() -> None:
         )
     )
     book.apply(
-        notice(NoticeKind.ACCEPTED, Side.SELL, "1", 5, 70_000, credit=Credit.MARGIN_SELF,
-               loan_date=loan)
+        notice(
+            NoticeKind.ACCEPTED,
+            Side.SELL,
+            "1",
+            5,
+            70_000,
+            credit=Credit.MARGIN_SELF,
+            loan_date=loan,
+        )
     )
     book.apply(
-        notice(NoticeKind.FILLED, Side.SELL, "1", 5, 70_000, credit=Credit.MARGIN_SELF,
-               loan_date=loan, fill_id="c")
+        notice(
+            NoticeKind.FILLED,
+            Side.SELL,
+            "1",
+            5,
+            70_000,
+            credit=Credit.MARGIN_SELF,
+            loan_date=loan,
+            fill_id="c",
+        )
     )
     assert book.row(key(SAMSUNG, Credit.MARGIN_SELF, loan)) is None
     cash_row = book.row(key())
@@ -257,8 +289,16 @@ def test_credit_rows_are_separate_from_the_cash_row() -> None:
 def test_short_row_gains_when_price_falls() -> None:
     book = Book()
     book.apply(
-        snapshot(row(SAMSUNG, 10, 700_000, price=70_000, credit=Credit.SHORT_SELF,
-                     loan_date=date(2026, 2, 2)))
+        snapshot(
+            row(
+                SAMSUNG,
+                10,
+                700_000,
+                price=70_000,
+                credit=Credit.SHORT_SELF,
+                loan_date=date(2026, 2, 2),
+            )
+        )
     )
     book.apply(Tick(SAMSUNG, 65_000, -5_000, 1_000, at(5)))
     r = book.row(key(SAMSUNG, Credit.SHORT_SELF, date(2026, 2, 2)))
@@ -273,8 +313,14 @@ def test_tick_revalues_every_row_of_its_code_and_totals_follow() -> None:
     book.apply(
         snapshot(
             row(SAMSUNG, 10, 700_000, price=70_000),
-            row(SAMSUNG, 5, 340_000, price=70_000, credit=Credit.MARGIN_SELF,
-                loan_date=date(2026, 2, 2)),
+            row(
+                SAMSUNG,
+                5,
+                340_000,
+                price=70_000,
+                credit=Credit.MARGIN_SELF,
+                loan_date=date(2026, 2, 2),
+            ),
             row(HYNIX, 1, 200_000, price=200_000),
         )
     )
@@ -332,8 +378,17 @@ def test_broker_post_event_truth_wins_and_the_difference_is_kept() -> None:
     book.apply(snapshot(row(SAMSUNG, 10, 700_000, price=70_000)))
     book.apply(notice(NoticeKind.ACCEPTED, Side.BUY, "1", 5, 70_000))
     ch = book.apply(
-        notice(NoticeKind.FILLED, Side.BUY, "1", 5, 70_000, fill_id="t", post_qty=16,
-               post_sellable=16, post_book_price=Decimal("70000"))
+        notice(
+            NoticeKind.FILLED,
+            Side.BUY,
+            "1",
+            5,
+            70_000,
+            fill_id="t",
+            post_qty=16,
+            post_sellable=16,
+            post_book_price=Decimal("70000"),
+        )
     )
     r = book.row(key())
     assert r is not None and (r.qty, r.sellable, r.purchase_amount) == (16, 16, 1_120_000)
@@ -347,8 +402,17 @@ def test_broker_book_price_within_rounding_is_not_a_discrepancy() -> None:
     book.apply(snapshot(row(SAMSUNG, 3, 100_000, price=33_000)))
     book.apply(notice(NoticeKind.ACCEPTED, Side.SELL, "1", 1, 33_000))
     ch = book.apply(
-        notice(NoticeKind.FILLED, Side.SELL, "1", 1, 33_000, fill_id="r", post_qty=2,
-               post_sellable=2, post_book_price=Decimal("33333"))
+        notice(
+            NoticeKind.FILLED,
+            Side.SELL,
+            "1",
+            1,
+            33_000,
+            fill_id="r",
+            post_qty=2,
+            post_sellable=2,
+            post_book_price=Decimal("33333"),
+        )
     )
     assert ch.discrepancies == ()
 
@@ -359,7 +423,9 @@ def test_reconciling_snapshot_records_every_difference() -> None:
     ch = book.apply(snapshot(row(SAMSUNG, 12, 840_000, price=70_000), when=at(60)))
     fields = sorted((d.code, d.field) for d in ch.discrepancies)
     assert fields == [
-        ("000660", "qty"), ("005930", "purchase_amount"), ("005930", "qty"),
+        ("000660", "qty"),
+        ("005930", "purchase_amount"),
+        ("005930", "qty"),
         ("005930", "sellable"),
     ]
     assert key(HYNIX) in ch.removed
@@ -396,11 +462,11 @@ def test_cancel_and_amend_of_unknown_orders_are_recorded() -> None:
         notice(NoticeKind.CONFIRMED, Side.SELL, "2", 4, 0, action=OrderAction.CANCEL, orig="77")
     )
     book.apply(
-        notice(NoticeKind.CONFIRMED, Side.SELL, "3", 4, 71_000, action=OrderAction.AMEND,
-               orig="78")
+        notice(NoticeKind.CONFIRMED, Side.SELL, "3", 4, 71_000, action=OrderAction.AMEND, orig="78")
     )
     assert [d.reason.split(";")[0] for d in book.discrepancies] == [
-        "cancel of an unknown order", "amend of an unknown order",
+        "cancel of an unknown order",
+        "amend of an unknown order",
     ]
     assert_totals_match_rows(book)
 
@@ -409,7 +475,9 @@ def test_cancel_and_amend_of_unknown_orders_are_recorded() -> None:
     ("qty", "price", "kind"),
     [(-1, 100, NoticeKind.ACCEPTED), (1, -5, NoticeKind.ACCEPTED), (0, 100, NoticeKind.FILLED)],
 )
-def test_absurd_notices_are_refused_with_a_clear_error(qty: int, price: int, kind: NoticeKind) -> None:
+def test_absurd_notices_are_refused_with_a_clear_error(
+    qty: int, price: int, kind: NoticeKind
+) -> None:
     with pytest.raises(InvalidEvent):
         notice(kind, Side.BUY, "1", qty, price)
 

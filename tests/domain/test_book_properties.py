@@ -30,7 +30,9 @@ from tests.domain.test_book import assert_totals_match_rows
 ACC = "5012345601"
 CODES = [Code("005930"), Code("000660"), Code("035720"), Code("247540")]
 MARKETS = {
-    "005930": Market.KOSPI, "000660": Market.KOSPI, "035720": Market.KOSPI,
+    "005930": Market.KOSPI,
+    "000660": Market.KOSPI,
+    "035720": Market.KOSPI,
     "247540": Market.KOSDAQ,
 }
 START = datetime(2026, 3, 2, 9, 0, tzinfo=KST)
@@ -44,8 +46,15 @@ def sessions(draw: st.DrawFn) -> list[Event]:
     for code in draw(st.lists(st.sampled_from(CODES), unique=True, max_size=3)):
         qty = draw(st.integers(1, 50))
         rows.append(
-            BalanceRow(ACC, code, qty, qty, qty * draw(st.integers(1_000, 90_000)),
-                       price=draw(st.sampled_from([0, 50_000])), market=MARKETS[code])
+            BalanceRow(
+                ACC,
+                code,
+                qty,
+                qty,
+                qty * draw(st.integers(1_000, 90_000)),
+                price=draw(st.sampled_from([0, 50_000])),
+                market=MARKETS[code],
+            )
         )
         held[code] = [qty, qty]
     events: list[Event] = [BalanceSnapshot(ACC, tuple(rows), Cash(10**9, 10**9), START)]
@@ -54,19 +63,28 @@ def sessions(draw: st.DrawFn) -> list[Event]:
     t = START
     for _ in range(draw(st.integers(0, 40))):
         t += timedelta(seconds=draw(st.integers(1, 7200)))
-        choice = draw(st.sampled_from(["tick", "buy", "sell", "fill", "cancel", "amend",
-                                       "reject", "replay", "expected"]))
+        choice = draw(
+            st.sampled_from(
+                ["tick", "buy", "sell", "fill", "cancel", "amend", "reject", "replay", "expected"]
+            )
+        )
         open_ids = sorted(o for o, v in orders.items() if v["remaining"] > 0)
         if choice in ("tick", "expected"):
             code = draw(st.sampled_from(CODES))
-            events.append(Tick(code, draw(st.integers(1, 200_000)), 0, 1, t,
-                               expected=choice == "expected"))
+            events.append(
+                Tick(code, draw(st.integers(1, 200_000)), 0, 1, t, expected=choice == "expected")
+            )
         elif choice == "buy" or (choice == "sell" and not any(h[1] for h in held.values())):
             seq += 1
             code = draw(st.sampled_from(CODES))
             qty, price = draw(st.integers(1, 30)), draw(st.integers(1_000, 100_000))
-            orders[str(seq)] = {"side": Side.BUY, "code": code, "remaining": qty,
-                                "price": price, "filled": 0}
+            orders[str(seq)] = {
+                "side": Side.BUY,
+                "code": code,
+                "remaining": qty,
+                "price": price,
+                "filled": 0,
+            }
             events.append(_n(NoticeKind.ACCEPTED, Side.BUY, code, str(seq), qty, price, t))
         elif choice == "sell":
             seq += 1
@@ -74,8 +92,13 @@ def sessions(draw: st.DrawFn) -> list[Event]:
             qty = draw(st.integers(1, held[code][1]))
             price = draw(st.integers(1_000, 100_000))
             held[code][1] -= qty
-            orders[str(seq)] = {"side": Side.SELL, "code": code, "remaining": qty,
-                                "price": price, "filled": 0}
+            orders[str(seq)] = {
+                "side": Side.SELL,
+                "code": code,
+                "remaining": qty,
+                "price": price,
+                "filled": 0,
+            }
             events.append(_n(NoticeKind.ACCEPTED, Side.SELL, code, str(seq), qty, price, t))
         elif choice == "fill" and open_ids:
             oid = draw(st.sampled_from(open_ids))
@@ -90,8 +113,18 @@ def sessions(draw: st.DrawFn) -> list[Event]:
                 h[1] += qty
             else:
                 h[0] -= qty
-            events.append(_n(NoticeKind.FILLED, o["side"], o["code"], oid, qty, price, t,
-                             fill_id=f"f{len(events)}"))
+            events.append(
+                _n(
+                    NoticeKind.FILLED,
+                    o["side"],
+                    o["code"],
+                    oid,
+                    qty,
+                    price,
+                    t,
+                    fill_id=f"f{len(events)}",
+                )
+            )
         elif choice == "cancel" and open_ids:
             oid = draw(st.sampled_from(open_ids))
             o = orders[oid]
@@ -100,8 +133,19 @@ def sessions(draw: st.DrawFn) -> list[Event]:
             if o["side"] is Side.SELL:
                 held[o["code"]][1] += qty
             seq += 1
-            events.append(_n(NoticeKind.CONFIRMED, o["side"], o["code"], str(seq), qty, 0, t,
-                             action=OrderAction.CANCEL, orig=oid))
+            events.append(
+                _n(
+                    NoticeKind.CONFIRMED,
+                    o["side"],
+                    o["code"],
+                    str(seq),
+                    qty,
+                    0,
+                    t,
+                    action=OrderAction.CANCEL,
+                    orig=oid,
+                )
+            )
         elif choice == "amend" and open_ids:
             oid = draw(st.sampled_from(open_ids))
             o = orders[oid]
@@ -112,8 +156,19 @@ def sessions(draw: st.DrawFn) -> list[Event]:
             seq += 1
             orders[str(seq)] = {**o, "remaining": qty, "price": price, "filled": 0}
             o["remaining"] = 0
-            events.append(_n(NoticeKind.CONFIRMED, o["side"], o["code"], str(seq), qty, price,
-                             t, action=OrderAction.AMEND, orig=oid))
+            events.append(
+                _n(
+                    NoticeKind.CONFIRMED,
+                    o["side"],
+                    o["code"],
+                    str(seq),
+                    qty,
+                    price,
+                    t,
+                    action=OrderAction.AMEND,
+                    orig=oid,
+                )
+            )
         elif choice == "reject" and open_ids:
             unfilled = [o for o in open_ids if orders[o]["filled"] == 0]
             if unfilled:
@@ -130,11 +185,33 @@ def sessions(draw: st.DrawFn) -> list[Event]:
     return events
 
 
-def _n(kind: NoticeKind, side: Side, code: Code, order_no: str, qty: int, price: int,
-       t: datetime, *, action: OrderAction = OrderAction.NEW, orig: str = "",
-       fill_id: str = "") -> OrderNotice:
-    return OrderNotice(ACC, kind, action, side, code, order_no, qty, price, t,
-                       orig_order_no=orig, fill_id=fill_id, market=MARKETS[code])
+def _n(
+    kind: NoticeKind,
+    side: Side,
+    code: Code,
+    order_no: str,
+    qty: int,
+    price: int,
+    t: datetime,
+    *,
+    action: OrderAction = OrderAction.NEW,
+    orig: str = "",
+    fill_id: str = "",
+) -> OrderNotice:
+    return OrderNotice(
+        ACC,
+        kind,
+        action,
+        side,
+        code,
+        order_no,
+        qty,
+        price,
+        t,
+        orig_order_no=orig,
+        fill_id=fill_id,
+        market=MARKETS[code],
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -159,7 +236,10 @@ def test_book_matches_a_from_scratch_recomputation(events: list[Event]) -> None:
     t = acc.totals
     assert (acc.d2, acc.orderable) == (ref.d2, ref.orderable)
     assert (t.realized_gross, t.realized_net, t.commission, t.tax) == (
-        ref.realized_gross, ref.realized_net, ref.commission, ref.tax,
+        ref.realized_gross,
+        ref.realized_net,
+        ref.commission,
+        ref.tax,
     )
     assert (t.purchase_amount, t.value, t.pnl, t.pnl_net) == tuple(ref.totals.values())
     assert book.discrepancies == []
@@ -169,7 +249,9 @@ def _state(book: Book) -> object:
     acc = book.accounts[ACC]
     return (
         {r.key: (r.qty, r.sellable, r.purchase_amount, r.price) for r in acc.rows.values()},
-        acc.d2, acc.orderable, acc.totals,
+        acc.d2,
+        acc.orderable,
+        acc.totals,
         {o.order_no: (o.remaining, o.status, o.held) for o in book.orders.values()},
     )
 

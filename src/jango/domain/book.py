@@ -226,6 +226,10 @@ class Book:
         """Codes with at least one row in any account."""
         return set(self._by_code)
 
+    def code_value(self, code: Code) -> int:
+        """Value of every row of ``code``, across accounts."""
+        return sum(r.value for r in self._by_code.get(code, ()))
+
     def last_price(self, code: Code) -> int:
         return self._prices.get(code, 0)
 

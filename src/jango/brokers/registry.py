@@ -1,0 +1,38 @@
+"""Broker adapters by name. Imports are lazy so that one adapter's dependencies never load
+another's (and CYBOS's Windows-only parts never load elsewhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from jango.brokers.port import Broker, StartupError
+
+BROKERS = ("sim", "kis", "cybos")
+
+
+class UnknownBroker(ValueError):
+    """A broker name that jango has no adapter for."""
+
+
+def create_broker(name: str, settings: Mapping[str, str]) -> Broker:
+    """Build the adapter ``name`` from flat settings (see :mod:`jango.config`)."""
+    if name == "sim":
+        from jango.brokers.sim.broker import SimBroker
+
+        return SimBroker(
+            seed=int(settings.get("seed", "0")),
+            tick_interval=float(settings.get("sim.tick_interval", "0.05")),
+            demo_trader=settings.get("sim.demo", "true") == "true",
+        )
+    if name == "kis":
+        from jango.brokers.kis.broker import KisBroker
+
+        return KisBroker.from_settings(settings)
+    if name == "cybos":
+        from jango.brokers.cybos.broker import CybosBroker
+
+        return CybosBroker.from_settings(settings)
+    raise UnknownBroker(f"unknown broker {name!r}; choose one of: {', '.join(BROKERS)}")
+
+
+__all__ = ["BROKERS", "StartupError", "UnknownBroker", "create_broker"]

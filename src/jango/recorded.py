@@ -1,0 +1,477 @@
+"""The recorded event format: JSON Lines, one domain event per line (``docs/recorded-format.md``).
+
+A file may start with a header ``{"type":"header","format":"jango-events","version":1}``; every
+other line is a ``snapshot``, ``tick`` or ``notice`` object. Money and quantities are JSON
+integers, codes are strings, dates ``YYYY-MM-DD``, times ISO-8601 with an offset (written as
+``+09:00``), enums their value strings, and a book price a decimal string. Parsing is strict:
+a wrong type, an unknown field or an unknown enum value is a :class:`RecordError` naming the
+field, so a recording never changes meaning silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from jango.domain.model import (
+    KST,
+    BalanceRow,
+    BalanceSnapshot,
+    Cash,
+    Code,
+    Condition,
+    Credit,
+    DomainError,
+    Event,
+    Market,
+    NoticeKind,
+    OrderAction,
+    OrderNotice,
+    OrderType,
+    Side,
+    Tick,
+    parse_code,
+)
+
+FORMAT = "jango-events"
+VERSION = 1
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DECIMAL_RE = re.compile(r"^\d+(\.\d+)?$")
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class RecordError(ValueError):
+    """A line that is not a valid recorded event; ``field`` names the offending field, if any."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+class _Fields:
+    """Typed, checked access to one JSON object; refuses fields nobody asked for."""
+
+    def __init__(self, raw: Mapping[str, Any], prefix: str = "", read: Iterable[str] = ()) -> None:
+        self._raw = raw
+        self._prefix = prefix
+        self._seen: set[str] = set(read)
+
+    def name(self, key: str) -> str:
+        return self._prefix + key
+
+    def _typed(self, key: str, kind: type, label: str, required: bool) -> Any:
+        self._seen.add(key)
+        if key not in self._raw:
+            if required:
+                raise RecordError("missing", self.name(key))
+            return None
+        value = self._raw[key]
+        if value is None:
+            if required:
+                raise RecordError(f"must be {label}, got null", self.name(key))
+            return None
+        # bool is a subclass of int in Python but never a valid quantity or amount.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise RecordError(f"must be {label}, got {_json_type(value)}", self.name(key))
+        return value
+
+    def integer(self, key: str, *, minimum: int | None = 0) -> int:
+        return self._at_least(key, self._typed(key, int, "an integer", True), minimum)
+
+    def opt_integer(self, key: str) -> int | None:
+        value = self._typed(key, int, "an integer", False)
+        return None if value is None else self._at_least(key, value, 0)
+
+    def _at_least(self, key: str, value: int, minimum: int | None) -> int:
+        if minimum is not None and value < minimum:
+            raise RecordError(f"must be at least {minimum}, got {value}", self.name(key))
+        return value
+
+    def text(self, key: str, *, nonempty: bool = False) -> str:
+        value: str = self._typed(key, str, "a string", True)
+        if nonempty and not value:
+            raise RecordError("must not be empty", self.name(key))
+        return value
+
+    def opt_text(self, key: str) -> str:
+        value: str | None = self._typed(key, str, "a string", False)
+        return value or ""
+
+    def flag(self, key: str) -> bool:
+        value: bool | None = self._typed(key, bool, "true or false", False)
+        return bool(value)
+
+    def code(self, key: str) -> Code:
+        try:
+            return parse_code(self._typed(key, str, "a string", True))
+        except DomainError as exc:
+            raise RecordError(str(exc), self.name(key)) from None
+
+    def enum(self, key: str, kind: type[_E]) -> _E:
+        return self._member(key, kind, self._typed(key, str, "a string", True))
+
+    def opt_enum(self, key: str, kind: type[_E], default: _E) -> _E:
+        value = self._typed(key, str, "a string", False)
+        return default if value is None else self._member(key, kind, value)
+
+    def _member(self, key: str, kind: type[_E], value: str) -> _E:
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in kind)
+            raise RecordError(
+                f"unknown value {value!r} (one of {allowed})", self.name(key)
+            ) from None
+
+    def moment(self, key: str) -> datetime:
+        value: str = self._typed(key, str, "a string", True)
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise RecordError(f"not an ISO-8601 time: {value!r}", self.name(key)) from None
+        if moment.tzinfo is None:
+            raise RecordError(f"time needs an offset such as +09:00: {value!r}", self.name(key))
+        return moment.astimezone(KST)
+
+    def opt_day(self, key: str) -> date | None:
+        value: str | None = self._typed(key, str, "a string", False)
+        if value is None:
+            return None
+        try:
+            # fromisoformat alone would also take 20260304; the format promises YYYY-MM-DD.
+            if not _DATE_RE.match(value):
+                raise ValueError(value)
+            return date.fromisoformat(value)
+        except ValueError:
+            raise RecordError(f"not a YYYY-MM-DD date: {value!r}", self.name(key)) from None
+
+    def opt_decimal(self, key: str) -> Decimal | None:
+        value: str | None = self._typed(key, str, "a decimal string", False)
+        if value is None:
+            return None
+        if not _DECIMAL_RE.match(value):
+            raise RecordError(f"not a plain decimal such as '71350.5': {value!r}", self.name(key))
+        return Decimal(value)
+
+    def child(self, key: str) -> _Fields:
+        return _Fields(self._typed(key, dict, "an object", True), self.name(key) + ".")
+
+    def children(self, key: str) -> list[_Fields]:
+        items: list[Any] = self._typed(key, list, "a list", True)
+        out = []
+        for i, item in enumerate(items):
+            name = f"{self.name(key)}[{i}]"
+            if not isinstance(item, dict):
+                raise RecordError(f"must be an object, got {_json_type(item)}", name)
+            out.append(_Fields(item, name + "."))
+        return out
+
+    def done(self) -> None:
+        """Refuse fields that were not read: a typo must not silently fall back to a default."""
+        extra = sorted(set(self._raw) - self._seen)
+        if extra:
+            raise RecordError("unknown field", self.name(extra[0]))
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _parse_snapshot(f: _Fields) -> BalanceSnapshot:
+    account = f.text("account", nonempty=True)
+    cash_fields = f.child("cash")
+    cash = Cash(
+        deposit=cash_fields.integer("deposit", minimum=None),
+        d2=cash_fields.integer("d2", minimum=None),
+    )
+    cash_fields.done()
+    return BalanceSnapshot(
+        account=account,
+        rows=tuple(_parse_row(account, row) for row in f.children("rows")),
+        cash=cash,
+        time=f.moment("time"),
+        source=f.opt_text("source"),
+    )
+
+
+def _parse_row(account: str, f: _Fields) -> BalanceRow:
+    row = _build(
+        f,
+        lambda: BalanceRow(
+            account=account,
+            code=f.code("code"),
+            qty=f.integer("qty"),
+            sellable=f.integer("sellable"),
+            purchase_amount=f.integer("purchase_amount"),
+            credit=f.opt_enum("credit", Credit, Credit.CASH),
+            loan_date=f.opt_day("loan_date"),
+            name=f.opt_text("name"),
+            market=f.opt_enum("market", Market, Market.UNKNOWN),
+            price=f.opt_integer("price") or 0,
+        ),
+    )
+    f.done()
+    return row
+
+
+def _parse_tick(f: _Fields) -> Tick:
+    return Tick(
+        code=f.code("code"),
+        price=f.integer("price", minimum=1),
+        diff=f.integer("diff", minimum=None),
+        volume=f.integer("volume"),
+        time=f.moment("time"),
+        expected=f.flag("expected"),
+    )
+
+
+def _parse_notice(f: _Fields) -> OrderNotice:
+    return _build(
+        f,
+        lambda: OrderNotice(
+            account=f.text("account", nonempty=True),
+            kind=f.enum("kind", NoticeKind),
+            action=f.enum("action", OrderAction),
+            side=f.enum("side", Side),
+            code=f.code("code"),
+            order_no=f.text("order_no", nonempty=True),
+            qty=f.integer("qty"),
+            price=f.integer("price"),
+            time=f.moment("time"),
+            orig_order_no=f.opt_text("orig_order_no"),
+            credit=f.opt_enum("credit", Credit, Credit.CASH),
+            loan_date=f.opt_day("loan_date"),
+            order_type=f.opt_enum("order_type", OrderType, OrderType.LIMIT),
+            condition=f.opt_enum("condition", Condition, Condition.NONE),
+            fill_id=f.opt_text("fill_id"),
+            name=f.opt_text("name"),
+            market=f.opt_enum("market", Market, Market.UNKNOWN),
+            post_qty=f.opt_integer("post_qty"),
+            post_sellable=f.opt_integer("post_sellable"),
+            post_book_price=f.opt_decimal("post_book_price"),
+        ),
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _build(f: _Fields, make: Callable[[], _T]) -> _T:
+    """Run a model constructor, turning its own consistency checks into a RecordError."""
+    try:
+        return make()
+    except RecordError:
+        raise
+    except DomainError as exc:
+        raise RecordError(str(exc), f.name("").rstrip(".")) from None
+
+
+_PARSERS: dict[str, Callable[[_Fields], Event]] = {
+    "snapshot": _parse_snapshot,
+    "tick": _parse_tick,
+    "notice": _parse_notice,
+}
+
+
+def _load(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise RecordError(f"a line must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise RecordError(f"field appears twice: {key!r}", key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise RecordError(f"{name} is not a JSON number")
+
+
+def _type_of(raw: Mapping[str, Any]) -> str:
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise RecordError("missing or not a string", "type")
+    return kind
+
+
+def parse_line(text: str) -> Event:
+    """Parse one recorded line into a :class:`BalanceSnapshot`, :class:`Tick` or
+    :class:`OrderNotice`.
+
+    Raises :class:`RecordError` naming the field and the problem. A header line is refused here:
+    it describes a file, not an event (see :func:`read_events`).
+    """
+    return _parse_event(_load(text))
+
+
+def _parse_event(raw: Mapping[str, Any]) -> Event:
+    kind = _type_of(raw)
+    if kind == "header":
+        raise RecordError("a header is allowed only as the first line of a file", "type")
+    parser = _PARSERS.get(kind)
+    if parser is None:
+        raise RecordError(f"unknown value {kind!r} (one of snapshot, tick, notice)", "type")
+    fields = _Fields(raw, read=("type",))
+    event = parser(fields)
+    fields.done()
+    return event
+
+
+def _check_header(raw: Mapping[str, Any]) -> None:
+    fields = _Fields(raw, read=("type",))
+    found = fields.text("format")
+    if found != FORMAT:
+        raise RecordError(f"must be {FORMAT!r}, got {found!r}", "format")
+    version = fields.integer("version")
+    if version != VERSION:
+        raise RecordError(f"unsupported version {version} (this reader knows {VERSION})", "version")
+    fields.done()
+
+
+def read_events(lines: Iterable[str]) -> Iterator[tuple[int, Event | RecordError]]:
+    """Yield ``(line number, event or error)`` for each non-blank line; numbers start at 1.
+
+    Errors are yielded, not raised, so one bad line never hides the rest of a recording. An
+    optional header on the first non-blank line is checked and yielded only if it is bad.
+    """
+    first = True
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = _load(line)
+            if first and raw.get("type") == "header":
+                _check_header(raw)
+            else:
+                yield number, _parse_event(raw)
+        except RecordError as exc:
+            yield number, exc
+        first = False
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(KST).isoformat()
+
+
+def _put(out: dict[str, object], key: str, value: object, default: object) -> None:
+    """Write optional fields only when they differ from the default, keeping lines short."""
+    if value != default:
+        out[key] = value
+
+
+def to_record(event: Event) -> dict[str, object]:
+    """The JSON object for ``event`` (plain types only, ready for ``json.dumps``)."""
+    if isinstance(event, BalanceSnapshot):
+        return _snapshot_record(event)
+    if isinstance(event, Tick):
+        out: dict[str, object] = {
+            "type": "tick",
+            "code": event.code,
+            "price": event.price,
+            "diff": event.diff,
+            "volume": event.volume,
+            "time": _time(event.time),
+        }
+        _put(out, "expected", event.expected, False)
+        return out
+    return _notice_record(event)
+
+
+def _snapshot_record(snap: BalanceSnapshot) -> dict[str, object]:
+    rows: list[dict[str, object]] = []
+    for row in snap.rows:
+        item: dict[str, object] = {
+            "code": row.code,
+            "qty": row.qty,
+            "sellable": row.sellable,
+            "purchase_amount": row.purchase_amount,
+        }
+        _put(item, "credit", row.credit.value, Credit.CASH.value)
+        _put(item, "loan_date", row.loan_date and row.loan_date.isoformat(), None)
+        _put(item, "name", row.name, "")
+        _put(item, "market", row.market.value, Market.UNKNOWN.value)
+        _put(item, "price", row.price, 0)
+        rows.append(item)
+    out: dict[str, object] = {
+        "type": "snapshot",
+        "account": snap.account,
+        "time": _time(snap.time),
+    }
+    _put(out, "source", snap.source, "")
+    out["cash"] = {"deposit": snap.cash.deposit, "d2": snap.cash.d2}
+    out["rows"] = rows
+    return out
+
+
+def _notice_record(n: OrderNotice) -> dict[str, object]:
+    out: dict[str, object] = {
+        "type": "notice",
+        "account": n.account,
+        "kind": n.kind.value,
+        "action": n.action.value,
+        "side": n.side.value,
+        "code": n.code,
+        "order_no": n.order_no,
+        "qty": n.qty,
+        "price": n.price,
+        "time": _time(n.time),
+    }
+    _put(out, "orig_order_no", n.orig_order_no, "")
+    _put(out, "credit", n.credit.value, Credit.CASH.value)
+    _put(out, "loan_date", n.loan_date and n.loan_date.isoformat(), None)
+    _put(out, "order_type", n.order_type.value, OrderType.LIMIT.value)
+    _put(out, "condition", n.condition.value, Condition.NONE.value)
+    _put(out, "fill_id", n.fill_id, "")
+    _put(out, "name", n.name, "")
+    _put(out, "market", n.market.value, Market.UNKNOWN.value)
+    _put(out, "post_qty", n.post_qty, None)
+    _put(out, "post_sellable", n.post_sellable, None)
+    if n.post_book_price is not None:
+        # Fixed-point text, never an exponent, so the value reads the way brokers print it.
+        out["post_book_price"] = format(n.post_book_price, "f")
+    return out
+
+
+def header_line() -> str:
+    """The optional first line of a recording."""
+    return json.dumps(
+        {"type": "header", "format": FORMAT, "version": VERSION}, separators=(",", ":")
+    )
+
+
+def dump_line(event: Event) -> str:
+    """One line of JSON (no trailing newline) for ``event``; :func:`parse_line` reads it back."""
+    return json.dumps(to_record(event), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,191 @@
+"""The engine end to end on the sim broker: startup, bootstrap, subscriptions, polling, orders,
+and the final book equal to replaying what the engine applied through the Book alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+
+from jango.brokers.port import BrokerLimits, OrderRefused, OrderRequest
+from jango.brokers.sim.broker import SimBroker
+from jango.domain.book import Book, OrderStatus
+from jango.domain.model import Code, Discrepancy, Event, OrderType, Side
+from jango.engine import Session
+from jango.sandbox.venue import Venue
+from jango.views.report import book_report
+
+LIMITS = BrokerLimits(
+    subscription_capacity=200,
+    quote_batch=3,
+    quote_requests=1000,
+    trade_requests=1000,
+    window_seconds=1.0,
+    balance_page_size=50,
+)
+
+
+class Capture:
+    """A recorder that keeps everything the session applied, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.errors: list[str] = []
+        self.found: list[Discrepancy] = []
+
+    def record_event(self, event: Event, *, raw: str, source: str, at: datetime) -> None:
+        self.events.append(event)
+
+    def record_error(self, *, raw: str, error: str, source: str, at: datetime) -> None:
+        self.errors.append(error)
+
+    def record_discrepancies(self, found: Iterable[Discrepancy]) -> None:
+        self.found.extend(found)
+
+
+def sim(limits: BrokerLimits = LIMITS, seed: int = 7) -> SimBroker:
+    venue = Venue(seed=seed)
+    venue.open_demo_account()
+    return SimBroker(venue, tick_interval=0.0, limits=limits)
+
+
+async def step_until(session: Session, venue: Venue, done: object, limit: int = 2000) -> None:
+    """Drive the venue one step at a time until ``done()`` holds (bounded)."""
+    assert callable(done)
+    for _ in range(limit):
+        if done():
+            return
+        venue.step()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    raise AssertionError("condition not reached within the step limit")
+
+
+async def test_startup_loads_snapshot_prices_in_batches_and_subscribes_every_held_code() -> None:
+    broker = sim()
+    async with Session(broker, poll_interval=0.05) as s:
+        held = s.book.held_codes()
+        assert len(held) >= 5
+        assert s.stats.bootstrap_requests == -(-len(held) // LIMITS.quote_batch)
+        assert s.subscribed == held == set(broker.subscriptions)
+        assert all(r.priced for r in s.book.rows())
+        venue_rows = {r.key: (r.qty, r.sellable) for r in broker.venue.balance(s.accounts[0]).rows}
+        assert {r.key: (r.qty, r.sellable) for r in s.book.rows()} == venue_rows
+    assert broker.subscriptions == frozenset()
+    assert s.subscribed == set()
+
+
+async def test_a_fill_that_opens_a_code_prices_and_subscribes_it_and_a_sell_out_unsubscribes() -> (
+    None
+):
+    broker = sim()
+    venue = broker.venue
+    async with Session(broker) as s:
+        account = s.accounts[0]
+        new = next(i.code for i in venue.instruments() if i.code not in s.book.held_codes())
+        ack = await s.place(OrderRequest(account, Side.BUY, new, 3, order_type=OrderType.MARKET))
+        await step_until(
+            s,
+            venue,
+            lambda: (
+                s.book.orders.get(ack.order_no) is not None
+                and s.book.orders[ack.order_no].status is OrderStatus.FILLED
+            ),
+        )
+        assert new in s.subscribed and new in broker.subscriptions
+        row = next(r for r in s.book.rows() if r.key.code == new)
+        assert row.priced and row.qty == 3
+
+        target = next(
+            r for r in s.book.rows() if r.key.credit.value == "cash" and r.key.code != new
+        )
+        sell = await s.place(
+            OrderRequest(
+                account, Side.SELL, target.key.code, target.qty, order_type=OrderType.MARKET
+            )
+        )
+        await step_until(s, venue, lambda: s.book.row(target.key) is None)
+        assert s.book.orders[sell.order_no].status is OrderStatus.FILLED
+        if all(r.key.code != target.key.code for r in s.book.rows()):
+            assert target.key.code not in s.subscribed
+            assert target.key.code not in broker.subscriptions
+
+
+async def test_capacity_smaller_than_holdings_polls_the_rest_most_valuable_first() -> None:
+    limits = replace(LIMITS, subscription_capacity=2)
+    broker = sim(limits)
+    async with Session(broker, poll_interval=0.01) as s:
+        held = s.book.held_codes()
+        assert len(s.subscribed) == 2
+        assert s.polled == held - s.subscribed
+        values = sorted((s.book.code_value(c) for c in held), reverse=True)
+        assert sorted((s.book.code_value(c) for c in s.subscribed), reverse=True) == values[:2]
+        before = s.stats.polls
+        for _ in range(500):
+            broker.venue.step()
+            await asyncio.sleep(0.005)
+            if s.stats.polls >= before + 3:
+                break
+        assert s.stats.polls >= before + 3
+        venue_prices = {c: broker.venue.quote(c).price for c in s.polled}
+        await asyncio.sleep(0.05)
+        for code in s.polled:
+            assert s.book.last_price(code) in {venue_prices[code], broker.venue.quote(code).price}
+
+
+async def test_sell_accept_amend_cancel_and_reject_move_sellable_as_brokers_do() -> None:
+    broker = sim()
+    venue = broker.venue
+    async with Session(broker) as s:
+        account = s.accounts[0]
+        row = next(r for r in s.book.rows() if r.key.credit.value == "cash" and r.qty >= 4)
+        code, qty = row.key.code, row.qty
+        upper = venue.quote(code).upper
+        ack = await s.place(OrderRequest(account, Side.SELL, code, 4, price=upper))
+        await step_until(s, venue, lambda: ack.order_no in s.book.orders)
+        assert row.sellable == qty - 4
+        amended = await s.amend(account, ack.order_no, price=upper, qty=2)
+        await step_until(s, venue, lambda: amended.order_no in s.book.orders)
+        assert row.sellable == qty - 2
+        await s.cancel(account, amended.order_no)
+        await step_until(s, venue, lambda: not s.book.open_orders())
+        assert row.sellable == qty
+        with pytest.raises(OrderRefused):
+            await s.place(OrderRequest(account, Side.SELL, code, qty + 1, price=upper))
+        bad = await s.place(OrderRequest(account, Side.SELL, code, 1, price=upper + 1))
+        await step_until(
+            s,
+            venue,
+            lambda: (
+                s.book.orders.get(bad.order_no) is not None
+                and s.book.orders[bad.order_no].status is OrderStatus.REJECTED
+            ),
+        )
+        assert row.sellable == qty
+
+
+async def test_the_live_book_equals_a_replay_of_what_the_engine_applied() -> None:
+    broker = SimBroker(seed=11, tick_interval=0.005, demo_trader=True, limits=LIMITS)
+    capture = Capture()
+    async with Session(broker, recorder=capture) as s:
+        await s.wait_for(lambda b: sum(o.filled for o in b.orders.values()) >= 3, timeout=60)
+    replayed = Book()
+    for event in capture.events:
+        replayed.apply(event)
+    assert book_report(replayed) == book_report(s.book)
+    assert capture.errors == []
+
+
+async def test_ticks_for_codes_no_longer_held_are_ignored() -> None:
+    broker = sim()
+    async with Session(broker) as s:
+        code = Code("999999")
+        assert code not in s.book.held_codes()
+        before = book_report(s.book)
+        from jango.domain.model import KST, Tick
+
+        s.book.apply(Tick(code, 1000, 0, 1, datetime.now(KST)))
+        assert book_report(s.book) == before
