@@ -71,6 +71,12 @@ def _session(settings: dict[str, str], **kw: Any) -> Session:
     return Session(broker, book=Book(_costs(settings), pnl_mode=mode), **kw)
 
 
+def _console() -> Console:
+    """A console for static tables: wide enough for every column when output is piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _print_book(book: Book, fmt: str, lang: str, out: Console) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(book_report(book), ensure_ascii=False, indent=2) + "\n")
@@ -104,7 +110,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except DomainError as exc:
             bad += 1
             print(f"{path}:{number}: {exc}", file=sys.stderr)
-    _print_book(book, args.format, args.lang or settings.get("lang", "ko"), Console())
+    _print_book(book, args.format, args.lang or settings.get("lang", "ko"), _console())
     if bad:
         print(f"{path}: {bad} bad line(s) skipped", file=sys.stderr)
     return 1 if bad else 0
@@ -114,7 +120,7 @@ async def _run_headless(settings: dict[str, str], seconds: float, fmt: str, lang
     session = _session(settings)
     async with session:
         await asyncio.sleep(seconds)
-    _print_book(session.book, fmt, lang, Console())
+    _print_book(session.book, fmt, lang, _console())
     return 0
 
 
@@ -137,7 +143,7 @@ def cmd_balance(args: argparse.Namespace) -> int:
         async with session:
             return session.book
 
-    _print_book(asyncio.run(once()), args.format, lang, Console())
+    _print_book(asyncio.run(once()), args.format, lang, _console())
     return 0
 
 

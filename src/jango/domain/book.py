@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
-from jango.domain.costs import CostSchedule
+from jango.domain.costs import PPB, CostSchedule
 from jango.domain.model import (
+    KST,
     BalanceRow,
     BalanceSnapshot,
     Cash,
@@ -78,6 +79,11 @@ class Row:
     value: int = 0
     pnl: int = 0
     pnl_net: int = 0
+    # Kept by the Book so a tick is a handful of integer operations.
+    totals: Totals = field(default_factory=lambda: Totals(), repr=False, compare=False)
+    short: bool = field(default=False, repr=False, compare=False)
+    tax_rate: int = field(default=0, repr=False, compare=False)  # ppb, sell tax at valuation day
+    fixed_cost: int = field(default=0, repr=False, compare=False)  # costs set by the cost basis
 
     @property
     def avg_price(self) -> Decimal:
@@ -198,7 +204,11 @@ class Book:
         self._prices: dict[Code, int] = {}
         self._seen: set[object] = set()
         self._day: date | None = None
+        self._next_day = datetime.min.replace(tzinfo=KST)
         self._tax_rates: dict[Market, int] = {}
+        self._cppb = self.costs.commission_ppb
+        self._cunit = self.costs.commission_unit
+        self._tunit = self.costs.tax_unit
 
     # ----------------------------------------------------------------- reading
 
@@ -251,16 +261,18 @@ class Book:
         """Revalue the rows of ``tick.code``. Expected (auction) prices never revalue."""
         if tick.expected or tick.price <= 0:
             return NOTHING
-        self._prices[tick.code] = tick.price
+        price = tick.price
+        self._prices[tick.code] = price
         rows = self._by_code.get(tick.code)
         if rows is None:
             return NOTHING
-        self._day_of(tick.time)
+        if tick.time >= self._next_day:
+            self._day_of(tick.time)
         for row in rows:
             row.diff = tick.diff
             row.volume = tick.volume
-            if row.price != tick.price:
-                self._revalue(row, tick.price)
+            if row.price != price:
+                self._revalue(row, price)
         return self._tick_changes[tick.code]
 
     def apply_snapshot(self, snap: BalanceSnapshot) -> Changes:
@@ -770,6 +782,9 @@ class Book:
         self._shift(row, d_qty=b.qty, d_sellable=b.sellable, d_amount=b.purchase_amount)
 
     def _insert_row(self, acc: Account, row: Row) -> None:
+        row.totals = acc.totals
+        row.short = row.key.credit.is_short
+        row.tax_rate = self._tax_rate(row.market)
         acc.rows[row.key] = row
         self._by_code.setdefault(row.key.code, []).append(row)
         self._refresh_tick_changes(row.key.code)
@@ -802,45 +817,63 @@ class Book:
         row.qty += d_qty
         row.sellable = max(0, min(row.qty, row.sellable + d_sellable))
         row.purchase_amount += d_amount
-        self.accounts[row.key.account].totals.purchase_amount += d_amount
+        row.totals.purchase_amount += d_amount
+        self._set_fixed_cost(row)
         self._revalue(row, row.price)
 
+    def _set_fixed_cost(self, row: Row) -> None:
+        """The part of the Kiwoom-style closing costs that depends only on the cost basis."""
+        amount = row.purchase_amount
+        row.fixed_cost = self.costs.commission(amount)
+        if row.short:
+            # A short row's sell leg is its opening, taxed on the purchase (sale) amount.
+            row.fixed_cost += self.costs.tax_at(amount, row.tax_rate)
+
     def _revalue(self, row: Row, price: int) -> None:
+        """Set the row's price; value, P&L and the account totals follow by deltas.
+
+        Net P&L is Kiwoom-style: less both commissions and the sell tax of whichever leg sells,
+        each truncated as the broker does (the arithmetic of CostSchedule, inlined: hot path).
+        """
         value = row.qty * price
         if price:
-            pnl = (
-                row.purchase_amount - value
-                if row.key.credit.is_short
-                else value - row.purchase_amount
-            )
-            pnl_net = pnl - self._costs_to_close(row, value)
+            c = value * self._cppb // PPB
+            c -= c % self._cunit
+            if row.short:
+                pnl = row.purchase_amount - value
+                pnl_net = pnl - row.fixed_cost - c
+            else:
+                pnl = value - row.purchase_amount
+                tax = value * row.tax_rate // PPB
+                tax -= tax % self._tunit
+                pnl_net = pnl - row.fixed_cost - c - tax
         else:
             pnl = pnl_net = 0
-        t = self.accounts[row.key.account].totals
+        t = row.totals
         t.value += value - row.value
         t.pnl += pnl - row.pnl
         t.pnl_net += pnl_net - row.pnl_net
         row.price, row.value, row.pnl, row.pnl_net = price, value, pnl, pnl_net
 
-    def _costs_to_close(self, row: Row, value: int) -> int:
-        """Kiwoom-style estimate: both commissions, plus the sell tax of whichever leg sells."""
-        commission = self.costs.commission
-        rate = self._tax_rates.get(row.market)
+    def _tax_rate(self, market: Market) -> int:
+        rate = self._tax_rates.get(market)
         if rate is None:
-            # _day is set by every apply before any revaluation.
+            # _day is set by every apply before any row exists.
             assert self._day is not None
-            rate = self._tax_rates[row.market] = self.costs.tax_rate(row.market, self._day)
-        taxed = row.purchase_amount if row.key.credit.is_short else value
-        return commission(row.purchase_amount) + commission(value) + self.costs.tax_at(taxed, rate)
+            rate = self._tax_rates[market] = self.costs.tax_rate(market, self._day)
+        return rate
 
     def _set_day(self, day: date) -> None:
         """A new trading day can change the tax rate of the unrealized estimate: revalue all."""
         if day == self._day:
             return
         self._day = day
+        self._next_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=KST)
         self._tax_rates.clear()
         for rows in self._by_code.values():
             for row in rows:
+                row.tax_rate = self._tax_rate(row.market)
+                self._set_fixed_cost(row)
                 self._revalue(row, row.price)
 
     def _day_of(self, when: datetime) -> None:

@@ -47,6 +47,12 @@ def parse_code(raw: object) -> Code:
     return Code(text)
 
 
+def _require_aware(when: datetime) -> None:
+    # Event times are instants; a naive time cannot be ordered against KST ones.
+    if when.tzinfo is None:
+        raise InvalidEvent(f"event time {when.isoformat()} has no UTC offset")
+
+
 def cybos_code(code: Code) -> str:
     """The CYBOS form of a code (``A`` + 6 characters)."""
     return "A" + code
@@ -168,6 +174,9 @@ class Tick:
     time: datetime
     expected: bool = False
 
+    def __post_init__(self) -> None:
+        _require_aware(self.time)
+
 
 @dataclass(frozen=True, slots=True)
 class Quote:
@@ -221,6 +230,7 @@ class OrderNotice:
     post_book_price: Decimal | None = None
 
     def __post_init__(self) -> None:
+        _require_aware(self.time)
         if self.qty < 0:
             raise InvalidEvent(f"notice quantity is negative: {self.qty}")
         if self.price < 0:
@@ -282,6 +292,7 @@ class BalanceSnapshot:
     source: str = ""
 
     def __post_init__(self) -> None:
+        _require_aware(self.time)
         for row in self.rows:
             if row.account != self.account:
                 raise InvalidEvent(f"row for account {row.account} in snapshot of {self.account}")

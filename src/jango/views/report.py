@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jango.domain.book import Account, Book, Order, PnlMode, Row
-from jango.domain.model import Discrepancy
+from jango.domain.model import Credit, Discrepancy
 
 LABELS: dict[str, dict[str, str]] = {
     "ko": {
@@ -219,18 +219,22 @@ ROW_COLUMNS = (
 )
 
 
-def row_cells(row: Row, mode: PnlMode) -> list[Text | str]:
+def credit_label(credit: Credit, lang: str = "ko") -> str:
+    return credit.label_ko if lang == "ko" else credit.value.replace("_", " ")
+
+
+def row_cells(row: Row, mode: PnlMode, lang: str = "ko") -> list[Text | str]:
     """Display cells of one row, in :data:`ROW_COLUMNS` order."""
     pnl = row.pnl if mode is PnlMode.GROSS else row.pnl_net
     key = row.key
     return [
         key.code,
         row.name,
-        key.credit.label_ko,
+        credit_label(key.credit, lang),
         key.loan_date.isoformat() if key.loan_date else "",
         won(row.qty),
         won(row.sellable),
-        f"{row.avg_price:,.2f}",
+        f"{row.avg_price:,.4f}",
         won(row.purchase_amount),
         signed_text(row.diff, won(row.price)) if row.priced else "-",
         won(row.value),
@@ -251,7 +255,7 @@ def book_table(book: Book, *, lang: str = "ko", mode: PnlMode | None = None) -> 
                 label(col, lang), justify="left" if col in ("code", "name") else "right"
             )
         for row in book.rows(account):
-            table.add_row(*row_cells(row, mode))
+            table.add_row(*row_cells(row, mode, lang))
         t = acc.totals
         pnl = t.pnl if mode is PnlMode.GROSS else t.pnl_net
         table.add_section()
