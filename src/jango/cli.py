@@ -21,12 +21,15 @@ from rich.console import Console
 from jango.brokers.port import BrokerError, OrderRequest
 from jango.brokers.registry import BROKERS, UnknownBroker, create_broker
 from jango.config import ConfigError, load_settings
+from jango.domain import krx
 from jango.domain.book import Book, OrderStatus, PnlMode
 from jango.domain.costs import CostSchedule
 from jango.domain.model import (
+    Code,
     Condition,
     Credit,
     DomainError,
+    Market,
     OrderType,
     Side,
     parse_code,
@@ -189,7 +192,24 @@ async def _trade(
             if order is not None and order.status is not OrderStatus.OPEN:
                 break
             await asyncio.sleep(0.05)
+    order = session.book.orders.get(order_no)
+    if order is not None and order.status is OrderStatus.REJECTED:
+        raise UserError(f"order {order_no} was rejected by the exchange")
     return 0
+
+
+async def _check_price(session: Session, code: Code, price: int) -> None:
+    """Refuse a limit price off the tick grid or outside the day's limits before sending it."""
+    quote = await session.broker.quote(code)
+    market = quote.market if quote.market is not Market.UNKNOWN else Market.KOSPI
+    if not krx.is_valid_price(price, market):
+        tick = krx.tick_size(price, market)
+        raise UserError(f"price {price:,} is not on the tick grid for {code} (tick {tick:,} won)")
+    if quote.upper and not quote.lower <= price <= quote.upper:
+        raise UserError(
+            f"price {price:,} is outside today's limits for {code}: "
+            f"{quote.lower:,} – {quote.upper:,}"
+        )
 
 
 def _account(session: Session, given: str | None) -> str:
@@ -213,6 +233,8 @@ def cmd_order(args: argparse.Namespace) -> int:
     loan = date.fromisoformat(args.loan_date) if args.loan_date else None
 
     async def act(session: Session) -> str:
+        if args.price is not None:
+            await _check_price(session, code, args.price)
         ack = await session.place(
             OrderRequest(
                 account=_account(session, args.account),

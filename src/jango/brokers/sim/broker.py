@@ -1,0 +1,332 @@
+"""The ``sim`` broker: the :class:`~jango.brokers.port.Broker` protocol over an in-process venue.
+
+The venue calls its listeners on whatever thread caused the event (the stepping thread, or the
+caller of ``place``); :class:`SimBroker` bridges them onto its asyncio loop with
+``call_soon_threadsafe`` into one queue, which :meth:`SimBroker.events` drains in order. It
+keeps the same limits a real broker imposes (subscription capacity, quote batch size, request
+rates) so the engine is exercised against them offline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from jango.brokers.port import (
+    BrokerError,
+    BrokerLimits,
+    ConnectionStatus,
+    Disconnected,
+    NoSuchOrder,
+    OrderAck,
+    OrderRefused,
+    OrderRequest,
+    PushItem,
+    Received,
+)
+from jango.brokers.ratelimit import RateLimiter
+from jango.brokers.sim.demo import DemoTrader
+from jango.domain.model import (
+    BalanceSnapshot,
+    Code,
+    InvalidCode,
+    OrderNotice,
+    Quote,
+    Tick,
+    parse_code,
+)
+from jango.sandbox.venue import RefusalReason, UnknownInstrument, Venue, VenueRefusal
+
+DEFAULT_LIMITS = BrokerLimits(
+    subscription_capacity=200,
+    quote_batch=50,
+    quote_requests=20,
+    trade_requests=10,
+    window_seconds=1.0,
+    balance_page_size=50,
+)
+SOURCE = "sim"
+# How often (in real seconds) the demo trader acts when enabled.
+_DEMO_PERIOD = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    """What a :class:`SimBroker` has been asked so far, for tests and benchmarks."""
+
+    quote_requests: int  # quote() and quotes() calls, one per batch
+    trade_requests: int  # accounts, balance pages, place, amend, cancel
+    subscriptions: int  # tick subscriptions open now
+    rate_waits: int  # times a request had to wait for the rate limiter
+
+
+class SimBroker:
+    """The in-process simulated broker over a :class:`Venue`.
+
+    ``tick_interval`` is the real time between venue steps while connected; 0 or less means the
+    broker never steps the venue itself (a test, or another skin, drives it). With
+    ``demo_trader`` a :class:`DemoTrader` trades the first account every couple of seconds.
+    """
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        venue: Venue | None = None,
+        *,
+        seed: int = 0,
+        tick_interval: float = 0.05,
+        codes_per_step: int | None = None,
+        limits: BrokerLimits | None = None,
+        demo_trader: bool = False,
+    ) -> None:
+        self.venue = venue if venue is not None else Venue(seed=seed)
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
+        self._seed = seed
+        self._tick_interval = tick_interval
+        self._codes_per_step = codes_per_step
+        self._demo_trader = demo_trader
+        self._quote_limiter = RateLimiter(self.limits.quote_requests, self.limits.window_seconds)
+        self._trade_limiter = RateLimiter(self.limits.trade_requests, self.limits.window_seconds)
+        # Replaced, never mutated: the venue's threads read it without a lock.
+        self._subscribed: frozenset[Code] = frozenset()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[PushItem | None] | None = None
+        self._removers: list[Callable[[], None]] = []
+        self._stepper: asyncio.Task[None] | None = None
+        self._quote_requests = 0
+        self._trade_requests = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def connect(self) -> None:
+        """Attach to the venue, open the demo account if it has none, and start stepping."""
+        if self._queue is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        if not self.venue.accounts():
+            self.venue.open_demo_account()
+        self._removers = [
+            self.venue.add_tick_listener(self._on_tick),
+            self.venue.add_notice_listener(self._on_notice),
+        ]
+        self._queue.put_nowait(ConnectionStatus(True, "sim venue attached", self.venue.now()))
+        if self._tick_interval > 0:
+            trader = None
+            if self._demo_trader:
+                trader = DemoTrader(self.venue, self.venue.accounts()[0], seed=self._seed)
+            self._stepper = self._loop.create_task(self._run(trader), name="sim-venue-steps")
+
+    async def close(self) -> None:
+        """Stop stepping, detach from the venue and end :meth:`events`. Safe to call twice."""
+        queue, loop = self._queue, self._loop
+        if queue is None or loop is None:
+            return
+        if self._stepper is not None:
+            self._stepper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stepper
+            self._stepper = None
+        for remove in self._removers:
+            remove()
+        self._removers = []
+        self._subscribed = frozenset()
+        # Scheduled, not put now: events already handed over by venue threads land first.
+        detached = ConnectionStatus(False, "sim venue detached", self.venue.now())
+        loop.call_soon(queue.put_nowait, detached)
+        loop.call_soon(queue.put_nowait, None)
+        self._queue = None
+
+    async def _run(self, trader: DemoTrader | None) -> None:
+        demo_every = max(1, round(_DEMO_PERIOD / self._tick_interval))
+        steps = 0
+        while True:
+            # Off the loop: a step over thousands of codes must not stall the engine.
+            await asyncio.to_thread(self.venue.step, self._codes_per_step)
+            steps += 1
+            if trader is not None and steps % demo_every == 0:
+                await asyncio.to_thread(trader.act)
+            await asyncio.sleep(self._tick_interval)
+
+    # ---------------------------------------------------------------- push stream
+
+    def events(self) -> AsyncIterator[PushItem]:
+        """Ticks of subscribed codes, every account's notices and connection changes, in order.
+
+        Ends after :meth:`close`.
+        """
+        queue = self._queue
+        if queue is None:
+            raise Disconnected("sim broker is not connected; call connect() first")
+        return _drain(queue)
+
+    def _on_tick(self, tick: Tick) -> None:
+        if tick.code in self._subscribed:
+            self._post(tick)
+
+    def _on_notice(self, notice: OrderNotice) -> None:
+        self._post(notice)
+
+    def _post(self, event: Tick | OrderNotice) -> None:
+        loop, queue = self._loop, self._queue
+        if loop is None or queue is None:
+            return
+        item = Received(event, _raw(event), SOURCE, self.venue.now())
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    # ---------------------------------------------------------------- requests
+
+    @property
+    def request_count(self) -> RequestCounts:
+        """Requests made so far and subscriptions open now."""
+        return RequestCounts(
+            quote_requests=self._quote_requests,
+            trade_requests=self._trade_requests,
+            subscriptions=len(self._subscribed),
+            rate_waits=self._quote_limiter.waits + self._trade_limiter.waits,
+        )
+
+    @property
+    def subscriptions(self) -> frozenset[Code]:
+        """Codes whose ticks are pushed."""
+        return self._subscribed
+
+    async def accounts(self) -> list[str]:
+        """Every account open at the venue."""
+        await self._trade()
+        return self.venue.accounts()
+
+    async def balance(self, account: str) -> BalanceSnapshot:
+        """The venue's balance of ``account``; each page of rows counts as one request."""
+        await self._trade()
+        try:
+            snapshot = self.venue.balance(account)
+        except VenueRefusal as exc:
+            raise BrokerError(exc.message, code=exc.reason_code) from exc
+        pages = max(1, -(-len(snapshot.rows) // self.limits.balance_page_size))
+        for _ in range(pages - 1):
+            await self._trade()
+        return snapshot
+
+    async def quote(self, code: Code) -> Quote:
+        """One current price."""
+        await self._quote()
+        return self._venue_quote(code)
+
+    async def quotes(self, codes: Sequence[Code]) -> list[Quote]:
+        """Current prices of up to ``limits.quote_batch`` codes, as one request."""
+        if len(codes) > self.limits.quote_batch:
+            raise BrokerError(
+                f"{len(codes)} codes in one quote request; the limit is {self.limits.quote_batch}",
+                code="BATCH_LIMIT",
+            )
+        await self._quote()
+        return [self._venue_quote(code) for code in codes]
+
+    async def subscribe(self, code: Code) -> None:
+        """Push ticks of ``code``; raises :class:`BrokerError` when capacity is full."""
+        stock = self._known(code)
+        if stock in self._subscribed:
+            return
+        if len(self._subscribed) >= self.limits.subscription_capacity:
+            raise BrokerError(
+                f"cannot subscribe {stock}: all {self.limits.subscription_capacity} "
+                "subscriptions are in use",
+                code="CAPACITY",
+            )
+        self._subscribed = self._subscribed | {stock}
+
+    async def unsubscribe(self, code: Code) -> None:
+        """Stop pushing ticks of ``code``; codes not subscribed are ignored."""
+        with contextlib.suppress(InvalidCode):
+            self._subscribed = self._subscribed - {parse_code(code)}
+
+    async def place(self, order: OrderRequest) -> OrderAck:
+        """Send a new order; venue refusals become :class:`OrderRefused` with its reason code."""
+        await self._trade()
+        with _refusals():
+            order_no = self.venue.place(
+                order.account,
+                order.side,
+                order.code,
+                order.qty,
+                order.price,
+                order_type=order.order_type,
+                condition=order.condition,
+                credit=order.credit,
+                loan_date=order.loan_date,
+            )
+        return OrderAck(order_no, self.venue.now(), "order sent")
+
+    async def amend(
+        self, account: str, order_no: str, *, price: int, qty: int | None = None
+    ) -> OrderAck:
+        """Replace an open order's remaining quantity; returns the new order number."""
+        await self._trade()
+        with _refusals():
+            new_no = self.venue.amend(account, order_no, price=price, qty=qty)
+        return OrderAck(new_no, self.venue.now(), f"amend of {order_no} sent")
+
+    async def cancel(self, account: str, order_no: str, *, qty: int | None = None) -> OrderAck:
+        """Cancel an open order (or ``qty`` of it); returns the cancel's order number."""
+        await self._trade()
+        with _refusals():
+            cancel_no = self.venue.cancel(account, order_no, qty=qty)
+        return OrderAck(cancel_no, self.venue.now(), f"cancel of {order_no} sent")
+
+    async def _quote(self) -> None:
+        await self._quote_limiter.acquire()
+        self._quote_requests += 1
+
+    async def _trade(self) -> None:
+        await self._trade_limiter.acquire()
+        self._trade_requests += 1
+
+    def _venue_quote(self, code: Code) -> Quote:
+        try:
+            return self.venue.quote(code)
+        except UnknownInstrument as exc:
+            raise BrokerError(str(exc), code=RefusalReason.UNKNOWN_CODE) from exc
+
+    def _known(self, code: Code) -> Code:
+        try:
+            return self.venue.instrument(code).code
+        except UnknownInstrument as exc:
+            raise BrokerError(str(exc), code=RefusalReason.UNKNOWN_CODE) from exc
+
+
+async def _drain(queue: asyncio.Queue[PushItem | None]) -> AsyncIterator[PushItem]:
+    while (item := await queue.get()) is not None:
+        yield item
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    try:
+        yield
+    except VenueRefusal as exc:
+        if exc.reason_code == RefusalReason.NO_SUCH_ORDER:
+            raise NoSuchOrder(exc.message, code=exc.reason_code) from exc
+        raise OrderRefused(exc.message, code=exc.reason_code) from exc
+
+
+def _raw(event: Tick | OrderNotice) -> str:
+    """The event as the JSON text the journal keeps (the sim's "wire" payload)."""
+    payload: dict[str, object] = {"type": "tick" if isinstance(event, Tick) else "notice"}
+    payload.update(dataclasses.asdict(event))
+    return json.dumps(payload, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

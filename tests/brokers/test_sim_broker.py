@@ -1,0 +1,326 @@
+"""The in-process sim broker over a real asyncio loop, and the shared rate limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Coroutine
+from datetime import date
+from typing import Any, TypeVar
+
+import pytest
+
+from jango.brokers.port import (
+    Broker,
+    BrokerError,
+    BrokerLimits,
+    ConnectionStatus,
+    NoSuchOrder,
+    OrderRefused,
+    OrderRequest,
+    PushItem,
+    Received,
+)
+from jango.brokers.ratelimit import RateLimiter
+from jango.brokers.sim.broker import SimBroker
+from jango.brokers.sim.demo import DemoTrader
+from jango.domain.model import Code, NoticeKind, OrderNotice, OrderType, Side, Tick, parse_code
+from jango.sandbox.clock import SimClock
+from jango.sandbox.venue import Venue
+
+DAY = date(2025, 9, 1)
+DEMO = "5012345601"
+SAMSUNG = parse_code("005930")
+HYNIX = parse_code("000660")
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def limits(**changes: Any) -> BrokerLimits:
+    values: dict[str, Any] = {
+        "subscription_capacity": 200,
+        "quote_batch": 50,
+        "quote_requests": 20,
+        "trade_requests": 10,
+        "window_seconds": 1.0,
+        "balance_page_size": 50,
+    }
+    values.update(changes)
+    return BrokerLimits(**values)
+
+
+def manual_broker(**kwargs: Any) -> SimBroker:
+    """A broker that never steps by itself: the test drives the venue."""
+    venue = Venue(seed=1, clock=SimClock(DAY), codes_per_step=20)
+    return SimBroker(venue, tick_interval=0, **kwargs)
+
+
+async def collect(stream: AsyncIterator[PushItem]) -> list[PushItem]:
+    return [item async for item in stream]
+
+
+def events_of(items: list[PushItem], kind: type[T]) -> list[T]:
+    return [i.event for i in items if isinstance(i, Received) and isinstance(i.event, kind)]
+
+
+def test_the_sim_broker_implements_the_broker_port() -> None:
+    assert isinstance(manual_broker(), Broker)
+
+
+def test_ticks_arrive_only_for_subscribed_codes_from_another_thread() -> None:
+    async def scenario() -> tuple[list[PushItem], list[Tick]]:
+        broker = manual_broker()
+        await broker.connect()
+        stream = broker.events()
+        await broker.subscribe(SAMSUNG)
+        stepped: list[Tick] = []
+        for _ in range(60):
+            stepped += await asyncio.to_thread(broker.venue.step)
+        await broker.close()
+        return await collect(stream), stepped
+
+    items, stepped = run(scenario())
+    ticks = events_of(items, Tick)
+    assert ticks == [t for t in stepped if t.code == SAMSUNG]
+    assert ticks  # 60 steps of 20 codes out of 80 reach it
+    assert isinstance(items[0], ConnectionStatus) and items[0].connected
+    assert isinstance(items[-1], ConnectionStatus) and not items[-1].connected
+
+
+def test_unsubscribing_stops_that_codes_ticks() -> None:
+    async def scenario() -> list[PushItem]:
+        broker = manual_broker()
+        await broker.connect()
+        stream = broker.events()
+        await broker.subscribe(SAMSUNG)
+        await broker.unsubscribe(SAMSUNG)
+        await broker.unsubscribe(HYNIX)  # never subscribed: ignored
+        for _ in range(60):
+            await asyncio.to_thread(broker.venue.step)
+        await broker.close()
+        return await collect(stream)
+
+    assert events_of(run(scenario()), Tick) == []
+
+
+def test_connect_opens_the_demo_account_and_notices_arrive_with_raw_json() -> None:
+    async def scenario() -> tuple[list[str], list[PushItem]]:
+        broker = manual_broker()
+        await broker.connect()
+        stream = broker.events()
+        accounts = await broker.accounts()
+        market_sell = OrderRequest(DEMO, Side.SELL, SAMSUNG, 1, order_type=OrderType.MARKET)
+        ack = await broker.place(market_sell)
+        await broker.close()
+        items = await collect(stream)
+        assert {n.order_no for n in events_of(items, OrderNotice)} == {ack.order_no}
+        return accounts, items
+
+    accounts, items = run(scenario())
+    assert accounts == [DEMO]
+    notices = events_of(items, OrderNotice)
+    assert [n.kind for n in notices] == [NoticeKind.ACCEPTED, NoticeKind.FILLED]
+    received = [i for i in items if isinstance(i, Received)]
+    raw = json.loads(received[-1].raw)
+    assert (raw["type"], raw["kind"], raw["code"], raw["name"]) == (
+        "notice",
+        "filled",
+        "005930",
+        "삼성전자",
+    )
+    assert received[-1].source == "sim"
+
+
+def test_connect_keeps_existing_accounts() -> None:
+    async def scenario() -> list[str]:
+        venue = Venue(seed=1, clock=SimClock(DAY))
+        venue.open_account("1234567890", cash=1_000)
+        broker = SimBroker(venue, tick_interval=0)
+        await broker.connect()
+        accounts = await broker.accounts()
+        await broker.close()
+        await broker.close()  # twice is fine
+        return accounts
+
+    assert run(scenario()) == ["1234567890"]
+
+
+def test_the_broker_steps_the_venue_itself_while_connected() -> None:
+    async def scenario() -> list[Tick]:
+        broker = SimBroker(Venue(seed=2, clock=SimClock(DAY)), tick_interval=0.001)
+        await broker.connect()
+        await broker.subscribe(SAMSUNG)
+        ticks: list[Tick] = []
+
+        async def first_ticks() -> None:
+            async for item in broker.events():
+                if isinstance(item, Received) and isinstance(item.event, Tick):
+                    ticks.append(item.event)
+                    if len(ticks) == 5:
+                        return
+
+        await asyncio.wait_for(first_ticks(), timeout=60)
+        await broker.close()
+        return ticks
+
+    ticks = run(scenario())
+    assert [t.code for t in ticks] == [SAMSUNG] * 5
+
+
+def test_a_quote_batch_above_the_limit_is_refused_without_a_request() -> None:
+    async def scenario() -> None:
+        broker = manual_broker()
+        codes = [i.code for i in broker.venue.instruments()]
+        with pytest.raises(BrokerError) as refused:
+            await broker.quotes(codes[:51])
+        assert refused.value.code == "BATCH_LIMIT"
+        assert broker.request_count.quote_requests == 0
+        quotes = await broker.quotes(codes[:50])
+        assert [q.code for q in quotes] == codes[:50]
+        assert (await broker.quote(SAMSUNG)).name == "삼성전자"
+        assert broker.request_count.quote_requests == 2
+
+    run(scenario())
+
+
+def test_subscriptions_beyond_capacity_are_refused() -> None:
+    async def scenario() -> None:
+        broker = manual_broker(limits=limits(subscription_capacity=2))
+        codes: list[Code] = [i.code for i in broker.venue.instruments()][:3]
+        await broker.subscribe(codes[0])
+        await broker.subscribe(codes[1])
+        await broker.subscribe(codes[1])  # already open: no second slot
+        with pytest.raises(BrokerError) as refused:
+            await broker.subscribe(codes[2])
+        assert refused.value.code == "CAPACITY"
+        await broker.unsubscribe(codes[0])
+        await broker.subscribe(codes[2])
+        assert broker.subscriptions == {codes[1], codes[2]}
+        assert broker.request_count.subscriptions == 2
+        with pytest.raises(BrokerError):
+            await broker.subscribe(Code("999999"))
+
+    run(scenario())
+
+
+def test_requests_beyond_the_rate_wait_their_turn() -> None:
+    async def scenario() -> None:
+        broker = manual_broker(limits=limits(quote_requests=2, window_seconds=0.05))
+        await asyncio.gather(*(broker.quote(SAMSUNG) for _ in range(6)))
+        counts = broker.request_count
+        assert counts.quote_requests == 6
+        assert counts.rate_waits >= 2  # six requests at two per window span three windows
+
+    run(scenario())
+
+
+def test_the_limiter_keeps_every_window_within_the_limit_and_serves_in_order() -> None:
+    async def scenario() -> tuple[list[int], list[float]]:
+        limiter = RateLimiter(3, 0.05)
+        order: list[int] = []
+        stamps: list[float] = []
+
+        async def request(n: int) -> None:
+            stamps.append(await limiter.acquire())
+            order.append(n)
+
+        await asyncio.gather(*(request(n) for n in range(10)))
+        return order, stamps
+
+    order, stamps = run(scenario())
+    assert order == list(range(10))
+    assert all(later - earlier >= 0.05 for earlier, later in zip(stamps, stamps[3:], strict=False))
+
+
+def test_balance_pages_count_as_requests() -> None:
+    async def scenario() -> None:
+        broker = manual_broker(limits=limits(balance_page_size=2))
+        await broker.connect()
+        snapshot = await broker.balance(DEMO)
+        assert broker.request_count.trade_requests == -(-len(snapshot.rows) // 2)
+        with pytest.raises(BrokerError) as refused:
+            await broker.balance("0000000000")
+        assert refused.value.code == "UNKNOWN_ACCOUNT"
+        await broker.close()
+
+    run(scenario())
+
+
+def test_venue_refusals_become_order_refused_and_no_such_order() -> None:
+    async def scenario() -> None:
+        broker = manual_broker()
+        await broker.connect()
+        with pytest.raises(OrderRefused) as refused:
+            await broker.place(OrderRequest(DEMO, Side.SELL, SAMSUNG, 10**6, 70_000))
+        assert refused.value.code == "INSUFFICIENT_SELLABLE"
+        with pytest.raises(NoSuchOrder):
+            await broker.cancel(DEMO, "0000000999")
+        with pytest.raises(NoSuchOrder):
+            await broker.amend(DEMO, "0000000999", price=70_000)
+        await broker.close()
+
+    run(scenario())
+
+
+def test_amend_and_cancel_return_new_order_numbers() -> None:
+    async def scenario() -> list[OrderNotice]:
+        broker = manual_broker()
+        await broker.connect()
+        stream = broker.events()
+        upper = (await broker.quote(SAMSUNG)).upper
+        placed = await broker.place(OrderRequest(DEMO, Side.SELL, SAMSUNG, 5, upper))
+        amended = await broker.amend(DEMO, placed.order_no, price=upper, qty=3)
+        cancelled = await broker.cancel(DEMO, amended.order_no)
+        assert len({placed.order_no, amended.order_no, cancelled.order_no}) == 3
+        await broker.close()
+        return events_of(await collect(stream), OrderNotice)
+
+    notices = run(scenario())
+    assert [(n.kind, n.qty) for n in notices] == [
+        (NoticeKind.ACCEPTED, 5),
+        (NoticeKind.CONFIRMED, 3),
+        (NoticeKind.CONFIRMED, 3),
+    ]
+
+
+def test_the_demo_trader_makes_fills_appear_on_its_own() -> None:
+    async def scenario() -> OrderNotice:
+        broker = SimBroker(
+            Venue(seed=3, clock=SimClock(DAY)), tick_interval=0.001, demo_trader=True
+        )
+        await broker.connect()
+
+        async def first_fill() -> OrderNotice:
+            async for item in broker.events():
+                event = item.event if isinstance(item, Received) else None
+                if isinstance(event, OrderNotice) and event.kind is NoticeKind.FILLED:
+                    return event
+            raise AssertionError("events ended before a fill")
+
+        fill = await asyncio.wait_for(first_fill(), timeout=120)
+        await broker.close()
+        return fill
+
+    assert run(scenario()).account == DEMO
+
+
+def test_the_demo_trader_is_deterministic_under_its_seed() -> None:
+    def history(seed: int) -> list[OrderNotice]:
+        venue = Venue(seed=9, clock=SimClock(DAY))
+        venue.open_demo_account()
+        notices: list[OrderNotice] = []
+        venue.add_notice_listener(notices.append)
+        trader = DemoTrader(venue, DEMO, seed=seed)
+        for n in range(400):
+            venue.step()
+            if n % 5 == 0:
+                trader.act()
+        kinds = {notice.kind for notice in notices}
+        assert {NoticeKind.ACCEPTED, NoticeKind.FILLED, NoticeKind.CONFIRMED} <= kinds
+        return notices
+
+    assert history(1) == history(1)
+    assert history(1) != history(2)
