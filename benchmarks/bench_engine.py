@@ -1,0 +1,193 @@
+"""The engine on the sim with 1,000 held codes: how many ticks per second go adapter → engine →
+book, and how long from a tick's creation to the book showing it?
+
+Baseline, in the same process: the bare Book applying the same number of ticks (no adapter, no
+queue, no loop). Two phases: saturated (the venue steps as fast as it can from a thread) for
+throughput, then paced at a steady rate for latency (median and p99).
+
+Run: ``python benchmarks/bench_engine.py [--codes 1000] [--seconds 5] [--rate 10000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import threading
+import time
+
+from jango.brokers.port import BrokerLimits
+from jango.brokers.sim.broker import SimBroker
+from jango.domain.book import Book, Changes
+from jango.domain.model import BalanceRow, Tick
+from jango.engine import Session
+from jango.sandbox.instruments import synthetic_instruments
+from jango.sandbox.venue import Venue
+
+ACC = "5012345601"
+
+
+def build(codes: int) -> tuple[Venue, SimBroker]:
+    specs = synthetic_instruments(codes, seed=1)
+    venue = Venue(specs, seed=1, codes_per_step=codes)
+    venue.open_account(
+        ACC,
+        cash=10**10,
+        holdings=[BalanceRow(ACC, s.code, 10, 10, 10 * s.base_price) for s in specs],
+    )
+    limits = BrokerLimits(
+        subscription_capacity=codes,
+        quote_batch=200,
+        quote_requests=10**6,
+        trade_requests=10**6,
+        window_seconds=1.0,
+        balance_page_size=50,
+    )
+    return venue, SimBroker(venue, tick_interval=0.0, limits=limits)
+
+
+async def saturated(codes: int, seconds: float) -> tuple[float, int]:
+    venue, broker = build(codes)
+    async with Session(broker) as s:
+        start_ticks = s.stats.ticks
+        stop = threading.Event()
+        produced = [0]
+
+        def drive() -> None:
+            while not stop.is_set():
+                produced[0] += len(venue.step())
+                time.sleep(0)  # let the loop thread in
+
+        thread = threading.Thread(target=drive)
+        t0 = time.perf_counter()
+        thread.start()
+        await asyncio.sleep(seconds)
+        stop.set()
+        thread.join()
+        applied = s.stats.ticks - start_ticks
+        elapsed = time.perf_counter() - t0
+    return applied / elapsed, produced[0]
+
+
+async def bridged(codes: int, count: int) -> float:
+    """Pre-made ticks pushed through the adapter's thread bridge, so the venue is not the limit."""
+    venue, broker = build(codes)
+    ticks: list[Tick] = []
+    remove = venue.add_tick_listener(ticks.append)
+    while len(ticks) < count:
+        venue.step()
+    remove()
+    async with Session(broker) as s:
+        start = s.stats.ticks
+
+        def push() -> None:
+            for t in ticks[:count]:
+                broker._on_tick(t)
+
+        t0 = time.perf_counter()
+        thread = threading.Thread(target=push)
+        thread.start()
+        while s.stats.ticks - start < count:
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+        thread.join()
+    return count / elapsed
+
+
+async def paced(codes: int, seconds: float, rate: int) -> list[float]:
+    venue, broker = build(codes)
+    created: dict[tuple[str, int], float] = {}
+    latencies: list[float] = []
+
+    def on_tick(tick: Tick) -> None:
+        created[(tick.code, tick.volume)] = time.perf_counter()
+
+    venue.add_tick_listener(on_tick)
+    async with Session(broker) as s:
+
+        def on_change(ch: Changes) -> None:
+            now = time.perf_counter()
+            for key in ch.rows:
+                row = s.book.row(key)
+                if row is not None:
+                    t = created.pop((key.code, row.volume), None)
+                    if t is not None:
+                        latencies.append(now - t)
+
+        s.on_change(on_change)
+        stop = threading.Event()
+        per_step = codes
+
+        def drive() -> None:
+            interval = per_step / rate
+            next_at = time.perf_counter()
+            while not stop.is_set():
+                venue.step(per_step)
+                next_at += interval
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+
+        thread = threading.Thread(target=drive)
+        thread.start()
+        await asyncio.sleep(seconds)
+        stop.set()
+        thread.join()
+        await asyncio.sleep(0.2)
+    return latencies
+
+
+def bare_book(codes: int, count: int) -> float:
+    venue, _ = build(codes)
+    ticks: list[Tick] = []
+    venue.add_tick_listener(ticks.append)
+    while len(ticks) < count:
+        venue.step()
+    book = Book()
+    book.apply(venue.balance(ACC))
+    t0 = time.perf_counter()
+    for t in ticks[:count]:
+        book.apply_tick(t)
+    return count / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--codes", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rate", type=int, default=10_000)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()} python {platform.python_version()}, "
+        f"{args.codes:,} held codes"
+    )
+    engine_rate, produced = asyncio.run(saturated(args.codes, args.seconds))
+    book_rate = bare_book(args.codes, 200_000)
+    print()
+    print("| path | ticks/s | vs bare Book |")
+    print("|---|---:|---:|")
+    print(f"| bare Book.apply_tick (baseline) | {book_rate:,.0f} | 1.00x |")
+    print(
+        f"| venue → sim adapter → engine → book (saturated) | {engine_rate:,.0f} | "
+        f"{engine_rate / book_rate:.3f}x |"
+    )
+    bridge_rate = asyncio.run(bridged(args.codes, 200_000))
+    print(
+        f"| pre-made ticks → adapter bridge → engine → book | {bridge_rate:,.0f} | "
+        f"{bridge_rate / book_rate:.3f}x |"
+    )
+    print(f"\nthe venue produced {produced:,} ticks in the saturated phase")
+    lat = asyncio.run(paced(args.codes, args.seconds, args.rate))
+    lat.sort()
+    if lat:
+        p50 = statistics.median(lat) * 1e3
+        p99 = lat[int(len(lat) * 0.99) - 1] * 1e3
+        print(
+            f"\nlatency at a steady {args.rate:,} ticks/s ({len(lat):,} ticks): "
+            f"median {p50:.2f} ms, p99 {p99:.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""The one place CYBOS COM values become domain values (and order fields become COM inputs).
+
+Pure functions over the plain values read from COM objects: ``char`` fields arrive as ints (or,
+defensively, one-character strings), flag fields as strings, codes with the ``A`` prefix.
+Unknown flag values become the domain's "unknown" members (``Credit.OTHER``, ``OrderType.OTHER``)
+where one exists; a value the event cannot be understood without (체결플래그, 매매구분,
+정정취소구분) raises :class:`WireError`, which the adapter turns into ``Undecodable``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from jango.domain.model import (
+    KST,
+    BalanceRow,
+    Code,
+    Condition,
+    Credit,
+    DomainError,
+    Market,
+    NoticeKind,
+    OrderAction,
+    OrderNotice,
+    OrderType,
+    Quote,
+    Side,
+    Tick,
+    parse_code,
+)
+
+Values = Mapping[int, object]
+
+# Fields the adapter reads; everything read goes into the raw payload.
+STOCKCUR_FIELDS = (0, 1, 2, 3, 9, 13, 14, 17, 18, 19, 20, 22)
+CONCLUSION_FIELDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)
+STOCKMST_FIELDS = (0, 1, 8, 9, 10, 11, 12, 18, 27, 45, 58)
+# 대비부호 (2) is requested with 전일대비 (3), as the help requires for a signed change.
+MARKETEYE_FIELDS = (0, 2, 3, 4, 10, 17, 23, 33, 34)
+BALANCE_FIELDS = (0, 1, 2, 7, 12, 15, 17)
+BALANCE_HEADER_FIELDS = (0, 7, 9)
+
+
+class WireError(ValueError):
+    """A COM value the adapter cannot turn into a domain value."""
+
+
+# CpTd6033 data 1 신용구분 (char). Cash is ' ' (Daishin's sample); 0 is accepted too because the
+# help does not list the cash value.
+_BALANCE_CREDIT = {
+    " ": Credit.CASH,
+    "": Credit.CASH,
+    "Y": Credit.MARGIN_KSFC,
+    "I": Credit.MARGIN_SELF,
+    "D": Credit.SHORT_KSFC,
+    "B": Credit.STOCK_LOAN,
+    "M": Credit.PURCHASE_LOAN,
+}
+# CpConclusion 15 신용대출구분.
+_NOTICE_CREDIT = {
+    "00": Credit.CASH,
+    "01": Credit.MARGIN_KSFC,
+    "02": Credit.MARGIN_SELF,
+    "03": Credit.SHORT_KSFC,
+    "04": Credit.SHORT_SELF,
+    "05": Credit.STOCK_LOAN,
+    "06": Credit.PURCHASE_LOAN,
+}
+_KIND = {
+    "1": NoticeKind.FILLED,
+    "2": NoticeKind.CONFIRMED,
+    "3": NoticeKind.REJECTED,
+    "4": NoticeKind.ACCEPTED,
+}
+_ACTION = {"1": OrderAction.NEW, "2": OrderAction.AMEND, "3": OrderAction.CANCEL}
+_SIDE = {"1": Side.SELL, "2": Side.BUY}
+ORDER_TYPE_CODES = {
+    OrderType.LIMIT: "01",
+    OrderType.MARKET: "03",
+    OrderType.CONDITIONAL: "05",
+    OrderType.BEST: "12",
+    OrderType.PRIORITY: "13",
+}
+_ORDER_TYPE = {code: kind for kind, code in ORDER_TYPE_CODES.items()}
+CONDITION_CODES = {Condition.NONE: "0", Condition.IOC: "1", Condition.FOK: "2"}
+_CONDITION = {code: cond for cond, code in CONDITION_CODES.items()}
+SIDE_CODES = {Side.SELL: "1", Side.BUY: "2"}
+# StockMst 45 소속 (char).
+_MARKET = {"1": Market.KOSPI, "5": Market.KOSDAQ, "6": Market.KONEX}
+
+
+def raw_json(values: Values) -> str:
+    """The raw payload kept with every event: the COM values read, as JSON text."""
+    return json.dumps({str(k): v for k, v in values.items()}, ensure_ascii=False, default=repr)
+
+
+def char(value: object) -> str:
+    """A COM ``char`` as text: pywin32 gives an int (the character code); 0 means empty."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return chr(value) if value > 0 else ""
+    if isinstance(value, str):
+        return value
+    raise WireError(f"expected a char, got {value!r}")
+
+
+def flag(value: object) -> str:
+    """A CYBOS flag field (documented as string) as stripped text."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise WireError(f"expected a flag string, got {value!r}")
+
+
+def integer(value: object, what: str) -> int:
+    if isinstance(value, bool) or value is None:
+        raise WireError(f"{what}: expected a number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise WireError(f"{what}: expected an integer, got {value!r}")
+
+
+def code_of(value: object) -> Code:
+    try:
+        return parse_code(value)
+    except DomainError as exc:
+        raise WireError(str(exc)) from None
+
+
+def yyyymmdd(value: object) -> date | None:
+    """A CYBOS date (long or string ``YYYYMMDD``; 0 or empty for none)."""
+    text = "" if value is None else str(value).strip()
+    if text in ("", "0"):
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        raise WireError(f"invalid date {value!r}") from None
+
+
+def at_time(day: date, hhmmss: object) -> datetime:
+    """``day`` at the time in a ``hhmmss`` field (KST)."""
+    number = integer(hhmmss, "time")
+    hours, rest = divmod(number, 10000)
+    minutes, seconds = divmod(rest, 100)
+    try:
+        return datetime.combine(day, time(hours, minutes, seconds), KST)
+    except ValueError:
+        raise WireError(f"invalid time {hhmmss!r}") from None
+
+
+def balance_credit(value: object) -> Credit:
+    """CpTd6033 신용구분 → Credit; an unlisted char is ``Credit.OTHER``, not an error."""
+    return _BALANCE_CREDIT.get(char(value), Credit.OTHER)
+
+
+def notice_credit(value: object) -> Credit:
+    """CpConclusion 신용대출구분 → Credit; an unlisted code is ``Credit.OTHER``."""
+    return _NOTICE_CREDIT.get(flag(value), Credit.OTHER)
+
+
+def tick_from_stockcur(values: Values, day: date) -> Tick:
+    """A StockCur event; 예상체결 구분 (19) ``'1'`` marks an auction expected price."""
+    return Tick(
+        code=code_of(values.get(0)),
+        price=integer(values.get(13), "현재가"),
+        diff=integer(values.get(2), "전일대비"),
+        volume=integer(values.get(9), "누적거래량"),
+        time=at_time(day, values.get(18)),
+        expected=char(values.get(19)) == "1",
+    )
+
+
+def notice_from_conclusion(values: Values, at: datetime) -> OrderNotice:
+    """A CpConclusion event. The post-event fields become broker truth: 매도가능수량 (22) on
+    every notice; 체결기준잔고수량 (23) and 장부가 (21) on fills only, which is where the help
+    and Daishin's sample say they describe the row."""
+    kind = _KIND.get(flag(values.get(14)))
+    if kind is None:
+        raise WireError(f"unknown 체결플래그 (14) {values.get(14)!r}")
+    action = _ACTION.get(flag(values.get(16)))
+    if action is None:
+        raise WireError(f"unknown 정정취소구분 (16) {values.get(16)!r}")
+    side = _SIDE.get(flag(values.get(12)))
+    if side is None:
+        raise WireError(f"unknown 매매구분 (12) {values.get(12)!r}")
+    orig = integer(values.get(6), "원주문번호")
+    filled = kind is NoticeKind.FILLED
+    try:
+        return OrderNotice(
+            account=flag(values.get(7)),
+            kind=kind,
+            action=action,
+            side=side,
+            code=code_of(values.get(9)),
+            order_no=str(integer(values.get(5), "주문번호")),
+            qty=integer(values.get(3), "수량"),
+            price=integer(values.get(4), "가격"),
+            time=at,
+            orig_order_no=str(orig) if orig else "",
+            credit=notice_credit(values.get(15)),
+            loan_date=yyyymmdd(values.get(20)),
+            order_type=_ORDER_TYPE.get(flag(values.get(18)), OrderType.OTHER),
+            # Condition has no "unknown" member; an unlisted code reads as none (raw keeps it).
+            condition=_CONDITION.get(flag(values.get(19)), Condition.NONE),
+            name=str(values.get(2) or ""),
+            post_qty=integer(values.get(23), "체결기준잔고수량") if filled else None,
+            post_sellable=integer(values.get(22), "매도가능수량"),
+            post_book_price=Decimal(integer(values.get(21), "장부가")) if filled else None,
+        )
+    except DomainError as exc:
+        raise WireError(str(exc)) from None
+
+
+def quote_from_stockmst(values: Values) -> Quote:
+    """A StockMst answer."""
+    return Quote(
+        code=code_of(values.get(0)),
+        price=integer(values.get(11), "현재가"),
+        diff=integer(values.get(12), "전일대비"),
+        volume=integer(values.get(18), "거래량"),
+        base=integer(values.get(27), "기준가"),
+        upper=integer(values.get(8), "상한가"),
+        lower=integer(values.get(9), "하한가"),
+        name=str(values.get(1) or ""),
+        market=_MARKET.get(char(values.get(45)), Market.UNKNOWN),
+    )
+
+
+def quotes_from_marketeye(
+    fields: Sequence[int], columns: Mapping[int, Sequence[object]], count: int
+) -> list[Quote]:
+    """MarketEye rows. Column ``i`` holds the ``i``-th field of the request sorted ascending."""
+    col = {f: i for i, f in enumerate(sorted(set(fields)))}
+    quotes = []
+    for row in range(count):
+
+        def get(f: int, row: int = row) -> object:
+            return columns[col[f]][row]
+
+        diff = integer(get(3), "전일대비")
+        if char(get(2)) in ("4", "5") and diff > 0:
+            diff = -diff  # 하한/하락 with an unsigned change
+        quotes.append(
+            Quote(
+                code=code_of(get(0)),
+                price=integer(get(4), "현재가"),
+                diff=diff,
+                volume=integer(get(10), "거래량"),
+                base=integer(get(23), "전일종가"),
+                upper=integer(get(33), "상한가"),
+                lower=integer(get(34), "하한가"),
+                name=str(get(17) or ""),
+            )
+        )
+    return quotes
+
+
+def balance_row(account: str, values: Values) -> BalanceRow:
+    """One CpTd6033 row. 매입금액 = 체결장부단가 (17, a double) × 체결잔고수량 (7), rounded to won,
+    as Daishin's sample computes it; 평가금액/손익 (9/10) are truncated to 천원 and not used."""
+    qty = integer(values.get(7), "체결잔고수량")
+    try:
+        book = Decimal(str(values.get(17)))
+    except InvalidOperation:
+        raise WireError(f"invalid 체결장부단가 {values.get(17)!r}") from None
+    amount = int((book * qty).to_integral_value(ROUND_HALF_UP))
+    try:
+        return BalanceRow(
+            account=account,
+            code=code_of(values.get(12)),
+            qty=qty,
+            sellable=integer(values.get(15), "매도가능수량"),
+            purchase_amount=amount,
+            credit=balance_credit(values.get(1)),
+            loan_date=yyyymmdd(values.get(2)),
+            name=str(values.get(0) or ""),
+        )
+    except DomainError as exc:
+        raise WireError(str(exc)) from None

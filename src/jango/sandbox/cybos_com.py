@@ -1,0 +1,377 @@
+"""A CYBOS Plus COM emulator over the simulated venue, for Linux, tests and CI.
+
+:class:`CybosEmulator` plays the part of the CYBOS Plus client on a Windows PC: it dispatches the
+COM objects a trader's program uses (``CpUtil.CpCybos``, ``CpTrade.CpTd6033``, ``DsCbo1.StockCur``
+and the rest, see :mod:`jango.sandbox.cybos_objects`), enforces the request windows and the
+400-subscription cap, and delivers realtime events only while the owning thread pumps messages.
+
+Its modules stand in for pywin32::
+
+    emulator = CybosEmulator(venue)
+    client = emulator.win32com_client   # Dispatch, WithEvents
+    pythoncom = emulator.pythoncom      # PumpWaitingMessages, CoInitialize, com_error
+
+and :func:`install` puts them into ``sys.modules`` so ``import win32com.client`` and
+``import pythoncom`` in an unchanged script resolve to the emulator.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from jango.domain.model import (
+    BalanceSnapshot,
+    Code,
+    Condition,
+    Credit,
+    Instrument,
+    OrderNotice,
+    OrderType,
+    Quote,
+    Side,
+    Tick,
+)
+from jango.sandbox import cybos_frames as frames
+from jango.sandbox.cybos_objects import (
+    PROGIDS,
+    ComObject,
+    CpConclusion,
+    CpCybos,
+    StockCur,
+    SubscribeObject,
+)
+from jango.sandbox.cybos_runtime import (
+    E_FAIL,
+    LT_NONTRADE_REQUEST,
+    LT_TRADE_REQUEST,
+    ComError,
+    MessageQueues,
+    RequestWindows,
+)
+
+QUOTE_REQUESTS = 60
+TRADE_REQUESTS = 20
+WINDOW_SECONDS = 15.0
+SUBSCRIPTIONS = 400
+# CO_E_CLASSSTRING: the ProgID is not registered.
+CO_E_CLASSSTRING = -2147221005
+
+
+class VenueLike(Protocol):
+    """The parts of :class:`jango.sandbox.venue.Venue` the emulator uses."""
+
+    def instruments(self) -> list[Instrument]: ...
+    def instrument(self, code: str) -> Instrument: ...
+    def now(self) -> Any: ...
+    def quote(self, code: str) -> Quote: ...
+    def accounts(self) -> list[str]: ...
+    def balance(self, account: str) -> BalanceSnapshot: ...
+    def add_tick_listener(self, callback: Callable[[Tick], None]) -> Callable[[], None]: ...
+    def add_notice_listener(
+        self, callback: Callable[[OrderNotice], None]
+    ) -> Callable[[], None]: ...
+    def place(
+        self,
+        account: str,
+        side: Side,
+        code: str,
+        qty: int,
+        price: int = 0,
+        *,
+        order_type: OrderType = ...,
+        condition: Condition = ...,
+        credit: Credit = ...,
+        loan_date: Any = ...,
+    ) -> str: ...
+    def amend(self, account: str, order_no: str, *, price: int, qty: int | None = None) -> str: ...
+    def cancel(self, account: str, order_no: str, *, qty: int | None = None) -> str: ...
+
+
+class CybosEmulator:
+    """The CYBOS Plus client of one emulated PC, answering from ``venue``.
+
+    ``window_seconds`` and the limits are configurable so tests can use a short window. Test
+    switches: :meth:`disconnect` / :meth:`reconnect`, :attr:`trade_init_result` (what
+    ``TradeInit(0)`` returns: 0 ok, 1 업무키, 2 password, 3 cancelled, -1 error), and
+    :meth:`cancel_next_confirm` (the user presses cancel in the next order-confirm dialog).
+    """
+
+    def __init__(
+        self,
+        venue: VenueLike,
+        *,
+        window_seconds: float = WINDOW_SECONDS,
+        quote_requests: int = QUOTE_REQUESTS,
+        trade_requests: int = TRADE_REQUESTS,
+        subscription_limit: int = SUBSCRIPTIONS,
+        account_name: str = "모의투자",
+    ) -> None:
+        self.venue = venue
+        self.queues = MessageQueues()
+        self.windows = RequestWindows(
+            {LT_TRADE_REQUEST: trade_requests, LT_NONTRADE_REQUEST: quote_requests},
+            window_seconds,
+        )
+        self.subscription_limit = subscription_limit
+        self.account_name = account_name
+        self.server_type = 1  # 1: CybosPlus server
+        self.trade_init_result = 0
+        self.trade_initialized = False
+        self._lock = threading.Lock()
+        self._connected = True
+        self._confirm_cancels = 0
+        self._tick_subs: dict[Code, list[StockCur]] = {}
+        self._conclusion_subs: list[CpConclusion] = []
+        self._status_objects: list[CpCybos] = []
+        self._last_volume: dict[Code, int] = {}
+        self._order_nos: dict[int, str] = {}
+        self._removers = [
+            venue.add_tick_listener(self._on_tick),
+            venue.add_notice_listener(self._on_notice),
+        ]
+        self.win32com_client = self._client_module()
+        self.pythoncom = self._pythoncom_module()
+
+    # -- pywin32 surface ------------------------------------------------------------------------
+    def Dispatch(self, progid: str) -> ComObject:
+        """Create the named object, owned by the calling thread."""
+        cls = PROGIDS.get(str(progid).lower())
+        if cls is None:
+            raise ComError(CO_E_CLASSSTRING, f"Invalid class string: {progid}")
+        return cls(self)
+
+    def WithEvents(self, obj: ComObject, handler_class: type[Any]) -> Any:
+        """Attach a new ``handler_class`` instance to ``obj``'s events and return it."""
+        if not isinstance(obj, ComObject):
+            raise TypeError(f"WithEvents needs a COM object, got {type(obj).__name__}")
+        handler = handler_class()
+        obj.attach_handler(handler)
+        return handler
+
+    def PumpWaitingMessages(self) -> int:
+        """Deliver the calling thread's pending events; returns 0 (no WM_QUIT), as pywin32."""
+        self.queues.pump()
+        return 0
+
+    # -- test switches --------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def disconnect(self) -> None:
+        """Drop the connection: requests fail, subscriptions die, ``OnDisconnect`` is posted."""
+        with self._lock:
+            self._connected = False
+            self.trade_initialized = False
+            subs: list[SubscribeObject] = [o for objs in self._tick_subs.values() for o in objs]
+            subs += self._conclusion_subs
+            self._tick_subs.clear()
+            self._conclusion_subs.clear()
+            status_objects = list(self._status_objects)
+        for obj in subs:
+            obj.subscribed = False
+        for status in status_objects:
+            status.post_disconnect()
+
+    def reconnect(self) -> None:
+        """Log back in (what restarting CYBOS Plus does); the program must TradeInit again."""
+        with self._lock:
+            self._connected = True
+
+    def cancel_next_confirm(self, times: int = 1) -> None:
+        """The next ``times`` orders meet a user who cancels the confirm dialog (return 2)."""
+        with self._lock:
+            self._confirm_cancels += times
+
+    def push_conclusion(self, header: dict[int, object]) -> None:
+        """Send a CpConclusion event with exactly these header values to every subscriber, as
+        the server would send one the venue cannot produce (a flag value the help does not
+        list, a fill made at another branch)."""
+        with self._lock:
+            objs = list(self._conclusion_subs)
+        for obj in objs:
+            obj.deliver(dict(header))
+
+    def close(self) -> None:
+        """Stop listening to the venue."""
+        for remove in self._removers:
+            remove()
+        self._removers = []
+
+    # -- used by the objects --------------------------------------------------------------------
+    def trade_init(self) -> int:
+        self.trade_initialized = self.trade_init_result == 0
+        return self.trade_init_result
+
+    def take_confirm_cancel(self) -> bool:
+        with self._lock:
+            if self._confirm_cancels:
+                self._confirm_cancels -= 1
+                return True
+            return False
+
+    def register_status_object(self, obj: CpCybos) -> None:
+        with self._lock:
+            self._status_objects.append(obj)
+
+    def subscription_count(self) -> int:
+        # Assumption (cybos.md leaves it open): CpConclusion does not count toward the 400.
+        with self._lock:
+            return sum(len(objs) for objs in self._tick_subs.values())
+
+    def register_ticks(self, obj: StockCur, code: Code) -> None:
+        # Read the volume outside our lock: the venue calls _on_tick holding its own lock.
+        volume = self.venue.quote(code).volume
+        with self._lock:
+            self._last_volume.setdefault(code, volume)
+            count = sum(len(objs) for objs in self._tick_subs.values())
+            if count >= self.subscription_limit:
+                raise ComError(
+                    E_FAIL, f"실시간 등록 개수({self.subscription_limit})를 초과하였습니다"
+                )
+            if not self._connected:
+                raise ComError(E_FAIL, "통신 연결이 끊어졌습니다")
+            self._tick_subs.setdefault(code, []).append(obj)
+
+    def register_conclusion(self, obj: CpConclusion) -> None:
+        with self._lock:
+            if not self._connected:
+                raise ComError(E_FAIL, "통신 연결이 끊어졌습니다")
+            self._conclusion_subs.append(obj)
+
+    def unregister(self, obj: SubscribeObject) -> None:
+        with self._lock:
+            for code, objs in list(self._tick_subs.items()):
+                if obj in objs:
+                    objs.remove(obj)
+                if not objs:
+                    del self._tick_subs[code]
+            if obj in self._conclusion_subs:
+                self._conclusion_subs.remove(obj)
+
+    def order_no_int(self, order_no: str) -> int:
+        """The venue's order number as the long CYBOS sends, remembered for the way back."""
+        number = int(order_no)
+        with self._lock:
+            self._order_nos[number] = order_no
+        return number
+
+    def order_no_str(self, number: int) -> str:
+        with self._lock:
+            return self._order_nos.get(number, str(number))
+
+    def name_of(self, code: Code) -> str:
+        try:
+            return self.venue.instrument(code).name
+        except Exception:
+            return ""
+
+    # -- venue listeners (run on the venue's thread, under its lock: only queue work) ------------
+    def _on_tick(self, tick: Tick) -> None:
+        with self._lock:
+            objs = list(self._tick_subs.get(tick.code, ()))
+            previous = self._last_volume.get(tick.code, tick.volume)
+            if not tick.expected:
+                self._last_volume[tick.code] = tick.volume
+        if not objs:
+            return
+        instant = 0 if tick.expected else max(0, tick.volume - previous)
+        header = frames.stockcur_header(tick, self.name_of(tick.code), instant, None)
+        for obj in objs:
+            obj.deliver(dict(header))
+
+    def _on_notice(self, notice: OrderNotice) -> None:
+        with self._lock:
+            objs = list(self._conclusion_subs)
+        if not objs:
+            return
+        header = frames.conclusion_header(
+            notice,
+            account_name=self.account_name,
+            order_no=self.order_no_int(notice.order_no),
+            orig_order_no=self.order_no_int(notice.orig_order_no) if notice.orig_order_no else 0,
+            post_qty=notice.post_qty or 0,
+            post_sellable=notice.post_sellable or 0,
+            post_book_price=notice.post_book_price or Decimal(0),
+        )
+        for obj in objs:
+            obj.deliver(dict(header))
+
+    # -- modules --------------------------------------------------------------------------------
+    def _client_module(self) -> types.ModuleType:
+        module = types.ModuleType("win32com.client", "CYBOS emulator stand-in for win32com.client")
+        module.Dispatch = self.Dispatch  # type: ignore[attr-defined]
+        module.DispatchEx = self.Dispatch  # type: ignore[attr-defined]
+        module.WithEvents = self.WithEvents  # type: ignore[attr-defined]
+        module.emulator = self  # type: ignore[attr-defined]
+        return module
+
+    def _pythoncom_module(self) -> types.ModuleType:
+        module = types.ModuleType("pythoncom", "CYBOS emulator stand-in for pythoncom")
+        module.PumpWaitingMessages = self.PumpWaitingMessages  # type: ignore[attr-defined]
+        module.CoInitialize = _no_op  # type: ignore[attr-defined]
+        module.CoInitializeEx = _no_op  # type: ignore[attr-defined]
+        module.CoUninitialize = _no_op  # type: ignore[attr-defined]
+        module.com_error = ComError  # type: ignore[attr-defined]
+        module.COINIT_APARTMENTTHREADED = 2  # type: ignore[attr-defined]
+        module.emulator = self  # type: ignore[attr-defined]
+        return module
+
+    def modules(self) -> dict[str, types.ModuleType]:
+        """The ``sys.modules`` entries that make pywin32 imports resolve to this emulator."""
+        package = types.ModuleType("win32com", "CYBOS emulator stand-in for win32com")
+        package.client = self.win32com_client  # type: ignore[attr-defined]
+        package.__path__ = []  # a package, so ``import win32com.client`` works
+        pywintypes = types.ModuleType("pywintypes", "CYBOS emulator stand-in for pywintypes")
+        pywintypes.com_error = ComError  # type: ignore[attr-defined]
+        return {
+            "win32com": package,
+            "win32com.client": self.win32com_client,
+            "pythoncom": self.pythoncom,
+            "pywintypes": pywintypes,
+        }
+
+
+def _no_op(*_args: object) -> None:
+    """CoInitialize and friends: nothing to set up in the emulator."""
+
+
+def install(venue: VenueLike, **options: Any) -> CybosEmulator:
+    """Create an emulator over ``venue`` and make ``import win32com.client`` / ``import
+    pythoncom`` / ``import pywintypes`` resolve to it; returns the emulator."""
+    emulator = CybosEmulator(venue, **options)
+    sys.modules.update(emulator.modules())
+    return emulator
+
+
+def uninstall(
+    names: Iterable[str] = ("win32com", "win32com.client", "pythoncom", "pywintypes"),
+) -> None:
+    """Remove the emulator's modules from ``sys.modules`` (only if they are the emulator's)."""
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None and "CYBOS emulator" in (module.__doc__ or ""):
+            del sys.modules[name]
+
+
+def pump_until(
+    emulator: CybosEmulator,
+    condition: Callable[[], bool],
+    *,
+    timeout: float = 30.0,
+    poll: float = 0.002,
+) -> None:
+    """Pump the calling thread's messages until ``condition()`` holds, as a script's message
+    loop would; raises :class:`TimeoutError` after ``timeout`` seconds so a test cannot hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met while pumping messages")
+        emulator.PumpWaitingMessages()
+        time.sleep(poll)
