@@ -13,7 +13,7 @@ import pytest
 from jango.brokers.port import BrokerLimits, OrderRefused, OrderRequest
 from jango.brokers.sim.broker import SimBroker
 from jango.domain.book import Book, OrderStatus
-from jango.domain.model import Code, Discrepancy, Event, OrderType, Side
+from jango.domain.model import Code, Credit, Discrepancy, Event, OrderType, Side
 from jango.engine import Session
 from jango.sandbox.venue import Venue
 from jango.views.report import book_report
@@ -189,3 +189,60 @@ async def test_ticks_for_codes_no_longer_held_are_ignored() -> None:
 
         s.book.apply(Tick(code, 1000, 0, 1, datetime.now(KST)))
         assert book_report(s.book) == before
+
+
+async def test_reconciling_after_cash_and_credit_fills_finds_no_difference() -> None:
+    broker = sim()
+    venue = broker.venue
+    async with Session(broker) as s:
+        account = s.accounts[0]
+        code = sorted(s.book.held_codes())[0]
+        orders = [
+            await s.place(OrderRequest(account, Side.BUY, code, 5, order_type=OrderType.MARKET)),
+            await s.place(
+                OrderRequest(
+                    account,
+                    Side.BUY,
+                    code,
+                    4,
+                    order_type=OrderType.MARKET,
+                    credit=Credit.MARGIN_SELF,
+                )
+            ),
+        ]
+        await step_until(
+            s,
+            venue,
+            lambda: all(
+                o.order_no in s.book.orders
+                and s.book.orders[o.order_no].status is OrderStatus.FILLED
+                for o in orders
+            ),
+        )
+        margin = next(
+            r
+            for r in s.book.rows()
+            if r.key.credit is Credit.MARGIN_SELF
+            and r.key.code == code
+            and r.key.loan_date == venue.now().date()
+        )
+        sell = await s.place(
+            OrderRequest(
+                account,
+                Side.SELL,
+                code,
+                margin.qty,
+                order_type=OrderType.MARKET,
+                credit=Credit.MARGIN_SELF,
+                loan_date=margin.key.loan_date,
+            )
+        )
+        await step_until(
+            s,
+            venue,
+            lambda: (
+                sell.order_no in s.book.orders
+                and s.book.orders[sell.order_no].status is OrderStatus.FILLED
+            ),
+        )
+        assert await s.reconcile() == []

@@ -742,10 +742,13 @@ class Venue:
         row = self._rows.setdefault(order.key, _Row())
         amount = qty * price
         commission = self._costs.commission(amount)
+        # A loan-funded (credit) row's principal is the lender's: cash moves only by costs and
+        # the realized result, the same rule the engine's Book follows.
+        funded = order.credit is not Credit.CASH
         if order.side is Side.BUY:
             row.qty += qty
             row.purchase_amount += amount
-            cash = -(amount + commission)
+            cash = -commission if funded else -(amount + commission)
         else:
             # Moving-average cost: the sold part takes its share of the purchase amount, and
             # the last share takes whatever is left so no won is stranded by truncation.
@@ -756,7 +759,7 @@ class Venue:
             row.held -= qty
             row.purchase_amount -= removed
             tax = self._costs.tax(amount, state.instrument.market, self._day)
-            cash = amount - commission - tax
+            cash = (amount - removed if funded else amount) - commission - tax
         acct.d2 += cash
         acct.pending.append((krx.settlement_date(self._day), cash))
         if row.qty == 0:
