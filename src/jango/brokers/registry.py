@@ -4,6 +4,7 @@ another's (and CYBOS's Windows-only parts never load elsewhere)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from jango.brokers.port import Broker, StartupError
 
@@ -26,8 +27,13 @@ def create_broker(name: str, settings: Mapping[str, str]) -> Broker:
         )
     if name == "kis":
         from jango.brokers.kis.broker import KisBroker
+        from jango.brokers.kis.config import KisConfig
 
-        return KisBroker.from_settings(settings)
+        # Settings hold kis.* keys (from the TOML file or JANGO_KIS_* variables); KisConfig
+        # reads them under their environment names, plus an optional 0600 key=value file.
+        env = {f"JANGO_KIS_{k[4:].upper()}": v for k, v in settings.items() if k.startswith("kis.")}
+        file = settings.get("kis.file")
+        return KisBroker(KisConfig.from_env(env, Path(file) if file else None))
     if name == "cybos":
         from jango.brokers.cybos.broker import CybosBroker
 
