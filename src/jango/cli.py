@@ -86,7 +86,7 @@ def _print_book(book: Book, fmt: str, lang: str, out: Console) -> None:
     elif fmt == "csv":
         from jango.views.export import write_csv
 
-        write_csv(book, sys.stdout, lang=lang)
+        write_csv(book, sys.stdout, lang=lang, bom=False)
     else:
         out.print(book_table(book, lang=lang))
 
