@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
@@ -357,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("which", choices=("kis", "cybos"))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of that sandbox")
     p.set_defaults(func=cmd_sandbox)
+
+    from jango.views.web.cli import add_commands as add_web_commands
+
+    add_web_commands(sub)
     return parser
 
 
@@ -375,6 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``); say nothing more and don't flush into the pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
