@@ -158,23 +158,31 @@ def discrepancy_report(d: Discrepancy) -> dict[str, Any]:
     }
 
 
-def account_report(book: Book, acc: Account, mode: PnlMode) -> dict[str, Any]:
+def cash_report(acc: Account) -> dict[str, int]:
+    return {"deposit": acc.deposit, "d2": acc.d2, "orderable": acc.orderable}
+
+
+def totals_report(acc: Account, mode: PnlMode) -> dict[str, int]:
     t = acc.totals
+    return {
+        "purchase_amount": t.purchase_amount,
+        "value": t.value,
+        "pnl": t.pnl if mode is PnlMode.GROSS else t.pnl_net,
+        "pnl_gross": t.pnl,
+        "pnl_net": t.pnl_net,
+        "realized_gross": t.realized_gross,
+        "realized_net": t.realized_net,
+        "commission": t.commission,
+        "tax": t.tax,
+    }
+
+
+def account_report(book: Book, acc: Account, mode: PnlMode) -> dict[str, Any]:
     return {
         "account": acc.account,
         "rows": [row_report(r, mode) for r in book.rows(acc.account)],
-        "cash": {"deposit": acc.deposit, "d2": acc.d2, "orderable": acc.orderable},
-        "totals": {
-            "purchase_amount": t.purchase_amount,
-            "value": t.value,
-            "pnl": t.pnl if mode is PnlMode.GROSS else t.pnl_net,
-            "pnl_gross": t.pnl,
-            "pnl_net": t.pnl_net,
-            "realized_gross": t.realized_gross,
-            "realized_net": t.realized_net,
-            "commission": t.commission,
-            "tax": t.tax,
-        },
+        "cash": cash_report(acc),
+        "totals": totals_report(acc, mode),
         "open_orders": [order_report(o) for o in book.open_orders(acc.account)],
         "discrepancies": [
             discrepancy_report(d) for d in book.discrepancies if d.account == acc.account

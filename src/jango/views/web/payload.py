@@ -16,9 +16,11 @@ from jango.engine import Session, Status
 from jango.views.report import (
     LABELS,
     account_report,
+    cash_report,
     discrepancy_report,
     order_report,
     row_report,
+    totals_report,
 )
 
 # How many of the latest notices and discrepancies the page shows.
@@ -167,22 +169,11 @@ def account_payload(ids: AccountIds, book: Book, acc: Account) -> dict[str, Any]
     building every row's report, since a delta must cost what changed, not the whole book.
     """
     mode = book.pnl_mode
-    t = acc.totals
     return {
         "id": ids.id(acc.account),
         "label": mask_account(acc.account),
-        "cash": {"deposit": acc.deposit, "d2": acc.d2, "orderable": acc.orderable},
-        "totals": {
-            "purchase_amount": t.purchase_amount,
-            "value": t.value,
-            "pnl": t.pnl if mode is PnlMode.GROSS else t.pnl_net,
-            "pnl_gross": t.pnl,
-            "pnl_net": t.pnl_net,
-            "realized_gross": t.realized_gross,
-            "realized_net": t.realized_net,
-            "commission": t.commission,
-            "tax": t.tax,
-        },
+        "cash": cash_report(acc),
+        "totals": totals_report(acc, mode),
         "open_orders": [order_report(o) for o in book.open_orders(acc.account)],
     }
 
