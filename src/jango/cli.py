@@ -59,7 +59,7 @@ def _costs(settings: dict[str, str]) -> CostSchedule:
 
 def _settings(args: argparse.Namespace) -> dict[str, str]:
     settings = load_settings(args.config)
-    for name in ("broker", "seed", "lang", "pnl"):
+    for name in ("broker", "seed", "lang", "pnl", "profile"):
         value = getattr(args, name, None)
         if value is not None:
             settings[name] = str(value)
@@ -70,9 +70,26 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _session(settings: dict[str, str], **kw: Any) -> Session:
+    """A session on the configured broker, journaled when a profile is in force.
+
+    Real brokers journal by default (profile = broker name): a restart rebuilds the book and
+    reconciles it with the broker. The sim's market starts afresh every run, so it journals
+    only when asked (``--profile``); ``journal = false`` turns journaling off.
+    """
     broker = create_broker(settings["broker"], settings)
     mode = PnlMode(settings.get("pnl", "gross"))
-    return Session(broker, book=Book(_costs(settings), pnl_mode=mode), **kw)
+    costs = _costs(settings)
+    profile = settings.get("profile") or ("" if settings["broker"] == "sim" else settings["broker"])
+    if not profile or settings.get("journal", "true") == "false":
+        return Session(broker, book=Book(costs, pnl_mode=mode), **kw)
+    from jango.journal import Journal, default_path
+    from jango.journal_restart import open_session_with_journal
+
+    journal = Journal(default_path(profile), costs=costs)
+    session = open_session_with_journal(broker, journal, costs=costs, **kw)
+    session.book.pnl_mode = mode
+    session.add_closer(journal.close)
+    return session
 
 
 def _console() -> Console:
@@ -298,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lang", choices=("ko", "en"), help="labels (default: ko)")
         p.add_argument("--pnl", choices=("gross", "net"), help="P&L style: KIS gross or Kiwoom net")
         p.add_argument("--no-demo", action="store_true", help="sim: no demo trader")
+        p.add_argument("--profile", help="journal profile (default: the broker; sim: none)")
 
     p = sub.add_parser("replay", help="apply a recorded event file to an empty book")
     p.add_argument("file")
@@ -359,9 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of that sandbox")
     p.set_defaults(func=cmd_sandbox)
 
+    from jango.journal_cli import add_commands as add_journal_commands
     from jango.views.web.cli import add_commands as add_web_commands
 
     add_web_commands(sub)
+    add_journal_commands(sub)
     return parser
 
 

@@ -123,11 +123,18 @@ class Session:
         self._tasks: list[asyncio.Task[None]] = []
         self._sync_lock = asyncio.Lock()
         self._stopped = asyncio.Event()
+        self._closers: list[Callable[[], None]] = []
 
     # ----------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Session:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            # A failed start still releases what it opened (connections, a journal's writer).
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -162,7 +169,13 @@ class Session:
         self.subscribed.clear()
         self.polled.clear()
         await self.broker.close()
+        for close in self._closers:
+            close()
         self._set_status(False, "stopped")
+
+    def add_closer(self, close: Callable[[], None]) -> None:
+        """Run ``close`` after the session stops (a journal to flush, a file to close)."""
+        self._closers.append(close)
 
     # ----------------------------------------------------------------- following
 

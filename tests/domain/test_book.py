@@ -485,3 +485,44 @@ def test_absurd_notices_are_refused_with_a_clear_error(
 def test_balance_row_with_sellable_above_quantity_is_refused() -> None:
     with pytest.raises(InvalidEvent, match="sellable"):
         BalanceRow(ACC, SAMSUNG, 1, 2, 100)
+
+
+# --------------------------------------------------------------------- trading days
+
+
+def test_unfilled_orders_expire_overnight_and_release_their_hold() -> None:
+    book = Book()
+    book.apply(snapshot(row(SAMSUNG, 10, 700_000, price=70_000)))
+    book.apply(notice(NoticeKind.ACCEPTED, Side.SELL, "1", 6, 75_000))
+    r = book.row(key())
+    assert r is not None and r.sellable == 4
+    book.apply(Tick(SAMSUNG, 70_100, 100, 1, T0 + timedelta(days=1)))
+    assert r.sellable == 10
+    assert "1" not in book.orders and book.open_orders() == []
+
+
+def test_order_numbers_and_fill_ids_restart_the_next_day() -> None:
+    book = Book()
+    book.apply(snapshot(row(SAMSUNG, 10, 700_000, price=70_000)))
+    book.apply(notice(NoticeKind.ACCEPTED, Side.BUY, "1", 1, 70_000))
+    book.apply(notice(NoticeKind.FILLED, Side.BUY, "1", 1, 70_000, fill_id="1:1"))
+    tomorrow = 24 * 3600
+    book.apply(notice(NoticeKind.ACCEPTED, Side.BUY, "1", 2, 71_000, t=tomorrow))
+    ch = book.apply(
+        notice(NoticeKind.FILLED, Side.BUY, "1", 2, 71_000, fill_id="1:1", t=tomorrow + 1)
+    )
+    assert ch.applied
+    r = book.row(key())
+    assert r is not None and r.qty == 13
+    assert book.discrepancies == []
+
+
+def test_a_reused_order_number_replaces_a_closed_order_and_is_recorded() -> None:
+    book = Book()
+    book.apply(snapshot(row(SAMSUNG, 10, 700_000, price=70_000)))
+    book.apply(notice(NoticeKind.ACCEPTED, Side.BUY, "1", 1, 70_000))
+    book.apply(notice(NoticeKind.FILLED, Side.BUY, "1", 1, 70_000, fill_id="a"))
+    book.apply(notice(NoticeKind.ACCEPTED, Side.SELL, "1", 3, 72_000, t=5))
+    order = book.orders["1"]
+    assert (order.side, order.qty, order.status) == (Side.SELL, 3, OrderStatus.OPEN)
+    assert [d.field for d in book.discrepancies] == ["order"]

@@ -62,7 +62,7 @@ def sessions(draw: st.DrawFn) -> list[Event]:
     seq = 0
     t = START
     for _ in range(draw(st.integers(0, 40))):
-        t += timedelta(seconds=draw(st.integers(1, 7200)))
+        t += timedelta(seconds=draw(st.integers(1, 600)))  # one trading day
         choice = draw(
             st.sampled_from(
                 ["tick", "buy", "sell", "fill", "cancel", "amend", "reject", "replay", "expected"]

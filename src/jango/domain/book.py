@@ -383,7 +383,7 @@ class Book:
 
     def apply_notice(self, n: OrderNotice) -> Changes:
         """Apply one order notice; a duplicate applies once and returns ``applied=False``."""
-        dedupe: object = ("fill", n.account, n.fill_id) if n.fill_id else n
+        dedupe = self.dedupe_key(n)
         if dedupe in self._seen:
             return NOTHING
         self._seen.add(dedupe)
@@ -425,8 +425,28 @@ class Book:
     # ----------------------------------------------------------------- notices
 
     def _accept(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
-        if n.order_no in self.orders:
-            return
+        known = self.orders.get(n.order_no)
+        if known is not None:
+            if known.status is OrderStatus.OPEN and (known.side, known.code, known.qty) == (
+                n.side,
+                n.code,
+                n.qty,
+            ):
+                return  # the same order reported again
+            # Brokers reuse numbers (daily, or a restarted venue): the new order replaces it.
+            ch.found.append(
+                self._discrepancy(
+                    n.account,
+                    n.code,
+                    "order",
+                    known.order_no,
+                    n.order_no,
+                    "order number reused; the new order replaces the old one",
+                    n.time,
+                    n.order_no,
+                )
+            )
+            self._expire(acc, known, ch)
         order = self._new_order(n, n.order_no, n.qty, n.price)
         self._take_holds(acc, order, ch)
         ch.orders.add(order.order_no)
@@ -863,10 +883,48 @@ class Book:
             rate = self._tax_rates[market] = self.costs.tax_rate(market, self._day)
         return rate
 
+    @staticmethod
+    def dedupe_key(n: OrderNotice) -> object:
+        """What makes two notices the same: the fill id on its trade date, else the whole notice.
+
+        The date matters because brokers restart fill ids and order numbers every day.
+        """
+        if n.fill_id:
+            return ("fill", n.account, n.time.date().isoformat(), n.fill_id)
+        return n
+
+    def _expire(self, acc: Account, order: Order, ch: _Collector) -> None:
+        """Close an order the broker will report no more about, releasing what it holds."""
+        if order.status is OrderStatus.OPEN:
+            order.status = OrderStatus.CANCELLED
+            order.remaining = 0
+            self._release(acc, order, order.held, ch)
+        del self.orders[order.order_no]
+        ch.orders.add(order.order_no)
+
+    def _new_trading_day(self, day: date) -> None:
+        """Unfilled orders expire at the close; earlier days' orders and dedupe keys are dropped
+        (numbers and fill ids restart daily)."""
+        ch = _Collector("")
+        for order in [o for o in self.orders.values() if o.time.date() < day]:
+            acc = self.accounts.get(order.account)
+            if acc is not None:
+                self._expire(acc, order, ch)
+        iso = day.isoformat()
+
+        def current(key: object) -> bool:
+            if isinstance(key, OrderNotice):
+                return key.time.date() >= day
+            return isinstance(key, tuple) and str(key[2]) >= iso
+
+        self._seen = {key for key in self._seen if current(key)}
+
     def _set_day(self, day: date) -> None:
         """A new trading day can change the tax rate of the unrealized estimate: revalue all."""
         if day == self._day:
             return
+        if self._day is not None:
+            self._new_trading_day(day)
         self._day = day
         self._next_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=KST)
         self._tax_rates.clear()

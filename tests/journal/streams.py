@@ -1,0 +1,52 @@
+"""Event streams from a real sim venue (a demo trader trading while prices move), for tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from jango.book_state import dump_book
+from jango.brokers.sim.demo import DemoTrader
+from jango.domain.book import Book
+from jango.domain.model import KST, Event, OrderNotice, Tick
+from jango.journal import Journal
+from jango.sandbox.venue import Venue
+
+ARRIVAL = datetime(2026, 3, 4, 9, 0, tzinfo=KST)
+
+
+def venue_events(seed: int = 3, steps: int = 200) -> list[Event]:
+    """The demo account's snapshot, then every tick and notice the venue emits, in order."""
+    venue = Venue(seed=seed)
+    venue.open_demo_account()
+    account = venue.accounts()[0]
+    events: list[Event] = [venue.balance(account)]
+
+    def keep(event: Tick | OrderNotice) -> None:
+        events.append(event)
+
+    venue.add_tick_listener(keep)
+    venue.add_notice_listener(keep)
+    trader = DemoTrader(venue, account, seed=seed)
+    for _ in range(steps):
+        trader.act()
+        venue.step()
+    return events
+
+
+def replay(events: list[Event]) -> Book:
+    """A straight replay: every event through a fresh Book."""
+    book = Book()
+    book.apply_all(events)
+    return book
+
+
+def state(book: Book) -> dict[str, object]:
+    """What must be equal between two books (discrepancies are journal rows, not book state)."""
+    return dump_book(book)
+
+
+def write(path: Path, events: list[Event], **options: object) -> None:
+    with Journal(path, **options) as journal:  # type: ignore[arg-type]
+        for event in events:
+            journal.record_event(event, raw="", source="sim", at=ARRIVAL)
