@@ -519,11 +519,9 @@ class Book:
             self._set_cash_hold(acc, order)
             ch.accounts.add(acc.account)
 
-    def _confirm_cancel(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
-        orig = self.orders.get(n.orig_order_no or n.order_no)
-        if orig is None:
-            ch.found.append(self._unknown_order(n, "cancel of an unknown order"))
-            return
+    def _within_remaining(self, orig: Order, n: OrderNotice, what: str, ch: _Collector) -> int:
+        """The quantity an amend or cancel takes from ``orig`` (all when the notice says 0),
+        never more than remains; a larger claim is recorded."""
         qty = n.qty or orig.remaining
         if qty > orig.remaining:
             ch.found.append(
@@ -533,12 +531,19 @@ class Book:
                     "remaining",
                     str(orig.remaining),
                     str(qty),
-                    "cancel above remaining; cancelled what remained",
+                    f"{what} above remaining; took what remained",
                     n.time,
                     orig.order_no,
                 )
             )
-            qty = orig.remaining
+        return min(qty, orig.remaining)
+
+    def _confirm_cancel(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
+        orig = self.orders.get(n.orig_order_no or n.order_no)
+        if orig is None:
+            ch.found.append(self._unknown_order(n, "cancel of an unknown order"))
+            return
+        qty = self._within_remaining(orig, n, "cancel", ch)
         orig.remaining -= qty
         if orig.remaining == 0:
             orig.status = OrderStatus.FILLED if orig.filled == orig.qty else OrderStatus.CANCELLED
@@ -555,21 +560,7 @@ class Book:
             self._take_holds(acc, new, ch)
             ch.orders.add(new.order_no)
             return
-        qty = n.qty or orig.remaining
-        if qty > orig.remaining:
-            ch.found.append(
-                self._discrepancy(
-                    n.account,
-                    n.code,
-                    "remaining",
-                    str(orig.remaining),
-                    str(qty),
-                    "amend above remaining; amended what remained",
-                    n.time,
-                    orig.order_no,
-                )
-            )
-            qty = orig.remaining
+        qty = self._within_remaining(orig, n, "amend", ch)
         new = self._new_order(n, n.order_no, qty, n.price or orig.price)
         new.side, new.credit, new.loan_date = orig.side, orig.credit, orig.loan_date
         new.order_type, new.condition, new.orig_order_no = n.order_type, n.condition, orig.order_no
