@@ -13,17 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import statistics
 import threading
 import time
 
 from jango.brokers.port import BrokerLimits
 from jango.brokers.sim.broker import SimBroker
-from jango.domain.book import Book, Changes
+from jango.domain.book import Book
 from jango.domain.model import BalanceRow, Tick
 from jango.engine import Session
 from jango.sandbox.instruments import synthetic_instruments
 from jango.sandbox.venue import Venue
+from latency import median_p99_ms, tick_to_book_latencies
 
 ACC = "5012345601"
 
@@ -97,45 +97,10 @@ async def bridged(codes: int, count: int) -> float:
 
 async def paced(codes: int, seconds: float, rate: int) -> list[float]:
     venue, broker = build(codes)
-    created: dict[tuple[str, int], float] = {}
-    latencies: list[float] = []
-
-    def on_tick(tick: Tick) -> None:
-        created[(tick.code, tick.volume)] = time.perf_counter()
-
-    venue.add_tick_listener(on_tick)
     async with Session(broker) as s:
-
-        def on_change(ch: Changes) -> None:
-            now = time.perf_counter()
-            for key in ch.rows:
-                row = s.book.row(key)
-                if row is not None:
-                    t = created.pop((key.code, row.volume), None)
-                    if t is not None:
-                        latencies.append(now - t)
-
-        s.on_change(on_change)
-        stop = threading.Event()
-        per_step = codes
-
-        def drive() -> None:
-            interval = per_step / rate
-            next_at = time.perf_counter()
-            while not stop.is_set():
-                venue.step(per_step)
-                next_at += interval
-                delay = next_at - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-
-        thread = threading.Thread(target=drive)
-        thread.start()
-        await asyncio.sleep(seconds)
-        stop.set()
-        thread.join()
-        await asyncio.sleep(0.2)
-    return latencies
+        return await tick_to_book_latencies(
+            venue, s, codes_per_step=codes, rate=rate, seconds=seconds
+        )
 
 
 def bare_book(codes: int, count: int) -> float:
@@ -179,10 +144,8 @@ def main() -> None:
     )
     print(f"\nthe venue produced {produced:,} ticks in the saturated phase")
     lat = asyncio.run(paced(args.codes, args.seconds, args.rate))
-    lat.sort()
     if lat:
-        p50 = statistics.median(lat) * 1e3
-        p99 = lat[int(len(lat) * 0.99) - 1] * 1e3
+        p50, p99 = median_p99_ms(lat)
         print(
             f"\nlatency at a steady {args.rate:,} ticks/s ({len(lat):,} ticks): "
             f"median {p50:.2f} ms, p99 {p99:.2f} ms"

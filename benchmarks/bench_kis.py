@@ -20,22 +20,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from jango.brokers.kis import KisBroker
 from jango.brokers.kis.config import KisConfig
 from jango.brokers.kis.wire import DataFrame, parse_frame, parse_ticks
-from jango.domain.book import Book, Changes
+from jango.domain.book import Book
 from jango.domain.model import BalanceRow, Tick
 from jango.engine import Session
 from jango.sandbox import kis_frames as frames
 from jango.sandbox.instruments import synthetic_instruments
 from jango.sandbox.kis_server import KisSandbox
 from jango.sandbox.venue import Venue
+from latency import median_p99_ms, tick_to_book_latencies
 
 ACC = "5012345601"
 CODES = 40
@@ -102,44 +101,11 @@ async def socket_phase(rate: int, seconds: float) -> tuple[list[float], int]:
             token_cache=Path(tmp) / "token.json",
         )
         broker = KisBroker(config)
-        created: dict[tuple[str, int], float] = {}
-        latencies: list[float] = []
-
-        def on_tick(tick: Tick) -> None:
-            created[(tick.code, tick.volume)] = time.perf_counter()
-
-        venue.add_tick_listener(on_tick)
         try:
             async with Session(broker) as s:
-
-                def on_change(ch: Changes) -> None:
-                    now = time.perf_counter()
-                    for key in ch.rows:
-                        row = s.book.row(key)
-                        if row is not None:
-                            t = created.pop((key.code, row.volume), None)
-                            if t is not None:
-                                latencies.append(now - t)
-
-                s.on_change(on_change)
-                stop = threading.Event()
-
-                def drive() -> None:
-                    interval = CODES / rate
-                    next_at = time.perf_counter()
-                    while not stop.is_set():
-                        venue.step(CODES)
-                        next_at += interval
-                        delay = next_at - time.perf_counter()
-                        if delay > 0:
-                            time.sleep(delay)
-
-                thread = threading.Thread(target=drive)
-                thread.start()
-                await asyncio.sleep(seconds)
-                stop.set()
-                thread.join()
-                await asyncio.sleep(0.5)
+                latencies = await tick_to_book_latencies(
+                    venue, s, codes_per_step=CODES, rate=rate, seconds=seconds
+                )
                 subscribed = len(s.subscribed)
         finally:
             await broker.close()
@@ -163,10 +129,8 @@ def main() -> None:
         f"| H0STCNT0 frame → parse_frame → parse_ticks → Book | {wire:,.0f} | {wire / bare:.3f}x |"
     )
     lat, subscribed = asyncio.run(socket_phase(args.rate, args.seconds))
-    lat.sort()
     if lat:
-        p50 = statistics.median(lat) * 1e3
-        p99 = lat[int(len(lat) * 0.99) - 1] * 1e3
+        p50, p99 = median_p99_ms(lat)
         print(
             f"\nover loopback at a steady {args.rate:,} ticks/s across {subscribed} subscribed "
             f"codes ({len(lat):,} ticks reached the book): median {p50:.2f} ms, p99 {p99:.2f} ms"
