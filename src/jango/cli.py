@@ -83,7 +83,7 @@ def _session(settings: dict[str, str], **kw: Any) -> Session:
     if not profile or settings.get("journal", "true") == "false":
         return Session(broker, book=Book(costs, pnl_mode=mode), **kw)
     from jango.journal import Journal, default_path
-    from jango.journal_restart import open_session_with_journal
+    from jango.journal.restart import open_session_with_journal
 
     journal = Journal(default_path(profile), costs=costs)
     session = open_session_with_journal(broker, journal, costs=costs, **kw)
@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER, help="options of that sandbox")
     p.set_defaults(func=cmd_sandbox)
 
-    from jango.journal_cli import add_commands as add_journal_commands
+    from jango.journal.cli import add_commands as add_journal_commands
     from jango.views.web.cli import add_commands as add_web_commands
 
     add_web_commands(sub)

@@ -19,7 +19,7 @@ from jango.brokers.sim.demo import DemoTrader
 from jango.domain.model import Discrepancy, Event
 from jango.engine import Recorder
 from jango.journal import Journal
-from jango.journal_restart import open_session_with_journal
+from jango.journal.restart import open_session_with_journal
 from jango.sandbox.venue import Venue
 
 LIMITS = BrokerLimits(200, 50, 10_000, 10_000, 1.0, 50)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from jango.book_state import dump_book
 from jango.brokers.sim.demo import DemoTrader
 from jango.domain.book import Book
 from jango.domain.model import KST, Event, OrderNotice, Tick
 from jango.journal import Journal
+from jango.journal.checkpoint import dump_book
 from jango.sandbox.venue import Venue
 
 ARRIVAL = datetime(2026, 3, 4, 9, 0, tzinfo=KST)

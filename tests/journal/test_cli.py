@@ -9,7 +9,7 @@ import pytest
 
 from jango.domain.book import Book
 from jango.domain.model import OrderNotice
-from jango.journal_cli import add_commands
+from jango.journal.cli import add_commands
 from jango.recorded import read_events
 from tests.journal.streams import replay, state, venue_events, write
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from jango.journal import Journal, read_entries
-from jango.journal_recover import recover
-from jango.journal_schema import JournalCorrupt
+from jango.journal.recover import recover
+from jango.journal.schema import JournalCorrupt
 from tests.journal.streams import replay, state, venue_events, write
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jango.journal import Journal
-from jango.journal_schema import JournalError
+from jango.journal.schema import JournalError
 from tests.journal.streams import ARRIVAL, venue_events
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from jango.domain.book import Book
 from jango.domain.model import OrderNotice
 from jango.journal import Journal
-from jango.journal_fence import absorb
+from jango.journal.fence import absorb
 from jango.recorded import parse_line
 from tests.journal.streams import state
 

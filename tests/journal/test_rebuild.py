@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jango.book_state import dump_book, load_book
 from jango.journal import Journal
+from jango.journal.checkpoint import dump_book, load_book
 from tests.journal.streams import replay, state, venue_events, write
 
 

@@ -16,8 +16,8 @@ from jango.domain.book import Book
 from jango.domain.model import BalanceSnapshot, NoticeKind, OrderNotice, Side
 from jango.engine import Session
 from jango.journal import Journal, read_entries
-from jango.journal_fence import SnapshotFence, absorb
-from jango.journal_restart import open_session_with_journal
+from jango.journal.fence import SnapshotFence, absorb
+from jango.journal.restart import open_session_with_journal
 from jango.sandbox.venue import Venue
 from tests.journal.flaky import FlakyLink
 

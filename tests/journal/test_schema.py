@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jango.journal import Journal, read_entries
-from jango.journal_schema import CURRENT_VERSION, V1_SCHEMA, JournalError, JournalVersionError
+from jango.journal.schema import CURRENT_VERSION, V1_SCHEMA, JournalError, JournalVersionError
 from jango.recorded import dump_line
 from tests.journal.streams import replay, state, venue_events
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jango.journal_schema import JournalCorrupt, JournalError, connect
+from jango.journal.schema import JournalCorrupt, JournalError, connect
 from jango.recorded import RecordError, parse_line
 
 # After this many damaged sequence numbers in a row (and no known maximum), stop looking.

@@ -6,10 +6,10 @@ starts it reads each account's balance; because the rebuilt account is already s
 ``Book.apply_snapshot`` records every difference (what happened while jango was down) as a
 discrepancy before adopting the broker's values, and the journal keeps them.
 
-The recorder also applies the :class:`~jango.journal_fence.SnapshotFence`: the session records a
+The recorder also applies the :class:`~jango.journal.fence.SnapshotFence`: the session records a
 notice just before applying it and a snapshot just after adopting it, so the recorder can mark a
 late fill that the snapshot already holds as seen (and absorb it into its order) before the book
-would apply it twice. See :mod:`jango.journal_fence` for the rule.
+would apply it twice. See :mod:`jango.journal.fence` for the rule.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
 from jango.domain.model import BalanceSnapshot, Discrepancy, Event, OrderNotice
 from jango.engine import Session
-from jango.journal import Journal
-from jango.journal_fence import SnapshotFence, absorb
+from jango.journal.fence import SnapshotFence, absorb
+from jango.journal.store import Journal
 
 
 class FencedRecorder:

@@ -2,9 +2,9 @@
 
 One table holds, in one sequence (``seq``), every normalized event (snapshot, tick, notice: the
 recorded-format JSON of :mod:`jango.recorded` plus the raw wire payload), every undecodable frame
-(``error``) and every ``discrepancy``. A ``checkpoints`` table holds the book state after some
-``seq`` (:mod:`jango.book_state`), so :meth:`Journal.rebuild` starts at the latest checkpoint and
-applies only later events. Replay is idempotent because the book dedupes notices.
+(``error``) and every ``discrepancy``. A ``checkpoints`` table holds the book state after
+some ``seq`` (:mod:`jango.journal.checkpoint`), so :meth:`Journal.rebuild` starts at the latest
+checkpoint and applies only later events. Replay is idempotent because the book dedupes notices.
 
 Writes happen on one writer thread: callers put rows on a queue and the writer commits whatever
 has gathered in one transaction (group commit). The writer also applies each event to a shadow
@@ -38,13 +38,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from jango.book_state import BookStateError, dump_book, load_book
 from jango.config import data_dir
 from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
 from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNotice, Tick
-from jango.journal_fence import absorb
-from jango.journal_schema import (
+from jango.journal.checkpoint import BookStateError, dump_book, load_book
+from jango.journal.fence import absorb
+from jango.journal.schema import (
     JournalCorrupt,
     JournalError,
     connect,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from jango.domain.book import Book
 from jango.domain.model import KST, BalanceSnapshot, OrderNotice, parse_code
-from jango.journal import EVENT_KINDS, KINDS, Entry, default_path, read_entries
-from jango.journal_fence import absorb
-from jango.journal_recover import recover
-from jango.journal_schema import JournalError
+from jango.journal.fence import absorb
+from jango.journal.recover import recover
+from jango.journal.schema import JournalError
+from jango.journal.store import EVENT_KINDS, KINDS, Entry, default_path, read_entries
 from jango.recorded import header_line
 
 

@@ -1,0 +1,30 @@
+"""The journal: a durable SQLite event log, checkpoints, the restart fence and recovery.
+
+``store`` writes and reads the log, ``schema`` opens and checks the file, ``checkpoint`` turns a
+book into JSON and back, ``fence`` keeps notices a snapshot already holds from applying twice,
+``restart`` rebuilds a session from the log, ``recover`` salvages a damaged file and ``cli``
+holds the ``jango journal`` and ``jango why`` commands.
+"""
+
+from jango.journal.schema import JournalCorrupt, JournalError
+from jango.journal.store import (
+    EVENT_KINDS,
+    KINDS,
+    Entry,
+    Journal,
+    RebuildStats,
+    default_path,
+    read_entries,
+)
+
+__all__ = [
+    "EVENT_KINDS",
+    "KINDS",
+    "Entry",
+    "Journal",
+    "JournalCorrupt",
+    "JournalError",
+    "RebuildStats",
+    "default_path",
+    "read_entries",
+]
