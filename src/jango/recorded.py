@@ -32,6 +32,7 @@ from jango.domain.model import (
     NoticeKind,
     OrderAction,
     OrderNotice,
+    OrderState,
     OrderType,
     Side,
     Tick,
@@ -86,6 +87,13 @@ class _Fields:
 
     def integer(self, key: str, *, minimum: int | None = 0) -> int:
         return self._at_least(key, self._typed(key, int, "an integer", True), minimum)
+
+    def has(self, key: str) -> bool:
+        return key in self._raw
+
+    def opt_signed(self, key: str) -> int | None:
+        value: int | None = self._typed(key, int, "an integer", False)
+        return value
 
     def opt_integer(self, key: str) -> int | None:
         value = self._typed(key, int, "an integer", False)
@@ -204,15 +212,47 @@ def _parse_snapshot(f: _Fields) -> BalanceSnapshot:
     cash = Cash(
         deposit=cash_fields.integer("deposit", minimum=None),
         d2=cash_fields.integer("d2", minimum=None),
+        d1=cash_fields.opt_signed("d1"),
     )
     cash_fields.done()
-    return BalanceSnapshot(
-        account=account,
-        rows=tuple(_parse_row(account, row) for row in f.children("rows")),
-        cash=cash,
-        time=f.moment("time"),
-        source=f.opt_text("source"),
+    orders = None
+    if f.has("orders"):
+        orders = tuple(_parse_order(account, order) for order in f.children("orders"))
+    return _build(
+        f,
+        lambda: BalanceSnapshot(
+            account=account,
+            rows=tuple(_parse_row(account, row) for row in f.children("rows")),
+            cash=cash,
+            time=f.moment("time"),
+            source=f.opt_text("source"),
+            orders=orders,
+        ),
     )
+
+
+def _parse_order(account: str, f: _Fields) -> OrderState:
+    order = _build(
+        f,
+        lambda: OrderState(
+            account=account,
+            order_no=f.text("order_no", nonempty=True),
+            code=f.code("code"),
+            side=f.enum("side", Side),
+            qty=f.integer("qty"),
+            filled=f.integer("filled"),
+            remaining=f.integer("remaining"),
+            price=f.integer("price"),
+            time=f.moment("time"),
+            orig_order_no=f.opt_text("orig_order_no"),
+            credit=f.opt_enum("credit", Credit, Credit.CASH),
+            loan_date=f.opt_day("loan_date"),
+            order_type=f.opt_enum("order_type", OrderType, OrderType.LIMIT),
+            condition=f.opt_enum("condition", Condition, Condition.NONE),
+        ),
+    )
+    f.done()
+    return order
 
 
 def _parse_row(account: str, f: _Fields) -> BalanceRow:
@@ -229,6 +269,7 @@ def _parse_row(account: str, f: _Fields) -> BalanceRow:
             name=f.opt_text("name"),
             market=f.opt_enum("market", Market, Market.UNKNOWN),
             price=f.opt_integer("price") or 0,
+            loan_amount=f.opt_integer("loan_amount") or 0,
         ),
     )
     f.done()
@@ -270,6 +311,7 @@ def _parse_notice(f: _Fields) -> OrderNotice:
             post_qty=f.opt_integer("post_qty"),
             post_sellable=f.opt_integer("post_sellable"),
             post_book_price=f.opt_decimal("post_book_price"),
+            filled_total=f.opt_integer("filled_total"),
         ),
     )
 
@@ -424,6 +466,7 @@ def _snapshot_record(snap: BalanceSnapshot) -> dict[str, object]:
         _put(item, "name", row.name, "")
         _put(item, "market", row.market.value, Market.UNKNOWN.value)
         _put(item, "price", row.price, 0)
+        _put(item, "loan_amount", row.loan_amount, 0)
         rows.append(item)
     out: dict[str, object] = {
         "type": "snapshot",
@@ -431,8 +474,31 @@ def _snapshot_record(snap: BalanceSnapshot) -> dict[str, object]:
         "time": _time(snap.time),
     }
     _put(out, "source", snap.source, "")
-    out["cash"] = {"deposit": snap.cash.deposit, "d2": snap.cash.d2}
+    cash: dict[str, object] = {"deposit": snap.cash.deposit, "d2": snap.cash.d2}
+    _put(cash, "d1", snap.cash.d1, None)
+    out["cash"] = cash
     out["rows"] = rows
+    if snap.orders is not None:
+        out["orders"] = [_order_record(o) for o in snap.orders]
+    return out
+
+
+def _order_record(o: OrderState) -> dict[str, object]:
+    out: dict[str, object] = {
+        "order_no": o.order_no,
+        "code": o.code,
+        "side": o.side.value,
+        "qty": o.qty,
+        "filled": o.filled,
+        "remaining": o.remaining,
+        "price": o.price,
+        "time": _time(o.time),
+    }
+    _put(out, "orig_order_no", o.orig_order_no, "")
+    _put(out, "credit", o.credit.value, Credit.CASH.value)
+    _put(out, "loan_date", o.loan_date and o.loan_date.isoformat(), None)
+    _put(out, "order_type", o.order_type.value, OrderType.LIMIT.value)
+    _put(out, "condition", o.condition.value, Condition.NONE.value)
     return out
 
 
@@ -462,6 +528,7 @@ def _notice_record(n: OrderNotice) -> dict[str, object]:
     if n.post_book_price is not None:
         # Fixed-point text, never an exponent, so the value reads the way brokers print it.
         out["post_book_price"] = format(n.post_book_price, "f")
+    _put(out, "filled_total", n.filled_total, None)
     return out
 
 

@@ -206,6 +206,10 @@ class OrderNotice:
       * FILLED: this execution's quantity and price.
     ``post_qty``, ``post_sellable`` and ``post_book_price`` are the broker's own view of the row
     after the event (CYBOS sends them); when present they win over the computed values.
+
+    ``filled_total`` (fills only) is the order's cumulative filled quantity after this fill, when
+    the broker (or the adapter, counting from the order inquiry) knows it. With the trade date,
+    account and order number it is the fill's identity where the broker gives no fill id.
     """
 
     account: str
@@ -228,9 +232,14 @@ class OrderNotice:
     post_qty: int | None = None
     post_sellable: int | None = None
     post_book_price: Decimal | None = None
+    filled_total: int | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.time)
+        if self.filled_total is not None and self.filled_total < self.qty:
+            raise InvalidEvent(
+                f"filled_total {self.filled_total} is below this fill's quantity {self.qty}"
+            )
         if self.qty < 0:
             raise InvalidEvent(f"notice quantity is negative: {self.qty}")
         if self.price < 0:
@@ -259,8 +268,11 @@ class BalanceRow:
     name: str = ""
     market: Market = Market.UNKNOWN
     price: int = 0  # current price if the broker sent one, else 0
+    loan_amount: int = 0  # 대출금액 of a loan-funded row (KIS loan_amt, CYBOS 6033 field 6)
 
     def __post_init__(self) -> None:
+        if self.loan_amount < 0:
+            raise InvalidEvent(f"negative loan amount in balance row {self.code}")
         if self.qty < 0 or self.sellable < 0 or self.purchase_amount < 0:
             raise InvalidEvent(f"negative quantity or amount in balance row {self.code}")
         if self.sellable > self.qty:
@@ -275,10 +287,54 @@ class BalanceRow:
 
 @dataclass(frozen=True, slots=True)
 class Cash:
-    """Cash of an account: deposit (예수금) and D+2 estimated deposit (D+2 예수금)."""
+    """Cash of an account: deposit (예수금), D+2 estimated deposit (D+2 예수금) and, where the
+    broker reports it, D+1 (D+1 예수금)."""
 
     deposit: int
     d2: int
+    d1: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """One order of the day as the broker's order inquiry reports it (KIS daily fills and
+    pending orders, CYBOS open and daily orders, the sim's venue).
+
+    ``filled`` is the order's cumulative filled quantity at the snapshot: the watermark beyond
+    which a fill notice is new. ``remaining`` is what is still open (0 once filled, cancelled,
+    rejected or replaced).
+    """
+
+    account: str
+    order_no: str
+    code: Code
+    side: Side
+    qty: int
+    filled: int
+    remaining: int
+    price: int
+    time: datetime
+    orig_order_no: str = ""
+    credit: Credit = Credit.CASH
+    loan_date: date | None = None
+    order_type: OrderType = OrderType.LIMIT
+    condition: Condition = Condition.NONE
+
+    def __post_init__(self) -> None:
+        _require_aware(self.time)
+        if not self.order_no:
+            raise InvalidEvent("an order state needs an order number")
+        if min(self.qty, self.filled, self.remaining, self.price) < 0:
+            raise InvalidEvent(f"negative quantity or price in order {self.order_no}")
+        if self.filled + self.remaining > self.qty:
+            raise InvalidEvent(
+                f"order {self.order_no}: filled {self.filled} + remaining {self.remaining} "
+                f"exceed its quantity {self.qty}"
+            )
+
+    @property
+    def key(self) -> HoldingKey:
+        return HoldingKey(self.account, self.code, self.credit, self.loan_date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,12 +346,20 @@ class BalanceSnapshot:
     cash: Cash
     time: datetime
     source: str = ""
+    # The account's orders of the day, with their filled watermarks; None when the broker's
+    # adapter did not read them (then no startup fence is possible and the book says so).
+    orders: tuple[OrderState, ...] | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.time)
         for row in self.rows:
             if row.account != self.account:
                 raise InvalidEvent(f"row for account {row.account} in snapshot of {self.account}")
+        for order in self.orders or ():
+            if order.account != self.account:
+                raise InvalidEvent(
+                    f"order for account {order.account} in snapshot of {self.account}"
+                )
 
 
 Event = BalanceSnapshot | Tick | OrderNotice
