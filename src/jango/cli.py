@@ -36,7 +36,8 @@ from jango.domain.model import (
     parse_code,
 )
 from jango.engine import Session
-from jango.recorded import RecordError, read_events
+from jango.journal.fence import apply_journaled
+from jango.recorded import RecordError, read_records
 from jango.views.report import book_report, book_table
 
 EXIT_USER_ERROR = 2
@@ -121,13 +122,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     book = Book(_costs(settings), pnl_mode=PnlMode(args.pnl or settings.get("pnl", "gross")))
     bad = 0
-    for number, item in read_events(lines):
+    for number, item in read_records(lines):
         if isinstance(item, RecordError):
             bad += 1
             print(f"{path}:{number}: {item}", file=sys.stderr)
             continue
+        event, mark = item
         try:
-            book.apply(item)
+            if mark is None:
+                book.apply(event)
+            else:
+                # An exported journal replays by its sequence numbers, as the journal rebuilds.
+                apply_journaled(book, mark.seq, event, reflected=mark.reflected)
         except DomainError as exc:
             bad += 1
             print(f"{path}:{number}: {exc}", file=sys.stderr)
