@@ -686,6 +686,20 @@ class Book:
         elif order.side is Side.BUY:
             self._set_cash_hold(acc, order)
             ch.accounts.add(acc.account)
+            if not order.price and not self.upper_limit(order.code):
+                ch.found.append(
+                    self._discrepancy(
+                        order.account,
+                        order.code,
+                        "cash_hold",
+                        str(order.cash_held),
+                        "",
+                        "market buy: upper limit unknown (no 기준가 yet); held at the last "
+                        "price, the next snapshot's cash is the broker's",
+                        order.time,
+                        order.order_no,
+                    )
+                )
 
     def _set_cash_hold(self, acc: Account, order: Order) -> None:
         price = order.price
