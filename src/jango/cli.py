@@ -36,8 +36,7 @@ from jango.domain.model import (
     parse_code,
 )
 from jango.engine import Session
-from jango.journal.fence import apply_journaled
-from jango.recorded import RecordError, read_records
+from jango.journal.export import replay_lines
 from jango.views.report import book_report, book_table
 
 EXIT_USER_ERROR = 2
@@ -122,21 +121,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     book = Book(_costs(settings), pnl_mode=PnlMode(args.pnl or settings.get("pnl", "gross")))
     bad = 0
-    for number, item in read_records(lines):
-        if isinstance(item, RecordError):
-            bad += 1
-            print(f"{path}:{number}: {item}", file=sys.stderr)
-            continue
-        event, mark = item
-        try:
-            if mark is None:
-                book.apply(event)
-            else:
-                # An exported journal replays by its sequence numbers, as the journal rebuilds.
-                apply_journaled(book, mark.seq, event, reflected=mark.reflected)
-        except DomainError as exc:
-            bad += 1
-            print(f"{path}:{number}: {exc}", file=sys.stderr)
+    for number, error in replay_lines(book, lines):
+        bad += 1
+        print(f"{path}:{number}: {error}", file=sys.stderr)
     _print_book(book, args.format, args.lang or settings.get("lang", "ko"), _console())
     if bad:
         print(f"{path}: {bad} bad line(s) skipped", file=sys.stderr)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from jango.domain.book import Book
 from jango.domain.model import KST, BalanceSnapshot, OrderNotice, parse_code
+from jango.journal.export import export_lines
 from jango.journal.fence import apply_journaled
 from jango.journal.recover import recover
 from jango.journal.schema import JournalError
 from jango.journal.store import EVENT_KINDS, KINDS, Entry, default_path, read_entries
-from jango.recorded import JournalMark, dump_line, header_line
 
 
 def _fail(message: str) -> int:
@@ -66,12 +66,10 @@ def cmd_journal(args: argparse.Namespace) -> int:
         if args.export:
             count = 0
             with Path(args.export).open("w", encoding="utf-8") as out:
-                out.write(header_line() + "\n")
-                for e in entries:
-                    # The journal's sequence number rides along: replay's identity for the event.
-                    mark = JournalMark(e.seq, e.reflected)
-                    out.write(dump_line(e.event(), mark) + "\n")
+                for line in export_lines(entries):
+                    out.write(line + "\n")
                     count += 1
+            count -= 1  # the header
             print(f"wrote {count} events to {args.export}")
             return 0
         for e in entries:
