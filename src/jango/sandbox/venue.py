@@ -209,6 +209,7 @@ class Venue:
         self._store: StateFile | None = None
         self._saved_fills = 0
         self._dirty = False
+        self._closed = False
         if state_path is not None and state_path.exists():
             store, state, saved = StateFile.open(state_path)
             try:
@@ -248,9 +249,15 @@ class Venue:
         """The file this venue's market is saved in, or ``None`` for a market of one run."""
         return None if self._store is None else self._store.path
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` released the state file (the venue can then change no more)."""
+        return self._closed
+
     def close(self) -> None:
         """Release the state file (the state is already saved). Safe to call twice."""
         with self._lock:
+            self._closed = True
             if self._store is not None:
                 self._store.close()
 
@@ -641,6 +648,8 @@ class Venue:
     def _persist(self) -> None:
         if self._store is None or not self._dirty:
             return
+        if self._closed:
+            raise VenueStateError(f"{self._store.path}: the venue was closed; it saves no more")
         try:
             self._store.save(self._state_now(), self._fills[self._saved_fills :])
         except sqlite3.Error as exc:
