@@ -21,7 +21,6 @@ from jango.brokers.port import Received
 from jango.brokers.sim.broker import SimBroker
 from jango.domain.model import NoticeKind, OrderNotice
 
-
 # The listener (a venue thread) and the event loop both print: one line at a time.
 _PRINTING = threading.Lock()
 
