@@ -15,6 +15,7 @@ from jango.domain.costs import CostSchedule
 from jango.domain.model import (
     KST,
     BalanceRow,
+    Cash,
     Condition,
     Credit,
     Market,
@@ -371,12 +372,11 @@ def test_cash_moves_by_amount_commission_and_tax_and_settles_at_t_plus_2() -> No
     for fill in sells:
         amount = fill.qty * fill.price
         d2 += amount - commission(amount) - amount * 15 // 10_000  # 0.15% KOSPI in 2025
-    cash = venue.balance(ACCOUNT).cash
-    assert (cash.deposit, cash.d2) == (1_000_000, d2)
-    clock.advance(7 * 3600)  # T+1
-    assert venue.balance(ACCOUNT).cash.deposit == 1_000_000
+    assert venue.balance(ACCOUNT).cash == Cash(deposit=1_000_000, d2=d2, d1=1_000_000)
+    clock.advance(7 * 3600)  # T+1: the trades settle tomorrow, so D+1 shows them
+    assert venue.balance(ACCOUNT).cash == Cash(deposit=1_000_000, d2=d2, d1=d2)
     clock.advance(7 * 3600)  # T+2
-    assert venue.balance(ACCOUNT).cash == type(cash)(d2, d2)
+    assert venue.balance(ACCOUNT).cash == Cash(deposit=d2, d2=d2, d1=d2)
 
 
 def test_sell_tax_follows_the_market_and_the_settlement_date() -> None:

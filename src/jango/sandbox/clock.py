@@ -72,6 +72,15 @@ class SimClock:
             self._now = self._normalize(self._now + timedelta(seconds=seconds))
             return self._now
 
+    def restore(self, moment: datetime) -> datetime:
+        """Set the time to a saved ``moment`` (a venue resuming its market); returns it.
+
+        Unlike :meth:`advance` this may move backwards: the saved market's time is the truth.
+        """
+        with self._lock:
+            self._now = self._normalize(_as_datetime(moment, self._open))
+            return self._now
+
     def _normalize(self, moment: datetime) -> datetime:
         day = moment.date()
         if not krx.is_business_day(day) or moment.time() >= self._close:

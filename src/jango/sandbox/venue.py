@@ -15,17 +15,25 @@ the venue's truth, and it emits the notice sequences real brokers send:
   whose ``order_no`` and ``orig_order_no`` both name the order.
 
 Short (대주) credit types are out of scope: orders with them are refused (``SHORT_UNSUPPORTED``).
-Margin buys are settled like cash buys (the full amount leaves the deposit); only the row key
-(credit type, loan date) differs. Market-type orders (시장가, 최유리, 최우선) fill at the current
-price; 조건부지정가 behaves as a limit order because the simulated day ends at 15:20.
+A margin buy is funded ``loan_percent`` by the lender (the row's 대출금액, ``loan_amount``) and
+the rest by the deposit; selling ``q`` of a row's ``Q`` shares repays ``loan_amount * q // Q``,
+so the sale moves D+2 by proceeds − repaid − commission − tax. Every fill settles T+2 over the
+KRX calendar: D+2 moves at once, the deposit on the settlement date (D+1 is reported too).
+Market-type orders (시장가, 최유리, 최우선) fill at the current price and a market buy holds cash at
+the day's upper limit (상한가); 조건부지정가 behaves as a limit order because the simulated day
+ends at 15:20.
 
 Everything random comes from one generator seeded by ``seed``: the same seed and the same
-sequence of calls give the same prices, fills and order numbers.
+sequence of calls give the same prices, fills and order numbers. With a ``state_path`` the
+market lasts: the whole state, the generator's included, is saved before any notice of an
+operation is pushed (see :mod:`jango.sandbox.venue_state`), and a venue opened on the same path
+continues the same market with the same clock, accounts, open orders and counters.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 
 from jango.domain import krx
 from jango.domain.costs import CostSchedule
@@ -51,6 +60,7 @@ from jango.domain.model import (
     NoticeKind,
     OrderAction,
     OrderNotice,
+    OrderState,
     OrderType,
     Quote,
     Side,
@@ -59,6 +69,16 @@ from jango.domain.model import (
 )
 from jango.sandbox.clock import SimClock
 from jango.sandbox.instruments import InstrumentSpec, load_instruments
+from jango.sandbox.venue_state import (
+    AccountEntry,
+    OrderEntry,
+    PriceEntry,
+    RowEntry,
+    StateFile,
+    VenueFill,
+    VenueState,
+    VenueStateError,
+)
 
 TickListener = Callable[[Tick], None]
 NoticeListener = Callable[[OrderNotice], None]
@@ -132,72 +152,6 @@ class VenueOrder:
     orig_order_no: str = ""  # the order this one amended, if any
 
 
-@dataclass(slots=True)
-class _Order:
-    order_no: str
-    account: str
-    side: Side
-    code: Code
-    qty: int
-    price: int
-    order_type: OrderType
-    condition: Condition
-    credit: Credit
-    loan_date: date | None
-    time: datetime
-    orig_order_no: str
-    remaining: int
-    filled: int = 0
-    # Price a buy's cash is held at: its limit, or the day's upper limit for market types.
-    hold_price: int = 0
-
-    @property
-    def key(self) -> HoldingKey:
-        return HoldingKey(self.account, self.code, self.credit, self.loan_date)
-
-    def public(self) -> VenueOrder:
-        return VenueOrder(
-            self.order_no,
-            self.account,
-            self.side,
-            self.code,
-            self.qty,
-            self.price,
-            self.remaining,
-            self.filled,
-            self.order_type,
-            self.condition,
-            self.credit,
-            self.loan_date,
-            self.time,
-            self.orig_order_no,
-        )
-
-
-@dataclass(slots=True)
-class _Price:
-    instrument: Instrument
-    base: int
-    upper: int
-    lower: int
-    price: int
-    volume: int = 0
-
-
-@dataclass(slots=True)
-class _Row:
-    qty: int = 0
-    held: int = 0  # shares tied up in open sell orders
-    purchase_amount: int = 0
-
-
-@dataclass(slots=True)
-class _Account:
-    deposit: int  # 예수금: settled cash
-    d2: int  # D+2 예수금: settled cash plus every unsettled fill
-    pending: list[tuple[date, int]]  # (settlement date, cash change) of unsettled fills
-
-
 class Venue:
     """One simulated market with its accounts; thread-safe.
 
@@ -208,6 +162,14 @@ class Venue:
     ``codes_per_step`` is how many codes :meth:`step` moves by default (a quarter of the master
     if ``None``); ``step_seconds`` is the simulated time one step takes; ``depth_won`` bounds
     how much (in won) one match can fill, which is what makes large orders fill in pieces.
+    ``loan_percent`` is the lender's share of a margin buy (보증금률 40% lends 60%).
+
+    ``state_path`` makes the market last (see :mod:`jango.sandbox.venue_state`). If the file
+    exists, the venue continues the state in it and ``instruments`` and ``seed`` are not used
+    (the saved master and generator win); a given ``clock`` is moved to the saved time. If it
+    does not exist, a fresh venue is made from the arguments and saved there. A file that cannot
+    be read raises :class:`VenueStateError` naming it; it is never replaced by a fresh market.
+    Call :meth:`close` to release the file.
     """
 
     def __init__(
@@ -220,41 +182,84 @@ class Venue:
         codes_per_step: int | None = None,
         step_seconds: float = 1.0,
         depth_won: int = 20_000_000,
+        loan_percent: int = 60,
+        state_path: Path | None = None,
     ) -> None:
-        specs = list(load_instruments() if instruments is None else instruments)
-        if not specs:
-            raise ValueError("a venue needs at least one instrument")
         if depth_won <= 0:
             raise ValueError(f"depth_won must be positive, got {depth_won}")
+        if not 0 <= loan_percent < 100:
+            raise ValueError(f"loan_percent must be from 0 to 99, got {loan_percent}")
         self._lock = threading.RLock()
-        self._seed = seed
-        self._rng = random.Random(seed)
-        self._clock = clock if clock is not None else SimClock()
         self._costs = costs
         self._step_seconds = step_seconds
         self._depth_won = depth_won
-        self._day = self._clock.trading_day()
-        self._prices: dict[Code, _Price] = {}
-        for spec in specs:
-            if spec.code in self._prices:
-                raise ValueError(f"instrument {spec.code} listed twice")
-            upper, lower = self._limits(spec.base_price, spec.market)
-            self._prices[spec.code] = _Price(
-                spec.instrument(), spec.base_price, upper, lower, spec.base_price
-            )
-        self._codes = list(self._prices)
-        self._codes_per_step = (
-            max(1, len(self._codes) // 4) if codes_per_step is None else codes_per_step
-        )
-        self._accounts: dict[str, _Account] = {}
-        self._rows: dict[HoldingKey, _Row] = {}
-        self._orders: dict[str, _Order] = {}
+        self._loan_percent = loan_percent
+        self._accounts: dict[str, AccountEntry] = {}
+        self._rows: dict[HoldingKey, RowEntry] = {}
+        # Open orders by order number, oldest first; ``_today`` also keeps the closed ones.
+        self._orders: dict[str, OrderEntry] = {}
+        self._today: dict[str, OrderEntry] = {}
+        self._fills: list[VenueFill] = []
         self._order_seq = 0
         self._fill_seq = 0
         self._tick_listeners: dict[int, TickListener] = {}
         self._notice_listeners: dict[int, NoticeListener] = {}
         self._listener_seq = 0
         self._outbox: deque[Tick | OrderNotice] = deque()
+        self._store: StateFile | None = None
+        self._saved_fills = 0
+        self._dirty = False
+        self._closed = False
+        if state_path is not None and state_path.exists():
+            store, state, saved = StateFile.open(state_path)
+            try:
+                self._clock = self._resume_clock(state, clock, state_path)
+            except BaseException:
+                store.close()
+                raise
+            self._seed = state.seed
+            self._rng = random.Random()
+            self._restore(state, saved)
+            self._store = store
+        else:
+            self._seed = seed
+            self._rng = random.Random(seed)
+            self._clock = clock if clock is not None else SimClock()
+            self._day = self._clock.trading_day()
+            self._prices: dict[Code, PriceEntry] = {}
+            specs = list(load_instruments() if instruments is None else instruments)
+            if not specs:
+                raise ValueError("a venue needs at least one instrument")
+            for spec in specs:
+                if spec.code in self._prices:
+                    raise ValueError(f"instrument {spec.code} listed twice")
+                upper, lower = self._limits(spec.base_price, spec.market)
+                self._prices[spec.code] = PriceEntry(
+                    spec.instrument(), spec.base_price, upper, lower, spec.base_price
+                )
+            if state_path is not None:
+                self._store = StateFile.create(state_path, self._state_now())
+        self._codes = list(self._prices)
+        self._codes_per_step = (
+            max(1, len(self._codes) // 4) if codes_per_step is None else codes_per_step
+        )
+
+    @property
+    def state_path(self) -> Path | None:
+        """The file this venue's market is saved in, or ``None`` for a market of one run."""
+        return None if self._store is None else self._store.path
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` released the state file (the venue can then change no more)."""
+        return self._closed
+
+    def close(self) -> None:
+        """Release the state file (the state is already saved). Safe to call twice."""
+        with self._lock:
+            self._closed = True
+            if self._store is not None:
+                self._store.close()
 
     # ---------------------------------------------------------------- instruments and prices
 
@@ -277,7 +282,7 @@ class Venue:
 
     def quote(self, code: str) -> Quote:
         """Current price, change from 기준가, volume and the day's limits of ``code``."""
-        with self._operation():
+        with self._operation(write=False):
             state = self._state(code)
             return Quote(
                 code=state.instrument.code,
@@ -344,15 +349,16 @@ class Venue:
     def open_account(self, account: str, *, cash: int, holdings: Sequence[BalanceRow] = ()) -> None:
         """Open ``account`` with ``cash`` won settled and the given holdings.
 
-        Each holding's ``qty`` and ``purchase_amount`` are taken; its sellable quantity is the
-        whole quantity, since a new account has no open orders. Rows with the same key add up.
+        Each holding's ``qty``, ``purchase_amount`` and ``loan_amount`` are taken; its sellable
+        quantity is the whole quantity, since a new account has no open orders. Rows with the
+        same key add up. Only loan-funded (credit) rows may carry a loan amount.
         """
         with self._operation():
             if account in self._accounts:
                 raise VenueRefusal(RefusalReason.ACCOUNT_EXISTS, f"account {account} exists")
             if cash < 0:
                 raise ValueError(f"opening cash must not be negative, got {cash}")
-            rows: dict[HoldingKey, _Row] = {}
+            rows: dict[HoldingKey, RowEntry] = {}
             for holding in holdings:
                 if holding.account != account:
                     raise ValueError(f"holding for {holding.account} given to account {account}")
@@ -361,17 +367,21 @@ class Venue:
                     raise ValueError(f"credit type {holding.credit} is not supported by the venue")
                 if (holding.credit is Credit.CASH) != (holding.loan_date is None):
                     raise ValueError(f"{holding.code}: a credit row needs a loan date, cash none")
-                row = rows.setdefault(holding.key, _Row())
+                if holding.credit is Credit.CASH and holding.loan_amount:
+                    raise ValueError(f"{holding.code}: a cash row has no loan amount")
+                row = rows.setdefault(holding.key, RowEntry())
                 row.qty += holding.qty
                 row.purchase_amount += holding.purchase_amount
-            self._accounts[account] = _Account(cash, cash, [])
+                row.loan_amount += holding.loan_amount
+            self._accounts[account] = AccountEntry(cash)
             self._rows.update({key: row for key, row in rows.items() if row.qty > 0})
 
     def open_demo_account(self, account: str = DEMO_ACCOUNT) -> None:
         """Open a demo account: 50,000,000 won and about six holdings with a margin row.
 
         The margin (자기융자) row is on the same code as a cash row, so the two-rows-per-code
-        case shows from the start. Average prices sit within ±15% of the base price.
+        case shows from the start; its loan amount is ``loan_percent`` of its purchase amount.
+        Average prices sit within ±15% of the base price.
         """
         preferred = ("005930", "000660", "035420", "005380", "069500", "247540")
         codes = [Code(c) for c in preferred if c in self._prices]
@@ -383,7 +393,9 @@ class Venue:
             for code in codes:
                 rows.append(self._demo_row(account, code, Credit.CASH, None, rng))
             loan_date = krx.add_business_days(self._day, -20)
-            rows.append(self._demo_row(account, codes[0], Credit.MARGIN_SELF, loan_date, rng))
+            margin = self._demo_row(account, codes[0], Credit.MARGIN_SELF, loan_date, rng)
+            loan = self._loan_part(margin.credit, margin.purchase_amount)
+            rows.append(replace(margin, loan_amount=loan))
             self.open_account(account, cash=50_000_000, holdings=rows)
 
     def accounts(self) -> list[str]:
@@ -392,8 +404,15 @@ class Venue:
             return list(self._accounts)
 
     def balance(self, account: str) -> BalanceSnapshot:
-        """The venue's truth for ``account``: every non-empty row at current prices, and cash."""
-        with self._operation():
+        """The venue's truth for ``account``: rows at current prices, cash, today's orders.
+
+        Every non-empty row, with its loan amount; cash as deposit (settled), D+1 and D+2;
+        ``orders`` are the account's orders of the trading day, oldest first, with their
+        cumulative filled quantity (a cancel request is not an order of its own here: it shows
+        as the cancelled order's smaller remaining quantity; an amend is the new order number
+        that replaced the original, whose remaining is then 0).
+        """
+        with self._operation(write=False):
             acct = self._account(account)
             rows = []
             for key, row in self._rows.items():
@@ -412,16 +431,30 @@ class Venue:
                         name=state.instrument.name,
                         market=state.instrument.market,
                         price=state.price,
+                        loan_amount=row.loan_amount,
                     )
                 )
             rows.sort(key=lambda r: (r.code, r.credit, r.loan_date or date.min))
+            d1 = acct.by(krx.add_business_days(self._day, 1))
+            orders = tuple(_order_state(o) for o in self._today.values() if o.account == account)
             return BalanceSnapshot(
-                account, tuple(rows), Cash(acct.deposit, acct.d2), self._clock.now(), "sim"
+                account,
+                tuple(rows),
+                Cash(acct.deposit, acct.d2, d1),
+                self._clock.now(),
+                "sim",
+                orders,
             )
+
+    def fills(self, account: str) -> list[VenueFill]:
+        """Every fill the venue ever made for ``account``, in order (kept with the state)."""
+        with self._lock:
+            self._account(account)
+            return [f for f in self._fills if f.account == account]
 
     def orderable_cash(self, account: str) -> int:
         """Cash a new buy may use: D+2 cash minus what open buys hold (주문가능금액)."""
-        with self._operation():
+        with self._operation(write=False):
             return self._orderable(account)
 
     # ---------------------------------------------------------------- orders
@@ -468,8 +501,8 @@ class Venue:
                     )
             else:
                 hold_price = state.upper if order_type in _MARKET_TYPES else price
-                self._check_cash(account, qty * hold_price, released=0)
-            order = _Order(
+                self._check_cash(account, self._hold(credit, qty * hold_price), released=0)
+            order = OrderEntry(
                 order_no=self._next_order_no(),
                 account=account,
                 side=side,
@@ -488,6 +521,7 @@ class Venue:
             if side is Side.SELL:
                 self._rows[key].held += qty
             self._orders[order.order_no] = order
+            self._today[order.order_no] = order
             self._notify(order, NoticeKind.ACCEPTED, OrderAction.NEW, qty, price)
             if order_type not in _MARKET_TYPES and not self._exchange_accepts(state, price):
                 self._close(order, order.remaining)
@@ -528,8 +562,8 @@ class Venue:
             hold_price = 0
             if order.side is Side.BUY:
                 hold_price = state.upper if order_type in _MARKET_TYPES else price
-                released = order.remaining * order.hold_price
-                self._check_cash(account, new_qty * hold_price, released)
+                released = self._hold(order.credit, order.remaining * order.hold_price)
+                self._check_cash(account, self._hold(order.credit, new_qty * hold_price), released)
             new_no = self._next_order_no()
             amended = replace(
                 order,
@@ -544,13 +578,18 @@ class Venue:
                 hold_price=hold_price,
             )
             if order_type not in _MARKET_TYPES and not self._exchange_accepts(state, price):
+                # Listed among the day's orders as what it was: a request the exchange refused.
+                amended.remaining = 0
+                self._today[new_no] = amended
                 self._notify(amended, NoticeKind.REJECTED, OrderAction.AMEND, new_qty, price)
                 return new_no
             # The new order number takes over the original's hold; only the difference is freed.
             if order.side is Side.SELL:
                 self._rows[order.key].held -= order.remaining - new_qty
             del self._orders[order_no]
+            order.remaining = 0
             self._orders[new_no] = amended
+            self._today[new_no] = amended
             self._notify(amended, NoticeKind.CONFIRMED, OrderAction.AMEND, new_qty, price)
             self._try_fill(amended)
             return new_no
@@ -586,26 +625,73 @@ class Venue:
 
     def open_orders(self, account: str) -> list[VenueOrder]:
         """Open orders of ``account``, oldest first."""
-        with self._operation():
+        with self._operation(write=False):
             self._account(account)
-            return [o.public() for o in self._orders.values() if o.account == account]
+            return [_public(o) for o in self._orders.values() if o.account == account]
 
     # ---------------------------------------------------------------- internals: plumbing
 
     @contextmanager
-    def _operation(self) -> Iterator[None]:
+    def _operation(self, *, write: bool = True) -> Iterator[None]:
         # Every public call first catches up with the clock (another skin may have advanced a
-        # shared clock into a new day) and last delivers the events it produced, in order.
+        # shared clock into a new day), then saves what it changed, and last delivers the
+        # events it produced, in order: no listener hears of a state the file does not hold.
         with self._lock:
             try:
                 self._sync_day()
+                self._dirty |= write
                 yield
             finally:
+                self._persist()
                 self._flush()
+
+    def _persist(self) -> None:
+        if self._store is None or not self._dirty:
+            return
+        if self._closed:
+            raise VenueStateError(f"{self._store.path}: the venue was closed; it saves no more")
+        try:
+            self._store.save(self._state_now(), self._fills[self._saved_fills :])
+        except sqlite3.Error as exc:
+            # The events stay in the outbox, unheard: the next operation saves and pushes them.
+            raise VenueStateError(
+                f"{self._store.path}: cannot save the sim venue state ({exc})"
+            ) from exc
+        self._saved_fills = len(self._fills)
+        self._dirty = False
+
+    def _state_now(self) -> VenueState:
+        return VenueState(
+            seed=self._seed,
+            now=self._clock.now(),
+            session_open=self._clock.session_open,
+            session_close=self._clock.session_close,
+            day=self._day,
+            prices=self._prices,
+            accounts=self._accounts,
+            rows=self._rows,
+            orders=self._today,
+            order_seq=self._order_seq,
+            fill_seq=self._fill_seq,
+            rng=self._rng.getstate(),
+        )
+
+    def _restore(self, state: VenueState, fills: list[VenueFill]) -> None:
+        self._day = state.day
+        self._prices = state.prices
+        self._accounts = state.accounts
+        self._rows = state.rows
+        self._today = state.orders
+        self._orders = {no: o for no, o in state.orders.items() if o.remaining > 0}
+        self._order_seq = state.order_seq
+        self._fill_seq = state.fill_seq
+        self._rng.setstate(state.rng)
+        self._fills = fills
+        self._saved_fills = len(fills)
 
     def _flush(self) -> None:
         # Popping one at a time keeps the order right when a listener calls back into the venue
-        # (the nested call flushes what is left, then its own events).
+        # (the nested call saves and flushes what is left, then its own events).
         while self._outbox:
             event = self._outbox.popleft()
             if isinstance(event, Tick):
@@ -615,24 +701,39 @@ class Venue:
                 for notice_listener in list(self._notice_listeners.values()):
                     notice_listener(event)
 
+    @staticmethod
+    def _resume_clock(state: VenueState, clock: SimClock | None, path: Path) -> SimClock:
+        if clock is None:
+            return SimClock(
+                state.now, session_open=state.session_open, session_close=state.session_close
+            )
+        if (clock.session_open, clock.session_close) != (state.session_open, state.session_close):
+            raise ValueError(
+                f"{path}: the saved market's session is {state.session_open}-"
+                f"{state.session_close}, the given clock's {clock.session_open}-"
+                f"{clock.session_close}"
+            )
+        clock.restore(state.now)
+        return clock
+
     def _remove_listener(self, token: int) -> None:
         with self._lock:
             self._tick_listeners.pop(token, None)
             self._notice_listeners.pop(token, None)
 
-    def _state(self, code: str) -> _Price:
+    def _state(self, code: str) -> PriceEntry:
         try:
             return self._prices[parse_code(code)]
         except (InvalidCode, KeyError):
             raise UnknownInstrument(code) from None
 
-    def _account(self, account: str) -> _Account:
+    def _account(self, account: str) -> AccountEntry:
         acct = self._accounts.get(account)
         if acct is None:
             raise VenueRefusal(RefusalReason.UNKNOWN_ACCOUNT, f"unknown account {account!r}")
         return acct
 
-    def _open_order(self, account: str, order_no: str) -> _Order:
+    def _open_order(self, account: str, order_no: str) -> OrderEntry:
         self._account(account)
         order = self._orders.get(order_no)
         if order is None or order.account != account:
@@ -683,27 +784,32 @@ class Venue:
             )
         return loan_date if loan_date is not None else self._day
 
-    def _check_cash(self, account: str, amount: int, released: int) -> None:
-        need = self._with_commission(amount)
-        available = self._orderable(account) + self._with_commission(released)
+    def _check_cash(self, account: str, need: int, released: int) -> None:
+        """Refuse a buy whose cash hold ``need`` exceeds what is orderable plus ``released``."""
+        available = self._orderable(account) + released
         if need > available:
             raise VenueRefusal(
                 RefusalReason.INSUFFICIENT_CASH,
                 f"order needs {need:,} won with commission; {available:,} won orderable",
             )
 
-    def _exchange_accepts(self, state: _Price, price: int) -> bool:
+    def _exchange_accepts(self, state: PriceEntry, price: int) -> bool:
         market = state.instrument.market
         return krx.is_valid_price(price, market, self._day) and (
             state.lower <= price <= state.upper
         )
 
-    def _with_commission(self, amount: int) -> int:
-        return amount + self._costs.commission(amount)
+    def _loan_part(self, credit: Credit, amount: int) -> int:
+        """The lender's part of a buy of ``amount`` won with ``credit`` (0 for cash)."""
+        return amount * self._loan_percent // 100 if credit is not Credit.CASH else 0
+
+    def _hold(self, credit: Credit, amount: int) -> int:
+        """Cash a buy of ``amount`` won needs from the account: its own part and commission."""
+        return amount - self._loan_part(credit, amount) + self._costs.commission(amount)
 
     def _orderable(self, account: str) -> int:
         held = sum(
-            self._with_commission(o.remaining * o.hold_price)
+            self._hold(o.credit, o.remaining * o.hold_price)
             for o in self._orders.values()
             if o.side is Side.BUY and o.account == account
         )
@@ -711,7 +817,7 @@ class Venue:
 
     # ---------------------------------------------------------------- internals: matching
 
-    def _walk(self, state: _Price) -> int:
+    def _walk(self, state: PriceEntry) -> int:
         market = state.instrument.market
         price = state.price
         moves = self._rng.choice(_WALK)
@@ -723,7 +829,7 @@ class Venue:
                 price -= krx.tick_size(price - 1, market, self._day)
         return min(max(price, state.lower), state.upper)
 
-    def _try_fill(self, order: _Order, *, all_or_none: bool = False) -> None:
+    def _try_fill(self, order: OrderEntry, *, all_or_none: bool = False) -> None:
         state = self._prices[order.code]
         price = state.price
         if order.order_type not in _MARKET_TYPES and (
@@ -736,31 +842,30 @@ class Venue:
             return
         self._fill(order, min(available, order.remaining), price)
 
-    def _fill(self, order: _Order, qty: int, price: int) -> None:
+    def _fill(self, order: OrderEntry, qty: int, price: int) -> None:
         state = self._prices[order.code]
         acct = self._accounts[order.account]
-        row = self._rows.setdefault(order.key, _Row())
+        row = self._rows.setdefault(order.key, RowEntry())
         amount = qty * price
         commission = self._costs.commission(amount)
-        # A loan-funded (credit) row's principal is the lender's: cash moves only by costs and
-        # the realized result, the same rule the engine's Book follows.
-        funded = order.credit is not Credit.CASH
         if order.side is Side.BUY:
+            # A margin buy's loan part is the lender's money: only the rest leaves the deposit.
+            loan = self._loan_part(order.credit, amount)
             row.qty += qty
             row.purchase_amount += amount
-            cash = -commission if funded else -(amount + commission)
+            row.loan_amount += loan
+            cash = -(amount - loan) - commission
         else:
-            # Moving-average cost: the sold part takes its share of the purchase amount, and
-            # the last share takes whatever is left so no won is stranded by truncation.
-            removed = (
-                row.purchase_amount if qty == row.qty else row.purchase_amount * qty // row.qty
-            )
+            # Moving-average cost and a pro-rata loan repayment: the sold part takes its share
+            # (truncated), so the last share takes whatever is left and no won is stranded.
+            removed = row.purchase_amount * qty // row.qty
+            repaid = row.loan_amount * qty // row.qty
             row.qty -= qty
             row.held -= qty
             row.purchase_amount -= removed
+            row.loan_amount -= repaid
             tax = self._costs.tax(amount, state.instrument.market, self._day)
-            cash = (amount - removed if funded else amount) - commission - tax
-        acct.d2 += cash
+            cash = amount - repaid - commission - tax
         acct.pending.append((krx.settlement_date(self._day), cash))
         if row.qty == 0:
             del self._rows[order.key]
@@ -769,11 +874,25 @@ class Venue:
         if order.remaining == 0:
             del self._orders[order.order_no]
         self._fill_seq += 1
-        self._notify(
-            order, NoticeKind.FILLED, OrderAction.NEW, qty, price, fill_id=f"{self._fill_seq:012d}"
+        fill_id = f"{self._fill_seq:012d}"
+        now = self._clock.now()
+        self._fills.append(
+            VenueFill(
+                order.account,
+                order.order_no,
+                fill_id,
+                order.side,
+                order.code,
+                order.credit,
+                order.loan_date,
+                qty,
+                price,
+                now,
+            )
         )
+        self._notify(order, NoticeKind.FILLED, OrderAction.NEW, qty, price, fill_id=fill_id)
 
-    def _close(self, order: _Order, qty: int) -> None:
+    def _close(self, order: OrderEntry, qty: int) -> None:
         """Take ``qty`` off an order's remaining quantity without a fill, releasing its holds."""
         order.remaining -= qty
         if order.side is Side.SELL:
@@ -781,7 +900,7 @@ class Venue:
         if order.remaining == 0:
             self._orders.pop(order.order_no, None)
 
-    def _expire(self, order: _Order, at: datetime | None = None) -> None:
+    def _expire(self, order: OrderEntry, at: datetime | None = None) -> None:
         """The venue cancels what is left of ``order`` (IOC/FOK remainder, end of day)."""
         qty = order.remaining
         self._close(order, qty)
@@ -797,7 +916,7 @@ class Venue:
 
     def _notify(
         self,
-        order: _Order,
+        order: OrderEntry,
         kind: NoticeKind,
         action: OrderAction,
         qty: int,
@@ -827,6 +946,7 @@ class Venue:
                 order_type=order.order_type,
                 condition=order.condition,
                 fill_id=fill_id,
+                filled_total=order.filled if kind is NoticeKind.FILLED else None,
                 name=instrument.name,
                 market=instrument.market,
                 post_qty=0 if row is None else row.qty,
@@ -844,17 +964,18 @@ class Venue:
         if today == self._day:
             return
         # Unfilled regular-session orders expire at the close (krx-rules §3).
+        self._dirty = True
         close = self._clock.close_of(self._day)
         for order in list(self._orders.values()):
             self._expire(order, at=close)
+        self._today = {}
         self._day = today
         for state in self._prices.values():
             state.base = state.price
             state.upper, state.lower = self._limits(state.base, state.instrument.market)
             state.volume = 0
         for acct in self._accounts.values():
-            due = [cash for when, cash in acct.pending if when <= today]
-            acct.deposit += sum(due)
+            acct.deposit = acct.by(today)
             acct.pending = [(when, cash) for when, cash in acct.pending if when > today]
 
     def _demo_row(
@@ -877,3 +998,41 @@ class Venue:
             credit=credit,
             loan_date=loan_date,
         )
+
+
+def _public(order: OrderEntry) -> VenueOrder:
+    return VenueOrder(
+        order.order_no,
+        order.account,
+        order.side,
+        order.code,
+        order.qty,
+        order.price,
+        order.remaining,
+        order.filled,
+        order.order_type,
+        order.condition,
+        order.credit,
+        order.loan_date,
+        order.time,
+        order.orig_order_no,
+    )
+
+
+def _order_state(order: OrderEntry) -> OrderState:
+    return OrderState(
+        account=order.account,
+        order_no=order.order_no,
+        code=order.code,
+        side=order.side,
+        qty=order.qty,
+        filled=order.filled,
+        remaining=order.remaining,
+        price=order.price,
+        time=order.time,
+        orig_order_no=order.orig_order_no,
+        credit=order.credit,
+        loan_date=order.loan_date,
+        order_type=order.order_type,
+        condition=order.condition,
+    )

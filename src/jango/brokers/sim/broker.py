@@ -5,6 +5,9 @@ caller of ``place``); :class:`SimBroker` bridges them onto its asyncio loop with
 ``call_soon_threadsafe`` into one queue, which :meth:`SimBroker.events` drains in order. It
 keeps the same limits a real broker imposes (subscription capacity, quote batch size, request
 rates) so the engine is exercised against them offline.
+
+With a ``state_path`` the market lasts across runs: the broker's venue saves its whole state
+there (see :mod:`jango.sandbox.venue_state`) and the next broker on the same path continues it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from jango.brokers.port import (
     BrokerError,
@@ -29,6 +33,7 @@ from jango.brokers.port import (
     OrderRequest,
     PushItem,
     Received,
+    StartupError,
 )
 from jango.brokers.ratelimit import RateLimiter
 from jango.brokers.sim.demo import DemoTrader
@@ -42,6 +47,7 @@ from jango.domain.model import (
     parse_code,
 )
 from jango.sandbox.venue import RefusalReason, UnknownInstrument, Venue, VenueRefusal
+from jango.sandbox.venue_state import VenueStateError
 
 DEFAULT_LIMITS = BrokerLimits(
     subscription_capacity=200,
@@ -53,7 +59,7 @@ DEFAULT_LIMITS = BrokerLimits(
 )
 SOURCE = "sim"
 # How often (in real seconds) the demo trader acts when enabled.
-_DEMO_PERIOD = 2.0
+DEMO_PERIOD = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,12 @@ class SimBroker:
 
     ``tick_interval`` is the real time between venue steps while connected; 0 or less means the
     broker never steps the venue itself (a test, or another skin, drives it). With
-    ``demo_trader`` a :class:`DemoTrader` trades the first account every couple of seconds.
+    ``demo_trader`` a :class:`DemoTrader` trades the first account every ``demo_period`` seconds.
+
+    ``state_path`` (not together with ``venue``) keeps the broker's own venue in that file: the
+    first run creates it from ``seed``, later runs continue its market. An unreadable file
+    raises :class:`~jango.brokers.port.StartupError` naming it. :meth:`close` releases the file
+    and :meth:`connect` opens it again.
     """
 
     name = SOURCE
@@ -85,8 +96,14 @@ class SimBroker:
         codes_per_step: int | None = None,
         limits: BrokerLimits | None = None,
         demo_trader: bool = False,
+        demo_period: float = DEMO_PERIOD,
+        state_path: Path | None = None,
     ) -> None:
-        self.venue = venue if venue is not None else Venue(seed=seed)
+        if venue is not None and state_path is not None:
+            raise ValueError("give a venue or a state path for the broker's own venue, not both")
+        self._state_path = state_path
+        self.venue = venue if venue is not None else _own_venue(seed, state_path)
+        self._demo_period = demo_period
         self.limits = limits if limits is not None else DEFAULT_LIMITS
         self._seed = seed
         self._tick_interval = tick_interval
@@ -109,6 +126,8 @@ class SimBroker:
         """Attach to the venue, open the demo account if it has none, and start stepping."""
         if self._queue is not None:
             return
+        if self._state_path is not None and self.venue.closed:
+            self.venue = _own_venue(self._seed, self._state_path)
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         if not self.venue.accounts():
@@ -121,7 +140,10 @@ class SimBroker:
         if self._tick_interval > 0:
             trader = None
             if self._demo_trader:
-                trader = DemoTrader(self.venue, self.venue.accounts()[0], seed=self._seed)
+                # The venue's time joins the seed, so a resumed market does not replay the
+                # decisions of the previous run.
+                seed = f"{self._seed}-{self.venue.now().isoformat()}"
+                trader = DemoTrader(self.venue, self.venue.accounts()[0], seed=seed)
             self._stepper = self._loop.create_task(self._run(trader), name="sim-venue-steps")
 
     async def close(self) -> None:
@@ -143,9 +165,11 @@ class SimBroker:
         loop.call_soon(queue.put_nowait, detached)
         loop.call_soon(queue.put_nowait, None)
         self._queue = None
+        if self._state_path is not None:
+            self.venue.close()
 
     async def _run(self, trader: DemoTrader | None) -> None:
-        demo_every = max(1, round(_DEMO_PERIOD / self._tick_interval))
+        demo_every = max(1, round(self._demo_period / self._tick_interval))
         steps = 0
         while True:
             # Off the loop: a step over thousands of codes must not stall the engine.
@@ -300,6 +324,13 @@ class SimBroker:
             return self.venue.instrument(code).code
         except UnknownInstrument as exc:
             raise BrokerError(str(exc), code=RefusalReason.UNKNOWN_CODE) from exc
+
+
+def _own_venue(seed: int, state_path: Path | None) -> Venue:
+    try:
+        return Venue(seed=seed, state_path=state_path)
+    except VenueStateError as exc:
+        raise StartupError(str(exc), code="SIM_STATE") from exc
 
 
 async def _drain(queue: asyncio.Queue[PushItem | None]) -> AsyncIterator[PushItem]:

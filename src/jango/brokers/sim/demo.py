@@ -20,7 +20,7 @@ _BUY_BUDGET = 1_000_000
 class DemoTrader:
     """Places, amends and cancels small orders for ``account`` on ``venue``."""
 
-    def __init__(self, venue: Venue, account: str, *, seed: int = 0) -> None:
+    def __init__(self, venue: Venue, account: str, *, seed: int | str = 0) -> None:
         self._venue = venue
         self._account = account
         self._rng = random.Random(f"demo-trader-{seed}")
