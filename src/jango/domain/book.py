@@ -617,12 +617,15 @@ class Book:
     def _accept(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
         known = self.orders.get(n.order_no)
         if known is not None:
-            if known.status is OrderStatus.OPEN and (known.side, known.code, known.qty) == (
+            if (known.account, known.side, known.code, known.qty) == (
+                n.account,
                 n.side,
                 n.code,
                 n.qty,
             ):
-                return  # the same order reported again
+                # The same order reported again, or an acceptance that arrives after a
+                # snapshot whose order list already showed the order (open or done).
+                return
             # Brokers reuse numbers (daily, or a restarted venue): the new order replaces it.
             ch.found.append(
                 self._discrepancy(
