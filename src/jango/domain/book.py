@@ -603,8 +603,18 @@ class Book:
         return n.filled_total <= self._unknown_filled.get((n.account, n.order_no), 0)
 
     def _already_reflected(self, n: OrderNotice) -> bool:
-        """A confirmation the order state already shows (e.g. a snapshot listed the order as
-        cancelled or replaced): applying it again, with post values from before, would undo it."""
+        """A notice the order state already shows: the same acceptance again, or one that
+        arrives after a snapshot whose order list held the order (open or done), or a
+        confirmation of a cancel or amend the list already shows. Applying it, with post
+        values from before the snapshot, would undo the snapshot."""
+        if n.kind is NoticeKind.ACCEPTED and n.action is OrderAction.NEW:
+            known = self.orders.get(n.order_no)
+            return known is not None and (known.account, known.side, known.code, known.qty) == (
+                n.account,
+                n.side,
+                n.code,
+                n.qty,
+            )
         if n.kind is not NoticeKind.CONFIRMED:
             return False
         if n.action is OrderAction.CANCEL:
@@ -617,15 +627,6 @@ class Book:
     def _accept(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
         known = self.orders.get(n.order_no)
         if known is not None:
-            if (known.account, known.side, known.code, known.qty) == (
-                n.account,
-                n.side,
-                n.code,
-                n.qty,
-            ):
-                # The same order reported again, or an acceptance that arrives after a
-                # snapshot whose order list already showed the order (open or done).
-                return
             # Brokers reuse numbers (daily, or a restarted venue): the new order replaces it.
             ch.found.append(
                 self._discrepancy(
