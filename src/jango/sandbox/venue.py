@@ -651,7 +651,9 @@ class Venue:
         if self._closed:
             raise VenueStateError(f"{self._store.path}: the venue was closed; it saves no more")
         try:
-            self._store.save(self._state_now(), self._fills[self._saved_fills :])
+            # Synced to disk whenever someone is about to hear of the change.
+            durable = any(isinstance(event, OrderNotice) for event in self._outbox)
+            self._store.save(self._state_now(), self._fills[self._saved_fills :], durable=durable)
         except sqlite3.Error as exc:
             # The events stay in the outbox, unheard: the next operation saves and pushes them.
             raise VenueStateError(

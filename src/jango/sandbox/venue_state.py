@@ -6,7 +6,7 @@ changed it, *before* it pushes that operation's notices to listeners: the saved 
 behind a notice anyone has heard. A SIGKILL can only lose work nobody was told about yet (the
 venue's own clock, prices and the last operation's not-yet-pushed events).
 
-The file is SQLite (WAL, ``synchronous=FULL``) with two tables:
+The file is SQLite in WAL mode with two tables:
 
 * ``venue``: one row, the format number and the state as JSON (clock, trading day, prices and
   the instrument master, accounts with their unsettled cash, rows, today's orders, the order and
@@ -42,6 +42,7 @@ from jango.domain.model import (
 )
 
 FORMAT = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE venue (
@@ -346,6 +347,7 @@ class StateFile:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self._db = connection
+        self._durable = True
 
     @classmethod
     def create(cls, path: Path, state: VenueState) -> StateFile:
@@ -368,13 +370,20 @@ class StateFile:
             os.fsync(handle.fileno())
         partial.replace(path)
         _fsync_dir(path.parent)
-        return cls._attach(path)
+        store = cls._attach(path)
+        try:
+            store._take()
+        except sqlite3.Error as exc:
+            store.close()
+            raise VenueStateError(_unreadable(path, exc)) from exc
+        return store
 
     @classmethod
     def open(cls, path: Path) -> tuple[StateFile, VenueState, list[VenueFill]]:
         """Open an existing file; returns it with the saved state and every saved fill.
 
-        Raises :class:`VenueStateError` (one line, naming the file) for anything unreadable.
+        Raises :class:`VenueStateError` (one line, naming the file) for anything unreadable,
+        before changing a byte of it.
         """
         store = cls._attach(path)
         try:
@@ -385,9 +394,18 @@ class StateFile:
                 raise ValueError(f"format {row[0]!r}, this jango reads format {FORMAT}")
             state = decode(row[1])
             fills = [_fill(r) for r in store._db.execute("SELECT * FROM fills ORDER BY seq")]
+            check = store._db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise ValueError(f"integrity check: {check}")
+            store._take()
         except VenueStateError:
             store.close()
             raise
+        except sqlite3.OperationalError as exc:
+            store.close()
+            if "locked" in str(exc):
+                raise VenueStateError(_in_use(path)) from exc
+            raise VenueStateError(_unreadable(path, exc)) from exc
         except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as exc:
             store.close()
             raise VenueStateError(_unreadable(path, exc)) from exc
@@ -395,39 +413,40 @@ class StateFile:
 
     @classmethod
     def _attach(cls, path: Path) -> StateFile:
-        if not path.is_file():
-            raise VenueStateError(f"{path}: sim venue state file is missing or not a file")
         try:
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=1.0)
-        except sqlite3.Error as exc:
+            with path.open("rb") as handle:
+                magic = handle.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
             raise VenueStateError(_unreadable(path, exc)) from exc
+        if magic != _SQLITE_MAGIC:
+            raise VenueStateError(_unreadable(path, ValueError("not an SQLite file")))
         try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+            # Every lock taken from now on is kept until close: reading first takes the shared
+            # lock, so a file another process holds fails here, before anything is written.
             db.execute("PRAGMA locking_mode = EXCLUSIVE")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            # Take the exclusive lock now: a second process on the same file fails here.
-            db.execute("BEGIN EXCLUSIVE")
-            db.execute("COMMIT")
-            check = db.execute("PRAGMA quick_check").fetchone()
-        except sqlite3.OperationalError as exc:
-            db.close()
-            if "locked" in str(exc):
-                raise VenueStateError(
-                    f"{path}: sim venue state is in use by another process "
-                    "(is another jango running on this profile?)"
-                ) from exc
-            raise VenueStateError(_unreadable(path, exc)) from exc
         except sqlite3.Error as exc:
-            db.close()
             raise VenueStateError(_unreadable(path, exc)) from exc
-        if check is None or check[0] != "ok":
-            db.close()
-            raise VenueStateError(_unreadable(path, ValueError(f"integrity check: {check}")))
         return cls(path, db)
 
-    def save(self, state: VenueState, new_fills: Iterable[VenueFill]) -> None:
-        """Replace the state and append ``new_fills`` in one durable transaction."""
+    def _take(self) -> None:
+        """Switch to WAL and durable commits and take the write lock, for this process only."""
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("BEGIN EXCLUSIVE")
+        self._db.execute("COMMIT")
+
+    def save(self, state: VenueState, new_fills: Iterable[VenueFill], *, durable: bool) -> None:
+        """Replace the state and append ``new_fills`` in one transaction.
+
+        Every commit survives the process being killed. ``durable`` also syncs it to disk
+        (surviving power loss); the venue asks for it whenever notices are about to be pushed,
+        and skips it for a step that only moved prices.
+        """
         db = self._db
+        if durable != self._durable:
+            db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("UPDATE venue SET state = ? WHERE id = 1", (encode(state),))
@@ -474,6 +493,10 @@ def _fill(row: Sequence[Any]) -> VenueFill:
         price=_int(price),
         time=_aware(when),
     )
+
+
+def _in_use(path: Path) -> str:
+    return f"{path}: sim venue state is in use by another process (another jango on this profile?)"
 
 
 def _unreadable(path: Path, exc: BaseException) -> str:
