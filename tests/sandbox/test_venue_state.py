@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jango.domain import krx
 from jango.domain.model import KST, NoticeKind, OrderNotice, OrderType, Side, Tick
 from jango.sandbox.clock import SimClock
 from jango.sandbox.venue import DEMO_ACCOUNT, Venue, VenueRefusal
@@ -88,13 +89,15 @@ def everything(venue: Venue) -> tuple[object, ...]:
     )
 
 
+@pytest.mark.parametrize("step_seconds", [1.0, 600.0], ids=["one-day", "across-days"])
 def test_a_restarted_venue_equals_the_one_that_stopped_and_continues_the_same_market(
-    tmp_path: Path,
+    tmp_path: Path, step_seconds: float
 ) -> None:
     path = tmp_path / "venue.sqlite"
-    straight = Venue(seed=3, clock=SimClock(DAY), depth_won=3_000_000)
+    market = {"seed": 3, "depth_won": 3_000_000, "step_seconds": step_seconds}
+    straight = Venue(clock=SimClock(DAY), **market)  # type: ignore[arg-type]
     straight.open_demo_account()
-    lasting = Venue(seed=3, clock=SimClock(DAY), depth_won=3_000_000, state_path=path)
+    lasting = Venue(clock=SimClock(DAY), state_path=path, **market)  # type: ignore[arg-type]
     lasting.open_demo_account()
     for venue in (straight, lasting):
         trade(venue, random.Random(1), 150)
@@ -106,7 +109,7 @@ def test_a_restarted_venue_equals_the_one_that_stopped_and_continues_the_same_ma
     assert any(o.filled and o.remaining for o in orders), "and a part-filled one"
     lasting.close()
 
-    restarted = Venue(state_path=path, depth_won=3_000_000)
+    restarted = Venue(state_path=path, **market)  # type: ignore[arg-type]
     assert everything(restarted) == before
     # The generator's state came back too: the same calls give the same prices and fills.
     after_straight, after_restart = record(straight), record(restarted)
@@ -116,6 +119,8 @@ def test_a_restarted_venue_equals_the_one_that_stopped_and_continues_the_same_ma
     assert any(isinstance(e, OrderNotice) and e.kind is NoticeKind.FILLED for e in after_restart)
     assert everything(restarted) == everything(straight)
     restarted.close()
+    if step_seconds > 1:
+        assert restarted.now().date() > krx.add_business_days(DAY, 2)
 
 
 def test_order_numbers_and_fill_ids_never_repeat_across_restarts(tmp_path: Path) -> None:
@@ -261,3 +266,22 @@ def test_an_unreadable_state_file_is_one_clear_error_never_a_fresh_start(
     assert reason in message
     assert "\n" not in message
     assert path.read_bytes() == damaged  # left for the user to look at, not replaced
+
+
+def test_orders_of_a_new_day_are_saved_from_the_first_operation_of_the_day(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "venue.sqlite"
+    venue = Venue(seed=2, clock=SimClock(DAY), state_path=path)
+    venue.open_demo_account()
+    trade(venue, random.Random(3), 30)
+    code = venue.instruments()[0].code
+    price = venue.quote(code).price
+    venue.clock.advance(7 * 3600)  # the next call opens 9/2, and that call is an order
+    venue.place(DEMO_ACCOUNT, Side.BUY, code, 1, price)
+    before = venue.balance(DEMO_ACCOUNT)
+    venue.close()
+    restarted = Venue(state_path=path)
+    assert restarted.balance(DEMO_ACCOUNT) == before
+    assert before.orders is not None and len(before.orders) == 1
+    restarted.close()
