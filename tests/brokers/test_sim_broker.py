@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Coroutine
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -20,11 +21,21 @@ from jango.brokers.port import (
     OrderRequest,
     PushItem,
     Received,
+    StartupError,
 )
 from jango.brokers.ratelimit import RateLimiter
 from jango.brokers.sim.broker import SimBroker
 from jango.brokers.sim.demo import DemoTrader
-from jango.domain.model import Code, NoticeKind, OrderNotice, OrderType, Side, Tick, parse_code
+from jango.domain.model import (
+    BalanceSnapshot,
+    Code,
+    NoticeKind,
+    OrderNotice,
+    OrderType,
+    Side,
+    Tick,
+    parse_code,
+)
 from jango.sandbox.clock import SimClock
 from jango.sandbox.venue import Venue
 
@@ -324,3 +335,66 @@ def test_the_demo_trader_is_deterministic_under_its_seed() -> None:
 
     assert history(1) == history(1)
     assert history(1) != history(2)
+
+
+def test_the_balance_carries_the_days_orders_as_the_venue_knows_them() -> None:
+    async def scenario() -> None:
+        broker = manual_broker()
+        await broker.connect()
+        lower = (await broker.quote(SAMSUNG)).lower  # rests: nothing trades that low
+        ack = await broker.place(OrderRequest(DEMO, Side.BUY, SAMSUNG, 1, lower))
+        snapshot = await broker.balance(DEMO)
+        await broker.close()
+        assert snapshot == broker.venue.balance(DEMO)
+        assert snapshot.orders is not None
+        [order] = snapshot.orders
+        assert (order.order_no, order.qty, order.filled, order.remaining) == (ack.order_no, 1, 0, 1)
+
+    run(scenario())
+
+
+def test_a_broker_on_a_state_path_continues_the_market_of_the_last_run(tmp_path: Path) -> None:
+    path = tmp_path / "profile" / "sim-venue.sqlite"
+
+    async def session(until_fills: int) -> tuple[BalanceSnapshot, list[str], list[OrderNotice]]:
+        broker = SimBroker(
+            seed=4, tick_interval=0.001, demo_trader=True, demo_period=0.005, state_path=path
+        )
+        await broker.connect()
+        fills: list[OrderNotice] = []
+        async for item in broker.events():
+            event = item.event if isinstance(item, Received) else None
+            if isinstance(event, OrderNotice) and event.kind is NoticeKind.FILLED:
+                fills.append(event)
+                if len(fills) == until_fills:
+                    break
+        await broker.close()
+        assert broker.venue.closed  # the file is released with the broker
+        reopened = Venue(state_path=path)
+        try:
+            saved = [f.fill_id for f in reopened.fills(DEMO)]
+            return reopened.balance(DEMO), saved, fills
+        finally:
+            reopened.close()
+
+    first, first_saved, first_fills = run(asyncio.wait_for(session(3), timeout=120))
+    second, second_saved, second_fills = run(asyncio.wait_for(session(3), timeout=120))
+    assert second.time >= first.time
+    ids = [f.fill_id for f in first_fills + second_fills]
+    assert len(set(ids)) == len(ids) == 6
+    # The second run traded on the first one's market: its fills follow the first run's.
+    assert second_saved[: len(first_saved)] == first_saved
+    assert set(ids) <= set(second_saved)
+    assert second_fills[0].time >= first_fills[-1].time
+
+
+def test_an_unreadable_state_file_stops_the_broker_with_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "sim-venue.sqlite"
+    path.write_text("not a market")
+    with pytest.raises(StartupError) as caught:
+        SimBroker(state_path=path)
+    assert str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert path.read_text() == "not a market"
+    with pytest.raises(ValueError, match="not both"):
+        SimBroker(Venue(seed=1), state_path=path)

@@ -174,6 +174,42 @@ def test_a_large_buy_is_accepted_then_filled_in_partials_then_done() -> None:
     assert venue.open_orders(ACCOUNT) == []
 
 
+def test_fill_notices_carry_a_fill_id_and_the_orders_cumulative_filled_quantity() -> None:
+    venue, rec, _ = make_venue(depth_won=700_000)  # at most 10 shares per match
+    order_no = venue.place(ACCOUNT, Side.BUY, SAMSUNG, 25, UPPER)
+    while venue.open_orders(ACCOUNT):
+        venue.step()
+    filled = fills(rec.of(order_no))
+    running = [sum(n.qty for n in filled[: i + 1]) for i in range(len(filled))]
+    assert [n.filled_total for n in filled] == running
+    assert running[-1] == 25
+    assert [f.fill_id for f in venue.fills(ACCOUNT)] == [n.fill_id for n in filled]
+    assert all(n.filled_total is None for n in rec.notices if n.kind is not NoticeKind.FILLED)
+
+
+def test_the_snapshot_lists_the_days_orders_with_their_filled_watermarks() -> None:
+    venue, rec, clock = make_venue(depth_won=1)  # one share per match
+    part = venue.place(ACCOUNT, Side.BUY, SAMSUNG, 5, UPPER)  # fills 1 at once
+    resting = venue.place(ACCOUNT, Side.SELL, SAMSUNG, 4, UPPER)
+    amended = venue.amend(ACCOUNT, resting, price=UPPER - 100, qty=3)
+    venue.cancel(ACCOUNT, part, qty=2)
+    rejected = venue.place(ACCOUNT, Side.BUY, SAMSUNG, 1, UPPER + 1_000)
+    orders = venue.balance(ACCOUNT).orders
+    assert orders is not None
+    assert [
+        (o.order_no, o.side, o.qty, o.filled, o.remaining, o.orig_order_no) for o in orders
+    ] == [
+        (part, Side.BUY, 5, 1, 2, ""),
+        (resting, Side.SELL, 4, 0, 0, ""),
+        (amended, Side.SELL, 3, 0, 3, resting),
+        (rejected, Side.BUY, 1, 0, 0, ""),
+    ]
+    [fill] = fills(rec.notices)
+    assert (fill.order_no, fill.filled_total) == (part, 1)
+    clock.advance(7 * 3600)  # a new trading day starts with no orders
+    assert venue.balance(ACCOUNT).orders == ()
+
+
 def test_a_market_sell_fills_at_the_current_price() -> None:
     venue, rec, _ = make_venue()
     order_no = venue.place(ACCOUNT, Side.SELL, SAMSUNG, 1, order_type=OrderType.MARKET)

@@ -32,6 +32,7 @@ continues the same market with the same clock, accounts, open orders and counter
 
 from __future__ import annotations
 
+import itertools
 import random
 import sqlite3
 import threading
@@ -207,7 +208,12 @@ class Venue:
         self._listener_seq = 0
         self._outbox: deque[Tick | OrderNotice] = deque()
         self._store: StateFile | None = None
+        # What the file already holds: how many fills and of today's orders, which orders were
+        # open (only those can have changed since), and whether the day rolled since.
         self._saved_fills = 0
+        self._saved_orders = 0
+        self._saved_open: set[str] = set()
+        self._new_day = False
         self._dirty = False
         self._closed = False
         if state_path is not None and state_path.exists():
@@ -651,13 +657,29 @@ class Venue:
         if self._closed:
             raise VenueStateError(f"{self._store.path}: the venue was closed; it saves no more")
         try:
-            self._store.save(self._state_now(), self._fills[self._saved_fills :])
+            # Synced to disk whenever someone is about to hear of the change.
+            durable = any(isinstance(event, OrderNotice) for event in self._outbox)
+            new = itertools.islice(self._today.values(), self._saved_orders, None)
+            changed = {o.order_no: o for o in new}
+            for order_no in self._saved_open | set(self._orders):
+                if order_no in self._today:
+                    changed.setdefault(order_no, self._today[order_no])
+            self._store.save(
+                self._state_now(),
+                self._fills[self._saved_fills :],
+                changed.values(),
+                new_day=self._new_day,
+                durable=durable,
+            )
         except sqlite3.Error as exc:
             # The events stay in the outbox, unheard: the next operation saves and pushes them.
             raise VenueStateError(
                 f"{self._store.path}: cannot save the sim venue state ({exc})"
             ) from exc
         self._saved_fills = len(self._fills)
+        self._saved_orders = len(self._today)
+        self._saved_open = set(self._orders)
+        self._new_day = False
         self._dirty = False
 
     def _state_now(self) -> VenueState:
@@ -688,6 +710,8 @@ class Venue:
         self._rng.setstate(state.rng)
         self._fills = fills
         self._saved_fills = len(fills)
+        self._saved_orders = len(self._today)
+        self._saved_open = set(self._orders)
 
     def _flush(self) -> None:
         # Popping one at a time keeps the order right when a listener calls back into the venue
@@ -969,6 +993,8 @@ class Venue:
         for order in list(self._orders.values()):
             self._expire(order, at=close)
         self._today = {}
+        self._saved_orders = 0
+        self._new_day = True
         self._day = today
         for state in self._prices.values():
             state.base = state.price

@@ -6,12 +6,16 @@ changed it, *before* it pushes that operation's notices to listeners: the saved 
 behind a notice anyone has heard. A SIGKILL can only lose work nobody was told about yet (the
 venue's own clock, prices and the last operation's not-yet-pushed events).
 
-The file is SQLite (WAL, ``synchronous=FULL``) with two tables:
+The file is SQLite in WAL mode with two tables:
 
 * ``venue``: one row, the format number and the state as JSON (clock, trading day, prices and
-  the instrument master, accounts with their unsettled cash, rows, today's orders, the order and
-  fill counters and the random generator's state);
-* ``fills``: every fill the venue ever made, appended in the same transaction as the state.
+  the instrument master, accounts with their unsettled cash, rows, the order and fill counters
+  and the random generator's state);
+* ``orders``: today's orders, one JSON row each, in the order they were made; a save writes only
+  the orders that are new or were open since the last save (a closed order never changes);
+* ``fills``: every fill the venue ever made, appended.
+
+A save writes all three in one transaction.
 
 The connection holds SQLite's exclusive lock while the venue lives, so a second process on the
 same profile gets a clear error instead of a second market in one file.
@@ -42,12 +46,18 @@ from jango.domain.model import (
 )
 
 FORMAT = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE venue (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     format INTEGER NOT NULL,
     state TEXT NOT NULL
+);
+CREATE TABLE orders (
+    seq INTEGER PRIMARY KEY,
+    order_no TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
 );
 CREATE TABLE fills (
     seq INTEGER PRIMARY KEY,
@@ -168,7 +178,8 @@ class VenueState:
     prices: dict[Code, PriceEntry]
     accounts: dict[str, AccountEntry]
     rows: dict[HoldingKey, RowEntry]
-    orders: dict[str, OrderEntry]  # order number -> order, today's orders in creation order
+    # Order number -> order: today's orders in creation order (kept apart in the file).
+    orders: dict[str, OrderEntry]
     order_seq: int
     fill_seq: int
     rng: tuple[Any, ...]  # random.Random.getstate()
@@ -180,7 +191,7 @@ class VenueState:
 
 
 def encode(state: VenueState) -> str:
-    """The state as compact JSON text (fills are stored apart, see :class:`StateFile`)."""
+    """The state as compact JSON text, without orders and fills (see :class:`StateFile`)."""
     version, internal, gauss = state.rng
     payload = {
         "seed": state.seed,
@@ -193,7 +204,6 @@ def encode(state: VenueState) -> str:
             for account, a in state.accounts.items()
         },
         "rows": [_row_fields(k, r) for k, r in state.rows.items()],
-        "orders": [_order_fields(o) for o in state.orders.values()],
         "order_seq": state.order_seq,
         "fill_seq": state.fill_seq,
         "rng": [version, list(internal), gauss],
@@ -201,8 +211,11 @@ def encode(state: VenueState) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def decode(text: str) -> VenueState:
-    """A state from :func:`encode`'s text; raises ``ValueError``/``KeyError``/``TypeError``."""
+def decode(text: str, orders: Iterable[str]) -> VenueState:
+    """A state from :func:`encode`'s text and today's orders, each from :func:`encode_order`.
+
+    Raises ``ValueError``, ``KeyError``, ``TypeError`` or ``IndexError`` for bad input.
+    """
     data = json.loads(text)
     opens, closes = data["session"]
     prices: dict[Code, PriceEntry] = {}
@@ -221,7 +234,7 @@ def decode(text: str) -> VenueState:
     for account, code, credit, loan_date, qty, held, purchase, loan in data["rows"]:
         key = HoldingKey(_text(account), parse_code(code), Credit(credit), _day(loan_date))
         rows[key] = RowEntry(_int(qty), _int(held), _int(purchase), _int(loan))
-    orders = {o.order_no: o for o in map(_order_entry, data["orders"])}
+    entries = [_order_entry(json.loads(body)) for body in orders]
     version, internal, gauss = data["rng"]
     state = VenueState(
         seed=_int(data["seed"]),
@@ -232,7 +245,7 @@ def decode(text: str) -> VenueState:
         prices=prices,
         accounts=accounts,
         rows=rows,
-        orders=orders,
+        orders={o.order_no: o for o in entries},
         order_seq=_int(data["order_seq"]),
         fill_seq=_int(data["fill_seq"]),
         rng=(_int(version), tuple(_int(i) for i in internal), gauss),
@@ -251,8 +264,9 @@ def _row_fields(k: HoldingKey, r: RowEntry) -> list[object]:
     return [k.account, k.code, k.credit, loan_date, r.qty, r.held, r.purchase_amount, r.loan_amount]
 
 
-def _order_fields(o: OrderEntry) -> list[object]:
-    return [
+def encode_order(o: OrderEntry) -> str:
+    """One order as compact JSON text."""
+    fields = [
         o.order_no,
         o.account,
         o.side,
@@ -269,6 +283,7 @@ def _order_fields(o: OrderEntry) -> list[object]:
         o.filled,
         o.hold_price,
     ]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 def _order_entry(fields: Sequence[Any]) -> OrderEntry:
@@ -346,6 +361,7 @@ class StateFile:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self._db = connection
+        self._durable = True
 
     @classmethod
     def create(cls, path: Path, state: VenueState) -> StateFile:
@@ -362,19 +378,31 @@ class StateFile:
         try:
             db.executescript(_SCHEMA)
             db.execute("INSERT INTO venue VALUES (1, ?, ?)", (FORMAT, encode(state)))
+            db.executemany(
+                "INSERT INTO orders (order_no, body) VALUES (?, ?)",
+                [(o.order_no, encode_order(o)) for o in state.orders.values()],
+            )
+            db.commit()
         finally:
             db.close()
         with partial.open("rb") as handle:
             os.fsync(handle.fileno())
         partial.replace(path)
         _fsync_dir(path.parent)
-        return cls._attach(path)
+        store = cls._attach(path)
+        try:
+            store._take()
+        except sqlite3.Error as exc:
+            store.close()
+            raise VenueStateError(_unreadable(path, exc)) from exc
+        return store
 
     @classmethod
     def open(cls, path: Path) -> tuple[StateFile, VenueState, list[VenueFill]]:
         """Open an existing file; returns it with the saved state and every saved fill.
 
-        Raises :class:`VenueStateError` (one line, naming the file) for anything unreadable.
+        Raises :class:`VenueStateError` (one line, naming the file) for anything unreadable,
+        before changing a byte of it.
         """
         store = cls._attach(path)
         try:
@@ -383,11 +411,21 @@ class StateFile:
                 raise ValueError("the venue row is missing")
             if row[0] != FORMAT:
                 raise ValueError(f"format {row[0]!r}, this jango reads format {FORMAT}")
-            state = decode(row[1])
+            orders = [body for (body,) in store._db.execute("SELECT body FROM orders ORDER BY seq")]
+            state = decode(row[1], orders)
             fills = [_fill(r) for r in store._db.execute("SELECT * FROM fills ORDER BY seq")]
+            check = store._db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise ValueError(f"integrity check: {check}")
+            store._take()
         except VenueStateError:
             store.close()
             raise
+        except sqlite3.OperationalError as exc:
+            store.close()
+            if "locked" in str(exc):
+                raise VenueStateError(_in_use(path)) from exc
+            raise VenueStateError(_unreadable(path, exc)) from exc
         except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as exc:
             store.close()
             raise VenueStateError(_unreadable(path, exc)) from exc
@@ -395,42 +433,61 @@ class StateFile:
 
     @classmethod
     def _attach(cls, path: Path) -> StateFile:
-        if not path.is_file():
-            raise VenueStateError(f"{path}: sim venue state file is missing or not a file")
         try:
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=1.0)
-        except sqlite3.Error as exc:
+            with path.open("rb") as handle:
+                magic = handle.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
             raise VenueStateError(_unreadable(path, exc)) from exc
+        if magic != _SQLITE_MAGIC:
+            raise VenueStateError(_unreadable(path, ValueError("not an SQLite file")))
         try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=0)
+            # Every lock taken from now on is kept until close: reading first takes the shared
+            # lock, so a file another process holds fails here, before anything is written.
             db.execute("PRAGMA locking_mode = EXCLUSIVE")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            # Take the exclusive lock now: a second process on the same file fails here.
-            db.execute("BEGIN EXCLUSIVE")
-            db.execute("COMMIT")
-            check = db.execute("PRAGMA quick_check").fetchone()
-        except sqlite3.OperationalError as exc:
-            db.close()
-            if "locked" in str(exc):
-                raise VenueStateError(
-                    f"{path}: sim venue state is in use by another process "
-                    "(is another jango running on this profile?)"
-                ) from exc
-            raise VenueStateError(_unreadable(path, exc)) from exc
         except sqlite3.Error as exc:
-            db.close()
             raise VenueStateError(_unreadable(path, exc)) from exc
-        if check is None or check[0] != "ok":
-            db.close()
-            raise VenueStateError(_unreadable(path, ValueError(f"integrity check: {check}")))
         return cls(path, db)
 
-    def save(self, state: VenueState, new_fills: Iterable[VenueFill]) -> None:
-        """Replace the state and append ``new_fills`` in one durable transaction."""
+    def _take(self) -> None:
+        """Switch to WAL and durable commits and take the write lock, for this process only."""
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("BEGIN EXCLUSIVE")
+        self._db.execute("COMMIT")
+
+    def save(
+        self,
+        state: VenueState,
+        new_fills: Iterable[VenueFill],
+        orders: Iterable[OrderEntry],
+        *,
+        new_day: bool,
+        durable: bool,
+    ) -> None:
+        """Replace the state, write ``orders``, append ``new_fills``, in one transaction.
+
+        ``orders`` are the orders that are new or changed since the last save; ``new_day``
+        first drops the orders saved for an earlier trading day.
+
+        Every commit survives the process being killed. ``durable`` also syncs it to disk
+        (surviving power loss); the venue asks for it whenever notices are about to be pushed,
+        and skips it for a step that only moved prices.
+        """
         db = self._db
+        if durable != self._durable:
+            db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("UPDATE venue SET state = ? WHERE id = 1", (encode(state),))
+            if new_day:
+                db.execute("DELETE FROM orders")
+            db.executemany(
+                "INSERT INTO orders (order_no, body) VALUES (?, ?)"
+                " ON CONFLICT (order_no) DO UPDATE SET body = excluded.body",
+                [(o.order_no, encode_order(o)) for o in orders],
+            )
             db.executemany(
                 "INSERT INTO fills (account, order_no, fill_id, side, code, credit, loan_date,"
                 " qty, price, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -474,6 +531,10 @@ def _fill(row: Sequence[Any]) -> VenueFill:
         price=_int(price),
         time=_aware(when),
     )
+
+
+def _in_use(path: Path) -> str:
+    return f"{path}: sim venue state is in use by another process (another jango on this profile?)"
 
 
 def _unreadable(path: Path, exc: BaseException) -> str:
