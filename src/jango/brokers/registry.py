@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jango.brokers.port import Broker, StartupError
+from jango.config import data_dir
 
 BROKERS = ("sim", "kis", "cybos")
 
@@ -18,12 +19,16 @@ class UnknownBroker(ValueError):
 def create_broker(name: str, settings: Mapping[str, str]) -> Broker:
     """Build the adapter ``name`` from flat settings (see :mod:`jango.config`)."""
     if name == "sim":
-        from jango.brokers.sim.broker import SimBroker
+        from jango.brokers.sim.broker import DEMO_PERIOD, SimBroker
 
+        # With a profile the market lasts: the venue's state lives beside the profile's journal.
+        profile = settings.get("profile", "")
         return SimBroker(
             seed=int(settings.get("seed", "0")),
             tick_interval=float(settings.get("sim.tick_interval", "0.05")),
             demo_trader=settings.get("sim.demo", "true") == "true",
+            demo_period=float(settings.get("sim.demo_period", str(DEMO_PERIOD))),
+            state_path=data_dir() / f"{profile}.venue.sqlite" if profile else None,
         )
     if name == "kis":
         from jango.brokers.kis.broker import KisBroker
