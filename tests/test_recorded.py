@@ -311,6 +311,7 @@ def book_prices(places: int) -> st.SearchStrategy[Decimal]:
 def notices(draw: st.DrawFn) -> OrderNotice:
     kind = draw(st.sampled_from(NoticeKind))
     low = 1 if kind is NoticeKind.FILLED else 0
+    credit = draw(st.sampled_from(Credit))
     return OrderNotice(
         account=draw(accounts),
         kind=kind,
@@ -322,8 +323,8 @@ def notices(draw: st.DrawFn) -> OrderNotice:
         price=draw(st.integers(low, 10**8)),
         time=draw(moments),
         orig_order_no=draw(texts),
-        credit=draw(st.sampled_from(Credit)),
-        loan_date=draw(st.none() | days),
+        credit=credit,
+        loan_date=None if credit is Credit.CASH else draw(st.none() | days),
         order_type=draw(st.sampled_from(OrderType)),
         condition=draw(st.sampled_from(Condition)),
         fill_id=draw(texts),
@@ -341,6 +342,7 @@ def snapshots(draw: st.DrawFn) -> BalanceSnapshot:
     rows = []
     for _ in range(draw(st.integers(0, 4))):
         qty = draw(st.integers(0, 10**9))
+        credit = draw(st.sampled_from(Credit))
         rows.append(
             BalanceRow(
                 account=account,
@@ -348,8 +350,8 @@ def snapshots(draw: st.DrawFn) -> BalanceSnapshot:
                 qty=qty,
                 sellable=draw(st.integers(0, qty)),
                 purchase_amount=draw(amounts),
-                credit=draw(st.sampled_from(Credit)),
-                loan_date=draw(st.none() | days),
+                credit=credit,
+                loan_date=None if credit is Credit.CASH else draw(st.none() | days),
                 name=draw(texts),
                 market=draw(st.sampled_from(Market)),
                 price=draw(st.integers(0, 10**8)),
