@@ -32,7 +32,16 @@ from jango.domain.model import (
     Side,
     Tick,
 )
-from jango.recorded import RecordError, dump_line, header_line, parse_line, read_events, to_record
+from jango.recorded import (
+    MAX_LINE,
+    RecordError,
+    dump_line,
+    header_line,
+    parse_line,
+    read_events,
+    read_file,
+    to_record,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "seed_scenario.jsonl"
 
@@ -209,10 +218,30 @@ def test_sample_scenario_orders_are_consistent() -> None:
         (line(SNAPSHOT, rows=[{"code": "005930", "qty": 1}]), "rows[0].sellable", "missing"),
         ('{"type": "tick", "type": "tick"}', "type", "appears twice"),
         ('{"type": "tick", "price": NaN}', "", "NaN is not a JSON number"),
+        # bounded sizes and ranges
+        (line(TICK, price=10**18), "price", "19 digits (at most 18"),
+        (line(TICK).replace("71300", "9" * 5_000), "price", "5000 digits"),
+        (line(TICK, price=float("1." + "5" * 20)), "price", "must be an integer"),
+        ("[" * 5_000, "", "nested deeper than 8 levels"),
+        ('{"a":' * 100_000, "", "nested deeper than 8 levels"),
+        (line(TICK, time="0001-01-01T00:00:00+14:00"), "time", "year 1 is outside 1990–2100"),
+        (line(TICK, time="2101-01-01T00:00:00+09:00"), "time", "outside 1990–2100"),
+        (line(TICK, time="2026-03-04T09:00:00+14:01"), "time", "offset beyond ±14:00"),
+        (line(TICK, time="2026-03-04T09:00:00-23:59"), "time", "offset beyond ±14:00"),
+        (line(NOTICE, credit="margin_self", loan_date="1989-12-31"), "loan_date", "outside"),
+        (line(NOTICE, loan_date="2026-02-10"), "loan_date", "a cash holding has no loan date"),
+        (line(NOTICE, post_book_price="1" * 13), "post_book_price", "at most 12 digits"),
+        (line(NOTICE, post_book_price="1." + "5" * 11), "post_book_price", "10 after the point"),
+        # decoded text checked
+        (line(NOTICE, name="X").replace('"X"', '"\\ud800"'), "name", "lone surrogate \\ud800"),
+        (line(TICK, X=1).replace('"X"', '"\\udc00"'), "\\udc00", "unknown field"),
+        (b'{"type":"tick","name":"\xff"}', "", "not valid UTF-8: byte 0xff at column 24"),
+        (b'{"type":"tick","name":"\xed\xa0\x80"}', "", "not valid UTF-8: byte 0xed"),
+        ('{"type":"tick","name":"\udcff"}', "", "lone surrogate \\udcff at column 24"),
     ],
 )
 def test_malformed_line_is_refused_naming_the_field_and_problem(
-    text: str, field: str, problem: str
+    text: str | bytes, field: str, problem: str
 ) -> None:
     with pytest.raises(RecordError) as caught:
         parse_line(text)
@@ -231,6 +260,36 @@ def test_read_events_numbers_lines_from_one_skips_blanks_and_reports_errors_in_p
     assert isinstance(results[0][1], Tick)
     assert isinstance(results[1][1], RecordError)
     assert isinstance(results[2][1], OrderNotice)
+
+
+def test_read_events_takes_bytes_and_reports_bad_utf8_on_its_line() -> None:
+    lines = [line(TICK).encode() + b"\n", b"\xff\xfe\n", b"\n", line(NOTICE).encode()]
+    results = list(read_events(lines))
+    assert [n for n, _ in results] == [1, 2, 4]
+    error = results[1][1]
+    assert isinstance(error, RecordError) and error.line == 2
+    assert "not valid UTF-8: byte 0xff at column 1" in str(error)
+    assert isinstance(results[2][1], OrderNotice)
+
+
+def test_a_byte_order_mark_before_the_first_line_is_skipped() -> None:
+    [(_, tick)] = read_events([("\ufeff" + header_line()).encode(), line(TICK).encode()])
+    assert isinstance(tick, Tick)
+
+
+def test_read_file_refuses_an_overlong_line_without_losing_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl"
+    with path.open("wb") as out:
+        out.write(line(TICK).encode() + b"\n")
+        out.write(b'{"type":"tick","name":"' + b"x" * (MAX_LINE + 10) + b'"}\n')
+        out.write(line(NOTICE, name="a\u2028b").encode() + b"\n")
+    results = list(read_file(path))
+    assert [n for n, _ in results] == [1, 2, 3]
+    assert isinstance(results[1][1], RecordError)
+    assert f"line longer than {MAX_LINE:,} bytes" in str(results[1][1])
+    # U+2028 inside a string is text, not a line break (str.splitlines would split there).
+    notice = results[2][1]
+    assert isinstance(notice, OrderNotice) and notice.name == "a\u2028b"
 
 
 def test_header_is_optional() -> None:
