@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from jango.config import PROFILE, argument
 from jango.domain.book import Book
 from jango.domain.model import KST, BalanceSnapshot, OrderNotice, parse_code
 from jango.journal.fence import absorb
@@ -26,7 +27,10 @@ def _fail(message: str) -> int:
 
 
 def _path(args: argparse.Namespace) -> Path:
-    return Path(args.path) if args.path else default_path(args.profile)
+    path = Path(args.path) if args.path else default_path(args.profile)
+    if path.is_dir():
+        raise JournalError(f"journal {path} is a folder, not a file")
+    return path
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -128,7 +132,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     def where(p: argparse.ArgumentParser) -> None:
         p.add_argument("--path", help="journal file (default: data dir/<profile>.journal.sqlite)")
-        p.add_argument("--profile", default="default", help="profile name (default: default)")
+        p.add_argument(
+            "--profile",
+            type=argument(PROFILE, str),
+            default="default",
+            help="profile name (default: default)",
+        )
 
     p = subparsers.add_parser("journal", help="list, export or recover the event journal")
     where(p)
