@@ -360,10 +360,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.which == "kis":
         from jango.sandbox.kis_server import main as kis_main
 
-        return kis_main(args.rest)
+        return kis_main(args.rest, parser_class=_Parser)
     from jango.sandbox.cybos_run import main as cybos_main
 
-    return cybos_main(args.rest)
+    return cybos_main(args.rest, parser_class=_Parser)
 
 
 # --------------------------------------------------------------------- parser
@@ -492,4 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy's: commands in other modules raise
+    # jango.cli.UserError, which this copy's own UserError class would not catch.
+    from jango.cli import main as _main
+
+    sys.exit(_main())

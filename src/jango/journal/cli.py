@@ -33,10 +33,15 @@ def _path(args: argparse.Namespace) -> Path:
     return path
 
 
-def _moment(text: str | None) -> datetime | None:
+def _moment(text: str | None, flag: str) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{flag} {text!r} is not an ISO time such as 2026-03-04T09:00 (KST if no offset)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=KST)
 
 
@@ -64,8 +69,8 @@ def cmd_journal(args: argparse.Namespace) -> int:
             kinds=kinds,
             code=args.code and parse_code(args.code),
             order_no=args.order or "",
-            since=_moment(args.since),
-            until=_moment(args.until),
+            since=_moment(args.since, "--since"),
+            until=_moment(args.until, "--until"),
         )
         if args.export:
             count = 0
