@@ -94,6 +94,18 @@ def cases() -> list[Case]:
             {"JANGO_SIM_TICK_INTERVAL": "nan"},
         ),
         Case("env seed", ("balance",), ("$JANGO_SEED",), {"JANGO_SEED": "1e3"}),
+        Case(
+            "kis file not utf-8",
+            ("balance", "--broker", "kis"),
+            ("not UTF-8",),
+            {"JANGO_KIS_FILE": f"{d}/kis-latin.env"},
+        ),
+        Case(
+            "kis file a folder",
+            ("balance", "--broker", "kis"),
+            ("not a regular file",),
+            {"JANGO_KIS_FILE": d},
+        ),
         # --- the data dir (faults root hits too: a file in its place, /proc)
         Case(
             "data dir is a file",
@@ -208,6 +220,8 @@ class Ran:
 def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ran]]:
     folder = tmp_path_factory.mktemp("bad-input")
     (folder / "plain-file").write_text("not a folder", encoding="utf-8")
+    (folder / "kis-latin.env").write_bytes("JANGO_KIS_HTS_ID=한".encode("euc-kr"))
+    (folder / "kis-latin.env").chmod(0o600)
     (folder / "folder.csv").mkdir()
     (folder / "data" / "folder.journal.sqlite").mkdir(parents=True)
     busy = socket.socket()
