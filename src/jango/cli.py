@@ -144,10 +144,11 @@ def _session(settings: dict[str, str], **kw: Any) -> Session:
     profile = settings.get("profile") or ("" if settings["broker"] == "sim" else settings["broker"])
     if not profile or settings.get("journal", "true") == "false":
         return Session(broker, book=Book(costs, pnl_mode=mode), **kw)
-    from jango.journal import Journal
+    from jango.journal import Journal, default_path
     from jango.journal.restart import open_session_with_journal
 
-    path = prepare_data_dir() / f"{config.check('profile', profile)}.journal.sqlite"
+    prepare_data_dir()
+    path = default_path(config.check("profile", profile))
     if path.exists() and not path.is_file():
         raise UserError(f"journal {path} is not a file")
     journal = Journal(path, costs=costs)
@@ -185,19 +186,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     book = Book(_costs(settings), pnl_mode=PnlMode(args.pnl or settings.get("pnl", "gross")))
     bad = 0
     try:
-        events = list(read_file(path))
+        for number, item in read_file(path):
+            if isinstance(item, RecordError):
+                bad += 1
+                print(f"{path}:{number}: {item}", file=sys.stderr)
+                continue
+            try:
+                book.apply(item)
+            except DomainError as exc:
+                bad += 1
+                print(f"{path}:{number}: {exc}", file=sys.stderr)
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from exc
-    for number, item in events:
-        if isinstance(item, RecordError):
-            bad += 1
-            print(f"{path}:{number}: {item}", file=sys.stderr)
-            continue
-        try:
-            book.apply(item)
-        except DomainError as exc:
-            bad += 1
-            print(f"{path}:{number}: {exc}", file=sys.stderr)
     _print_book(book, args.format, args.lang or settings.get("lang", "ko"), _console())
     if bad:
         print(f"{path}: {bad} bad line(s) skipped", file=sys.stderr)
@@ -375,7 +375,6 @@ SECONDS = argument(config.SECONDS, float)
 QUANTITY = argument(config.QUANTITY, int)
 PRICE = argument(config.PRICE, int)
 DAY = argument(config.DAY, date.fromisoformat)
-PORT = argument(config.PORT, int)
 
 
 def build_parser() -> argparse.ArgumentParser:
