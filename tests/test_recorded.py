@@ -28,6 +28,7 @@ from jango.domain.model import (
     NoticeKind,
     OrderAction,
     OrderNotice,
+    OrderState,
     OrderType,
     Side,
     Tick,
@@ -371,6 +372,7 @@ def notices(draw: st.DrawFn) -> OrderNotice:
     kind = draw(st.sampled_from(NoticeKind))
     low = 1 if kind is NoticeKind.FILLED else 0
     credit = draw(st.sampled_from(Credit))
+    qty = draw(st.integers(low, 10**9))
     return OrderNotice(
         account=draw(accounts),
         kind=kind,
@@ -378,7 +380,7 @@ def notices(draw: st.DrawFn) -> OrderNotice:
         side=draw(st.sampled_from(Side)),
         code=Code(draw(codes)),
         order_no=draw(st.text(min_size=1, max_size=10)),
-        qty=draw(st.integers(low, 10**9)),
+        qty=qty,
         price=draw(st.integers(low, 10**8)),
         time=draw(moments),
         orig_order_no=draw(texts),
@@ -392,6 +394,30 @@ def notices(draw: st.DrawFn) -> OrderNotice:
         post_qty=draw(st.none() | st.integers(0, 10**9)),
         post_sellable=draw(st.none() | st.integers(0, 10**9)),
         post_book_price=draw(st.none() | book_prices(draw(st.integers(0, 10)))),
+        filled_total=draw(st.none() | st.integers(qty, 2 * 10**9)),
+    )
+
+
+@st.composite
+def orders(draw: st.DrawFn, account: str) -> OrderState:
+    qty = draw(st.integers(0, 10**9))
+    filled = draw(st.integers(0, qty))
+    credit = draw(st.sampled_from(Credit))
+    return OrderState(
+        account=account,
+        order_no=draw(st.text(min_size=1, max_size=10)),
+        code=Code(draw(codes)),
+        side=draw(st.sampled_from(Side)),
+        qty=qty,
+        filled=filled,
+        remaining=draw(st.integers(0, qty - filled)),
+        price=draw(st.integers(0, 10**8)),
+        time=draw(moments),
+        orig_order_no=draw(texts),
+        credit=credit,
+        loan_date=None if credit is Credit.CASH else draw(st.none() | days),
+        order_type=draw(st.sampled_from(OrderType)),
+        condition=draw(st.sampled_from(Condition)),
     )
 
 
@@ -414,14 +440,17 @@ def snapshots(draw: st.DrawFn) -> BalanceSnapshot:
                 name=draw(texts),
                 market=draw(st.sampled_from(Market)),
                 price=draw(st.integers(0, 10**8)),
+                loan_amount=draw(st.integers(0, 10**12)),
             )
         )
+    money = st.integers(-(10**12), 10**13)
     return BalanceSnapshot(
         account=account,
         rows=tuple(rows),
-        cash=Cash(draw(st.integers(-(10**12), 10**13)), draw(st.integers(-(10**12), 10**13))),
+        cash=Cash(draw(money), draw(money), draw(st.none() | money)),
         time=draw(moments),
         source=draw(texts),
+        orders=draw(st.none() | st.lists(orders(account), max_size=3).map(tuple)),
     )
 
 
