@@ -131,9 +131,16 @@ def test_a_missing_explicit_config_is_refused(tmp_path: Path) -> None:
         load(tmp_path / "none.toml")
 
 
-def test_a_device_where_the_config_should_be_is_refused() -> None:
+def test_dev_null_is_an_empty_config_but_a_fifo_is_refused(tmp_path: Path) -> None:
+    assert load(Path("/dev/null")) == {}
+    os.mkfifo(tmp_path / "fifo")
     with pytest.raises(ConfigError, match="not a regular file"):
-        load(Path("/dev/null"))
+        load(tmp_path / "fifo")
+
+
+def test_an_endless_config_is_refused() -> None:
+    with pytest.raises(ConfigError, match="larger than 1,048,576 bytes"):
+        load(Path("/dev/zero"))
 
 
 @pytest.mark.skipif(ROOT_USER, reason="root reads files whatever their mode")

@@ -266,11 +266,13 @@ def _read_file(path: Path) -> dict[str, str] | None:
     try:
         if stat.S_ISDIR(info.st_mode):
             raise ConfigError(f"config {path} is a folder, not a file")
-        if not stat.S_ISREG(info.st_mode):
+        # A FIFO or socket could block forever; a character device (/dev/null) reads at once.
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISCHR(info.st_mode)):
             raise ConfigError(f"config {path} is not a regular file")
-        if info.st_size > MAX_CONFIG_BYTES:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
             raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES:,} bytes")
-        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     try:
