@@ -231,8 +231,8 @@ def test_sample_scenario_orders_are_consistent() -> None:
         (line(TICK, time="2026-03-04T09:00:00-23:59"), "time", "offset beyond ±14:00"),
         (line(NOTICE, credit="margin_self", loan_date="1989-12-31"), "loan_date", "outside"),
         (line(NOTICE, loan_date="2026-02-10"), "loan_date", "a cash holding has no loan date"),
-        (line(NOTICE, post_book_price="1" * 13), "post_book_price", "at most 12 digits"),
-        (line(NOTICE, post_book_price="1." + "5" * 11), "post_book_price", "10 after the point"),
+        (line(NOTICE, post_book_price="1" * 16), "post_book_price", "at most 15 digits"),
+        (line(NOTICE, post_book_price="1." + "5" * 31), "post_book_price", "30 after the point"),
         # decoded text checked
         (line(NOTICE, name="X").replace('"X"', '"\\ud800"'), "name", "lone surrogate \\ud800"),
         (line(TICK, X=1).replace('"X"', '"\\udc00"'), "\\udc00", "unknown field"),
@@ -463,8 +463,10 @@ def test_every_event_round_trips_exactly(event: Event) -> None:
     assert dump_line(again) == text
 
 
-def test_book_price_keeps_its_digits_through_a_round_trip() -> None:
-    notice = parse_line(line(NOTICE, post_book_price="97602.9573459"))
+@pytest.mark.parametrize("price", ["97602.9573459", "124744.0298507462686567164179"])
+def test_book_price_keeps_its_digits_through_a_round_trip(price: str) -> None:
+    # The second is a Decimal division's full 28 digits, as the venue writes it.
+    notice = parse_line(line(NOTICE, post_book_price=price))
     assert isinstance(notice, OrderNotice)
-    assert notice.post_book_price == Decimal("97602.9573459")
+    assert notice.post_book_price == Decimal(price)
     assert parse_line(dump_line(notice)) == notice

@@ -65,8 +65,9 @@ MAX_OFFSET = timedelta(hours=14)
 _MAX_NUMBER_TEXT = 64  # a float's text, which is never valid but must still be named
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# A book price: at most 12 integer and 10 fraction digits, well inside Decimal's 28-digit context.
-_DECIMAL_RE = re.compile(r"^\d{1,12}(\.\d{1,10})?$")
+# A book price: at most 15 integer and 30 fraction digits, room for a Decimal division's 28
+# significant digits (what brokers and the venue write) and no more.
+_DECIMAL_RE = re.compile(r"^\d{1,15}(\.\d{1,30})?$")
 # A JSON string (possibly unterminated) or a bracket; possessive, so scanning stays linear.
 _TOKEN_RE = re.compile(r'"(?:[^"\\]++|\\.)*+"?|[\[\]{}]', re.DOTALL)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -256,7 +257,7 @@ class _Fields:
         if not _DECIMAL_RE.match(value):
             shown = value if len(value) <= 40 else value[:40] + "…"
             raise RecordError(
-                "not a plain decimal such as '71350.5' (at most 12 digits, 10 after the point): "
+                "not a plain decimal such as '71350.5' (at most 15 digits, 30 after the point): "
                 f"{shown!r}",
                 self.name(key),
             )
