@@ -28,11 +28,21 @@ from jango.domain.model import (
     NoticeKind,
     OrderAction,
     OrderNotice,
+    OrderState,
     OrderType,
     Side,
     Tick,
 )
-from jango.recorded import RecordError, dump_line, header_line, parse_line, read_events, to_record
+from jango.recorded import (
+    MAX_LINE,
+    RecordError,
+    dump_line,
+    header_line,
+    parse_line,
+    read_events,
+    read_file,
+    to_record,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "seed_scenario.jsonl"
 
@@ -209,10 +219,30 @@ def test_sample_scenario_orders_are_consistent() -> None:
         (line(SNAPSHOT, rows=[{"code": "005930", "qty": 1}]), "rows[0].sellable", "missing"),
         ('{"type": "tick", "type": "tick"}', "type", "appears twice"),
         ('{"type": "tick", "price": NaN}', "", "NaN is not a JSON number"),
+        # bounded sizes and ranges
+        (line(TICK, price=10**18), "price", "19 digits (at most 18"),
+        (line(TICK).replace("71300", "9" * 5_000), "price", "5000 digits"),
+        (line(TICK, price=float("1." + "5" * 20)), "price", "must be an integer"),
+        ("[" * 5_000, "", "nested deeper than 8 levels"),
+        ('{"a":' * 100_000, "", "nested deeper than 8 levels"),
+        (line(TICK, time="0001-01-01T00:00:00+14:00"), "time", "year 1 is outside 1990–2100"),
+        (line(TICK, time="2101-01-01T00:00:00+09:00"), "time", "outside 1990–2100"),
+        (line(TICK, time="2026-03-04T09:00:00+14:01"), "time", "offset beyond ±14:00"),
+        (line(TICK, time="2026-03-04T09:00:00-23:59"), "time", "offset beyond ±14:00"),
+        (line(NOTICE, credit="margin_self", loan_date="1989-12-31"), "loan_date", "outside"),
+        (line(NOTICE, loan_date="2026-02-10"), "loan_date", "a cash holding has no loan date"),
+        (line(NOTICE, post_book_price="1" * 16), "post_book_price", "at most 15 digits"),
+        (line(NOTICE, post_book_price="1." + "5" * 31), "post_book_price", "30 after the point"),
+        # decoded text checked
+        (line(NOTICE, name="X").replace('"X"', '"\\ud800"'), "name", "lone surrogate \\ud800"),
+        (line(TICK, X=1).replace('"X"', '"\\udc00"'), "\\udc00", "unknown field"),
+        (b'{"type":"tick","name":"\xff"}', "", "not valid UTF-8: byte 0xff at column 24"),
+        (b'{"type":"tick","name":"\xed\xa0\x80"}', "", "not valid UTF-8: byte 0xed"),
+        ('{"type":"tick","name":"\udcff"}', "", "lone surrogate \\udcff at column 24"),
     ],
 )
 def test_malformed_line_is_refused_naming_the_field_and_problem(
-    text: str, field: str, problem: str
+    text: str | bytes, field: str, problem: str
 ) -> None:
     with pytest.raises(RecordError) as caught:
         parse_line(text)
@@ -231,6 +261,36 @@ def test_read_events_numbers_lines_from_one_skips_blanks_and_reports_errors_in_p
     assert isinstance(results[0][1], Tick)
     assert isinstance(results[1][1], RecordError)
     assert isinstance(results[2][1], OrderNotice)
+
+
+def test_read_events_takes_bytes_and_reports_bad_utf8_on_its_line() -> None:
+    lines = [line(TICK).encode() + b"\n", b"\xff\xfe\n", b"\n", line(NOTICE).encode()]
+    results = list(read_events(lines))
+    assert [n for n, _ in results] == [1, 2, 4]
+    error = results[1][1]
+    assert isinstance(error, RecordError) and error.line == 2
+    assert "not valid UTF-8: byte 0xff at column 1" in str(error)
+    assert isinstance(results[2][1], OrderNotice)
+
+
+def test_a_byte_order_mark_before_the_first_line_is_skipped() -> None:
+    [(_, tick)] = read_events([("\ufeff" + header_line()).encode(), line(TICK).encode()])
+    assert isinstance(tick, Tick)
+
+
+def test_read_file_refuses_an_overlong_line_without_losing_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl"
+    with path.open("wb") as out:
+        out.write(line(TICK).encode() + b"\n")
+        out.write(b'{"type":"tick","name":"' + b"x" * (MAX_LINE + 10) + b'"}\n')
+        out.write(line(NOTICE, name="a\u2028b").encode() + b"\n")
+    results = list(read_file(path))
+    assert [n for n, _ in results] == [1, 2, 3]
+    assert isinstance(results[1][1], RecordError)
+    assert f"line longer than {MAX_LINE:,} bytes" in str(results[1][1])
+    # U+2028 inside a string is text, not a line break (str.splitlines would split there).
+    notice = results[2][1]
+    assert isinstance(notice, OrderNotice) and notice.name == "a\u2028b"
 
 
 def test_header_is_optional() -> None:
@@ -311,6 +371,8 @@ def book_prices(places: int) -> st.SearchStrategy[Decimal]:
 def notices(draw: st.DrawFn) -> OrderNotice:
     kind = draw(st.sampled_from(NoticeKind))
     low = 1 if kind is NoticeKind.FILLED else 0
+    credit = draw(st.sampled_from(Credit))
+    qty = draw(st.integers(low, 10**9))
     return OrderNotice(
         account=draw(accounts),
         kind=kind,
@@ -318,12 +380,12 @@ def notices(draw: st.DrawFn) -> OrderNotice:
         side=draw(st.sampled_from(Side)),
         code=Code(draw(codes)),
         order_no=draw(st.text(min_size=1, max_size=10)),
-        qty=draw(st.integers(low, 10**9)),
+        qty=qty,
         price=draw(st.integers(low, 10**8)),
         time=draw(moments),
         orig_order_no=draw(texts),
-        credit=draw(st.sampled_from(Credit)),
-        loan_date=draw(st.none() | days),
+        credit=credit,
+        loan_date=None if credit is Credit.CASH else draw(st.none() | days),
         order_type=draw(st.sampled_from(OrderType)),
         condition=draw(st.sampled_from(Condition)),
         fill_id=draw(texts),
@@ -332,6 +394,30 @@ def notices(draw: st.DrawFn) -> OrderNotice:
         post_qty=draw(st.none() | st.integers(0, 10**9)),
         post_sellable=draw(st.none() | st.integers(0, 10**9)),
         post_book_price=draw(st.none() | book_prices(draw(st.integers(0, 10)))),
+        filled_total=draw(st.none() | st.integers(qty, 2 * 10**9)),
+    )
+
+
+@st.composite
+def orders(draw: st.DrawFn, account: str) -> OrderState:
+    qty = draw(st.integers(0, 10**9))
+    filled = draw(st.integers(0, qty))
+    credit = draw(st.sampled_from(Credit))
+    return OrderState(
+        account=account,
+        order_no=draw(st.text(min_size=1, max_size=10)),
+        code=Code(draw(codes)),
+        side=draw(st.sampled_from(Side)),
+        qty=qty,
+        filled=filled,
+        remaining=draw(st.integers(0, qty - filled)),
+        price=draw(st.integers(0, 10**8)),
+        time=draw(moments),
+        orig_order_no=draw(texts),
+        credit=credit,
+        loan_date=None if credit is Credit.CASH else draw(st.none() | days),
+        order_type=draw(st.sampled_from(OrderType)),
+        condition=draw(st.sampled_from(Condition)),
     )
 
 
@@ -341,6 +427,7 @@ def snapshots(draw: st.DrawFn) -> BalanceSnapshot:
     rows = []
     for _ in range(draw(st.integers(0, 4))):
         qty = draw(st.integers(0, 10**9))
+        credit = draw(st.sampled_from(Credit))
         rows.append(
             BalanceRow(
                 account=account,
@@ -348,19 +435,22 @@ def snapshots(draw: st.DrawFn) -> BalanceSnapshot:
                 qty=qty,
                 sellable=draw(st.integers(0, qty)),
                 purchase_amount=draw(amounts),
-                credit=draw(st.sampled_from(Credit)),
-                loan_date=draw(st.none() | days),
+                credit=credit,
+                loan_date=None if credit is Credit.CASH else draw(st.none() | days),
                 name=draw(texts),
                 market=draw(st.sampled_from(Market)),
                 price=draw(st.integers(0, 10**8)),
+                loan_amount=draw(st.integers(0, 10**12)),
             )
         )
+    money = st.integers(-(10**12), 10**13)
     return BalanceSnapshot(
         account=account,
         rows=tuple(rows),
-        cash=Cash(draw(st.integers(-(10**12), 10**13)), draw(st.integers(-(10**12), 10**13))),
+        cash=Cash(draw(money), draw(money), draw(st.none() | money)),
         time=draw(moments),
         source=draw(texts),
+        orders=draw(st.none() | st.lists(orders(account), max_size=3).map(tuple)),
     )
 
 
@@ -373,8 +463,10 @@ def test_every_event_round_trips_exactly(event: Event) -> None:
     assert dump_line(again) == text
 
 
-def test_book_price_keeps_its_digits_through_a_round_trip() -> None:
-    notice = parse_line(line(NOTICE, post_book_price="97602.9573459"))
+@pytest.mark.parametrize("price", ["97602.9573459", "124744.0298507462686567164179"])
+def test_book_price_keeps_its_digits_through_a_round_trip(price: str) -> None:
+    # The second is a Decimal division's full 28 digits, as the venue writes it.
+    notice = parse_line(line(NOTICE, post_book_price=price))
     assert isinstance(notice, OrderNotice)
-    assert notice.post_book_price == Decimal("97602.9573459")
+    assert notice.post_book_price == Decimal(price)
     assert parse_line(dump_line(notice)) == notice

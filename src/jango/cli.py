@@ -1,7 +1,11 @@
 """The ``jango`` command.
 
-Errors a user can cause (bad code, bad price, unknown broker, no such order, bad file) print one
-clear line and exit non-zero; tracebacks are for bugs only.
+Errors a user can cause (a bad argument or setting, bad code, bad price, unknown broker, no such
+order, a file or folder that cannot be used, a port in use) print one line naming what was wrong
+and what is allowed, and exit 2; tracebacks are for bugs only. Arguments are checked by the
+parser with the same checks as settings (:mod:`jango.config`); files, folders and ports are
+checked before any work starts; :func:`main` is the one place that turns a user's error into
+exit 2.
 """
 
 from __future__ import annotations
@@ -11,17 +15,19 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from rich.console import Console
 
+from jango import config
 from jango.brokers.port import BrokerError, OrderRequest
 from jango.brokers.registry import BROKERS, UnknownBroker, create_broker
-from jango.config import ConfigError, load_settings
+from jango.config import ConfigError, argument, load_settings, prepare_data_dir
 from jango.domain import krx
 from jango.domain.book import Book, OrderStatus, PnlMode
 from jango.domain.costs import CostSchedule
@@ -37,21 +43,80 @@ from jango.domain.model import (
 )
 from jango.engine import Session
 from jango.journal.export import replay_lines
+from jango.journal.schema import JournalError
+from jango.recorded import bounded_lines
 from jango.views.report import book_report, book_table
 
 EXIT_USER_ERROR = 2
+
+log = logging.getLogger(__name__)
 
 
 class UserError(Exception):
     """Something the user asked for that cannot be done; printed as one line."""
 
 
+# The errors a user can cause; main() prints each as one line and exits 2.
+USER_ERRORS = (
+    UserError,
+    ConfigError,
+    UnknownBroker,
+    DomainError,
+    BrokerError,
+    JournalError,
+    OSError,
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port that is taken (or a host that cannot be bound) before any work starts."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As servers bind: a port in TIME_WAIT is free, one with a listener is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UserError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def _writable_file(path: Path, what: str) -> None:
+    """Refuse an output file whose folder is missing or which is a folder itself."""
+    folder = path.parent
+    if path.is_dir():
+        raise UserError(f"cannot write {what} {path}: it is a folder")
+    if not folder.is_dir():
+        raise UserError(f"cannot write {what} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write {what} {path}: folder {folder} is not writable")
+
+
 def _costs(settings: dict[str, str]) -> CostSchedule:
+    # The values were checked when loaded (jango.config); this catches combinations.
     try:
         return CostSchedule.from_config(
             commission_percent=settings.get("commission_percent", "0.015"),
             commission_unit=int(settings.get("commission_unit", "10")),
             tax_unit=int(settings.get("tax_unit", "1")),
+            # The sim lends the same share (the venue's loan_percent), so its cash agrees.
+            margin_loan_percent=settings.get("margin_loan_percent", "60"),
         )
     except (DomainError, ValueError) as exc:
         raise UserError(f"bad cost settings: {exc}") from exc
@@ -85,7 +150,11 @@ def _session(settings: dict[str, str], **kw: Any) -> Session:
     from jango.journal import Journal, default_path
     from jango.journal.restart import open_session_with_journal
 
-    journal = Journal(default_path(profile), costs=costs)
+    prepare_data_dir()
+    path = default_path(config.check("profile", profile))
+    if path.exists() and not path.is_file():
+        raise UserError(f"journal {path} is not a file")
+    journal = Journal(path, costs=costs)
     session = open_session_with_journal(broker, journal, costs=costs, **kw)
     session.book.pnl_mode = mode
     session.add_closer(journal.close)
@@ -114,16 +183,18 @@ def _print_book(book: Book, fmt: str, lang: str, out: Console) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from exc
+    if path.is_dir():
+        raise UserError(f"cannot read {path}: it is a folder, not a recording")
     settings = _settings(args)
     book = Book(_costs(settings), pnl_mode=PnlMode(args.pnl or settings.get("pnl", "gross")))
     bad = 0
-    for number, error in replay_lines(book, lines):
-        bad += 1
-        print(f"{path}:{number}: {error}", file=sys.stderr)
+    try:
+        with path.open("rb") as stream:
+            for number, error in replay_lines(book, bounded_lines(stream)):
+                bad += 1
+                print(f"{path}:{number}: {error}", file=sys.stderr)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from exc
     _print_book(book, args.format, args.lang or settings.get("lang", "ko"), _console())
     if bad:
         print(f"{path}: {bad} bad line(s) skipped", file=sys.stderr)
@@ -164,6 +235,10 @@ def cmd_balance(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from jango.views.export import export_book
 
+    path = Path(args.file)
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise UserError(f"cannot export to {path.name}: use a .xlsx or .csv file name")
+    _writable_file(path, "export")
     settings = _settings(args)
 
     async def once() -> Book:
@@ -172,9 +247,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             await asyncio.sleep(args.seconds)
             return session.book
 
-    path = Path(args.file)
-    if path.suffix.lower() not in (".xlsx", ".csv"):
-        raise UserError(f"cannot export to {path.name}: use a .xlsx or .csv file name")
     export_book(asyncio.run(once()), path, lang=settings.get("lang", "ko"))
     print(f"exported {path}")
     return 0
@@ -236,12 +308,12 @@ def cmd_order(args: argparse.Namespace) -> int:
         code = parse_code(args.code)
     except DomainError as exc:
         raise UserError(str(exc)) from exc
-    if args.qty <= 0:
-        raise UserError("quantity must be positive")
     order_type = OrderType(args.type)
     if args.price is None and order_type is OrderType.LIMIT:
         order_type = OrderType.MARKET
-    loan = date.fromisoformat(args.loan_date) if args.loan_date else None
+    loan: date | None = args.loan_date
+    if loan is not None and args.credit == Credit.CASH.value:
+        raise UserError("--loan-date is for credit rows; a cash order has none (see --credit)")
 
     async def act(session: Session) -> str:
         if args.price is not None:
@@ -285,30 +357,44 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.which == "kis":
         from jango.sandbox.kis_server import main as kis_main
 
-        return kis_main(args.rest)
+        return kis_main(args.rest, parser_class=_Parser)
     from jango.sandbox.cybos_run import main as cybos_main
 
-    return cybos_main(args.rest)
+    return cybos_main(args.rest, parser_class=_Parser)
 
 
 # --------------------------------------------------------------------- parser
 
+# Argument types: the checks of jango.config, so an argument and a setting mean the same.
+SEED = argument(config.SEED, int)
+PROFILE = argument(config.PROFILE, str)
+SECONDS = argument(config.SECONDS, float)
+QUANTITY = argument(config.QUANTITY, int)
+PRICE = argument(config.PRICE, int)
+DAY = argument(config.DAY, date.fromisoformat)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jango", description="jango (잔고): Korean stock holdings kept true in real time."
     )
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Subparsers are _Parser too (argparse makes them of the parent's class): one-line errors.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True),
+    )
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--broker", choices=BROKERS, help="adapter (default: sim)")
-        p.add_argument("--seed", type=int, help="seed of the simulated market")
+        p.add_argument("--seed", type=SEED, help="seed of the simulated market")
         p.add_argument("--lang", choices=("ko", "en"), help="labels (default: ko)")
         p.add_argument("--pnl", choices=("gross", "net"), help="P&L style: KIS gross or Kiwoom net")
         p.add_argument("--no-demo", action="store_true", help="sim: no demo trader")
-        p.add_argument("--profile", help="journal profile (default: the broker; sim: none)")
+        p.add_argument(
+            "--profile", type=PROFILE, help="journal profile (default: the broker; sim: none)"
+        )
 
     p = sub.add_parser("replay", help="apply a recorded event file to an empty book")
     p.add_argument("file")
@@ -319,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the live balance (the main job)")
     common(p)
-    p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--seconds", type=SECONDS, help="stop after this many seconds")
     p.add_argument("--format", choices=("live", "json", "table", "csv"), default="live")
     p.set_defaults(func=cmd_run)
 
@@ -331,38 +417,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write the live book to .xlsx or .csv")
     common(p)
     p.add_argument("file")
-    p.add_argument("--seconds", type=float, default=0.0, help="let it run this long first")
+    p.add_argument("--seconds", type=SECONDS, default=0.0, help="let it run this long first")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("order", help="place an order")
     common(p)
     p.add_argument("side", choices=("buy", "sell"))
     p.add_argument("code")
-    p.add_argument("qty", type=int)
-    p.add_argument("--price", type=int, help="limit price (omit for a market order)")
+    p.add_argument("qty", type=QUANTITY)
+    p.add_argument("--price", type=PRICE, help="limit price (omit for a market order)")
     p.add_argument("--type", choices=[t.value for t in OrderType], default="limit")
     p.add_argument("--condition", choices=[c.value for c in Condition], default="none")
     p.add_argument("--credit", choices=[c.value for c in Credit], default="cash")
-    p.add_argument("--loan-date", help="loan date (YYYY-MM-DD) of the credit row to sell")
+    p.add_argument("--loan-date", type=DAY, help="loan date (YYYY-MM-DD) of the credit row to sell")
     p.add_argument("--account")
-    p.add_argument("--wait", type=float, default=3.0, help="seconds to show notices")
+    p.add_argument("--wait", type=SECONDS, default=3.0, help="seconds to show notices")
     p.set_defaults(func=cmd_order)
 
     p = sub.add_parser("amend", help="amend an open order")
     common(p)
     p.add_argument("order_no")
-    p.add_argument("--price", type=int, required=True)
-    p.add_argument("--qty", type=int)
+    p.add_argument("--price", type=PRICE, required=True)
+    p.add_argument("--qty", type=QUANTITY)
     p.add_argument("--account")
-    p.add_argument("--wait", type=float, default=3.0)
+    p.add_argument("--wait", type=SECONDS, default=3.0)
     p.set_defaults(func=cmd_amend)
 
     p = sub.add_parser("cancel", help="cancel an open order")
     common(p)
     p.add_argument("order_no")
-    p.add_argument("--qty", type=int)
+    p.add_argument("--qty", type=QUANTITY)
     p.add_argument("--account")
-    p.add_argument("--wait", type=float, default=3.0)
+    p.add_argument("--wait", type=SECONDS, default=3.0)
     p.set_defaults(func=cmd_cancel)
 
     p = sub.add_parser("sandbox", help="run a protocol-faithful broker sandbox")
@@ -379,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``jango`` command; a user's error is one line on stderr and exit 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -388,16 +475,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except (UserError, ConfigError, UnknownBroker, DomainError, BrokerError) as exc:
-        print(f"jango: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader went away (``| head``); say nothing more and don't flush into the pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except USER_ERRORS as exc:
+        log.info("user error", exc_info=True)  # the traceback, with --verbose only
+        print(f"jango: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy's: commands in other modules raise
+    # jango.cli.UserError, which this copy's own UserError class would not catch.
+    from jango.cli import main as _main
+
+    sys.exit(_main())

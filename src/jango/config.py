@@ -1,24 +1,210 @@
-"""Settings from a TOML file and the environment (the environment wins).
+"""Settings from a TOML file and the environment (the environment wins), checked when loaded.
 
 A file is read from ``--config``, else ``$JANGO_CONFIG``, else ``~/.config/jango/config.toml`` if it
 exists. Keys are flat (``broker = "kis"``) or in tables (``[kis] app_key = ...`` becomes
 ``kis.app_key``). Environment variables ``JANGO_<KEY>`` override, with ``.`` written as ``_``
-(``JANGO_KIS_APP_KEY``). A file holding secrets must not be readable by others.
+(``JANGO_KIS_APP_KEY``, ``JANGO_SIM_TICK_INTERVAL``). A file holding secrets must not be readable
+by others.
+
+Every setting jango reads is listed in :data:`SETTINGS` with the check its value must pass; a
+value that fails is a :class:`ConfigError` naming the setting, where it came from and what is
+allowed. The same checks back the command line's arguments (:func:`check`), so a value means the
+same wherever it is given. A new setting is added to :data:`SETTINGS`, nowhere else.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import math
 import os
+import re
 import stat
+import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 SECRET_WORDS = ("secret", "key", "password", "token")
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A configuration file larger than this is refused (a real one is a few hundred bytes)."""
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
-    """A configuration file or value that cannot be used."""
+    """A configuration file or value that cannot be used; the message is one line."""
+
+
+# --- checks: each takes the text of a value and returns it normalised, or raises ValueError
+# --- with what is allowed (the caller adds which setting and where it came from).
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return check
+
+
+def _boolean(text: str) -> str:
+    if text not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return text
+
+
+def _integer(low: int, high: int) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        # A pattern first: int() would take "1_000" and " 5", and spend time on 5,000 digits.
+        if not re.fullmatch(r"[+-]?\d{1,19}", text.strip()) or not low <= int(text) <= high:
+            raise ValueError(f"must be a whole number from {low:,} to {high:,}")
+        return str(int(text))
+
+    return check
+
+
+def _seconds(low_exclusive: bool, high: float) -> Callable[[str], str]:
+    lowest = "above 0" if low_exclusive else "from 0"
+
+    def check(text: str) -> str:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (low_exclusive and value == 0) or value > high:
+            raise ValueError(f"must be a number of seconds {lowest} to {high:g}")
+        return text.strip()
+
+    return check
+
+
+def _percent(high: Decimal) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        # At most 7 places: a rate is kept as whole parts per billion.
+        if not re.fullmatch(r"\d{1,3}(\.\d{1,7})?", text.strip()) or Decimal(text) > high:
+            raise ValueError(
+                f"must be a percentage from 0 to {high} with at most 7 decimal places, "
+                "such as 0.015"
+            )
+        return text.strip()
+
+    return check
+
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _name(text: str) -> str:
+    if not _NAME_RE.fullmatch(text):
+        raise ValueError("must be a plain name of letters, digits, '-' and '_' (at most 64)")
+    return text
+
+
+def _day(text: str) -> str:
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("must be a date written YYYY-MM-DD") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"must be a date from {FIRST_YEAR} to {LAST_YEAR}")
+    return text
+
+
+def _text(text: str) -> str:
+    return text
+
+
+SEED = _integer(-(2**63), 2**63 - 1)
+"""The seed of a simulated market (a signed 64-bit integer)."""
+PORT = _integer(0, 65535)
+"""A TCP port (0 lets the system pick one)."""
+PROFILE = _name
+"""A journal profile: it becomes part of a file name, so no paths."""
+DAY = _day
+"""A calendar date ``YYYY-MM-DD`` in a sane range."""
+SECONDS = _seconds(False, 1e9)
+"""A duration in seconds, 0 or more and finite."""
+QUANTITY = _integer(1, 10**12)
+"""A positive number of shares."""
+PRICE = _integer(1, 10**12)
+"""A positive price in won."""
+
+SETTINGS: dict[str, Callable[[str], str]] = {
+    "broker": _choice("sim", "kis", "cybos"),
+    "seed": SEED,
+    "lang": _choice("ko", "en"),
+    "pnl": _choice("gross", "net"),
+    "profile": PROFILE,
+    "journal": _boolean,
+    "commission_percent": _percent(Decimal(5)),
+    "commission_unit": _integer(1, 1_000_000),
+    "tax_unit": _integer(1, 1_000_000),
+    "margin_loan_percent": _percent(Decimal(100)),
+    "sim.tick_interval": _seconds(True, 3600),
+    "sim.demo_period": _seconds(True, 3600),
+    "sim.demo": _boolean,
+    "cybos.emulator": _boolean,
+    "web.token": _text,
+    "kis.mode": _choice("real", "paper"),
+    "kis.app_key": _text,
+    "kis.app_secret": _text,
+    "kis.account": _text,
+    "kis.hts_id": _text,
+    "kis.rest_url": _text,
+    "kis.ws_url": _text,
+    "kis.token_cache": _text,
+    "kis.file": _text,
+}
+"""Every setting and the check of its value."""
+
+# Heads of dotted keys, so JANGO_SIM_TICK_INTERVAL names sim.tick_interval.
+_TABLES = ("kis", "cybos", "sim", "web")
+
+
+def check(name: str, value: str, origin: str = "") -> str:
+    """``value`` of setting ``name`` normalised, or a :class:`ConfigError` saying what is allowed.
+
+    ``origin`` (a file, ``$JANGO_X``) is named in the message. Settings not in
+    :data:`SETTINGS` pass unchanged.
+    """
+    checker = SETTINGS.get(name)
+    if checker is None:
+        return value
+    try:
+        return checker(value)
+    except ValueError as exc:
+        where = f" (from {origin})" if origin else ""
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ConfigError(f"setting {name} = {shown!r}{where}: {exc}") from None
+
+
+def argument(checker: Callable[[str], str], convert: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse ``type=`` that runs ``checker`` (one of this module's checks) and then
+    ``convert``; a refused value is argparse's one-line error saying what is allowed."""
+
+    def parse(text: str) -> _T:
+        try:
+            return convert(checker(text))
+        except ValueError as exc:
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise argparse.ArgumentTypeError(f"{shown!r} {exc}") from None
+
+    return parse
+
+
+def check_settings(settings: Mapping[str, str]) -> dict[str, str]:
+    """All of ``settings`` checked (see :func:`check`), as a new dict."""
+    return {name: check(name, value) for name, value in settings.items()}
 
 
 def default_config_path() -> Path:
@@ -35,6 +221,29 @@ def data_dir() -> Path:
     return base / "jango"
 
 
+def prepare_data_dir(path: Path | None = None) -> Path:
+    """The data dir, created if missing and proven writable, or a :class:`ConfigError`.
+
+    Writing is tried for real (a temporary file), so a read-only file system or a folder the
+    user may not write is found before any work starts, whoever runs it.
+    """
+    path = path or data_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"data dir {path} is not a folder") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create data dir {path}: {exc.strerror}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"data dir {path} is not writable: {exc.strerror} (set JANGO_DATA_DIR to another)"
+        ) from None
+    return path
+
+
 def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in table.items():
@@ -48,25 +257,68 @@ def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _read_file(path: Path) -> dict[str, str] | None:
+    """The checked settings of ``path``, or None if there is no such file."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"config {path} is a folder, not a file")
+        # A FIFO or socket could block forever; a character device (/dev/null) reads at once.
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+            raise ConfigError(f"config {path} is not a regular file")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES:,} bytes")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"config {path} is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line}"
+        ) from None
+    try:
+        settings = _flatten(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    except (ValueError, RecursionError):
+        # tomllib lets Python's own limits through: over 4,300 digits, or deep nesting.
+        raise ConfigError(f"config {path} holds a value too large or too deeply nested") from None
+    holds_secret = any(w in k for k in settings for w in SECRET_WORDS)
+    if holds_secret and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"config {path} holds secrets; make it private: chmod 600 {path}")
+    for name, value in settings.items():
+        settings[name] = check(name, value, str(path))
+        if name not in SETTINGS:
+            log.warning("config %s: unknown setting %r is ignored", path, name)
+    return settings
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Flat settings: the file's values overridden by ``JANGO_*`` environment variables."""
+    """Flat settings: the file's values overridden by ``JANGO_*`` environment variables.
+
+    Raises :class:`ConfigError` (one line) for a file that cannot be read or a value that is not
+    allowed.
+    """
     env = os.environ if env is None else env
     explicit = path is not None or "JANGO_CONFIG" in env
     path = path or Path(env.get("JANGO_CONFIG", default_config_path()))
-    settings: dict[str, str] = {}
-    if path.exists():
-        try:
-            settings = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from exc
-        holds_secret = any(w in k for k in settings for w in SECRET_WORDS)
-        if holds_secret and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"config {path} holds secrets; make it private: chmod 600 {path}")
-    elif explicit:
-        raise ConfigError(f"config file {path} does not exist")
+    settings = _read_file(path)
+    if settings is None:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist")
+        settings = {}
     for name, value in env.items():
         if name.startswith("JANGO_") and name not in ("JANGO_CONFIG", "JANGO_DATA_DIR"):
             key = name[len("JANGO_") :].lower()
             head, _, rest = key.partition("_")
-            settings[f"{head}.{rest}" if head in ("kis", "cybos") and rest else key] = value
+            key = f"{head}.{rest}" if head in _TABLES and rest else key
+            settings[key] = check(key, value, f"${name}")
     return settings

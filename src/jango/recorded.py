@@ -6,6 +6,11 @@ integers, codes are strings, dates ``YYYY-MM-DD``, times ISO-8601 with an offset
 ``+09:00``), enums their value strings, and a book price a decimal string. Parsing is strict:
 a wrong type, an unknown field or an unknown enum value is a :class:`RecordError` naming the
 field, so a recording never changes meaning silently.
+
+Input is bounded before it is trusted: a line's length, its JSON nesting depth (checked before
+the decoder recurses), the digits of a number, the range of a date or time and the size of a
+book price all have limits, and text must be valid UTF-8 without lone surrogates. Whatever the
+input, the reader raises (or yields) only :class:`RecordError`.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 from jango.domain.model import (
     KST,
@@ -43,8 +49,29 @@ from jango.domain.model import (
 FORMAT = "jango-events"
 VERSION = 1
 
+# The limits below are far beyond anything a broker sends, and far below what would hurt: a
+# snapshot of a thousand rows and orders is a few hundred KB; the format nests three levels
+# (snapshot, rows, row) plus room for an annotation object; won amounts and share counts fit in
+# 18 digits (and in SQLite's 64-bit integers); Python refuses integers over 4,300 digits.
+MAX_LINE = 4 * 1024 * 1024
+"""Longest line, in bytes of UTF-8 (a longer line is one :class:`RecordError`)."""
+MAX_DEPTH = 8
+"""Deepest nesting of JSON objects and lists on one line."""
+MAX_DIGITS = 18
+"""Most digits in a JSON integer; 19 and more are refused before conversion."""
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+"""Dates and times outside these years are refused (they are typos or corrupted bytes)."""
+MAX_OFFSET = timedelta(hours=14)
+"""Largest UTC offset of a time (the widest real time zones are UTC-12 and UTC+14)."""
+_MAX_NUMBER_TEXT = 64  # a float's text, which is never valid but must still be named
+
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DECIMAL_RE = re.compile(r"^\d+(\.\d+)?$")
+# A book price: at most 15 integer and 30 fraction digits, room for a Decimal division's 28
+# significant digits (what brokers and the venue write) and no more.
+_DECIMAL_RE = re.compile(r"^\d{1,15}(\.\d{1,30})?$")
+# A JSON string (possibly unterminated) or a bracket; possessive, so scanning stays linear.
+_TOKEN_RE = re.compile(r'"(?:[^"\\]++|\\.)*+"?|[\[\]{}]', re.DOTALL)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _E = TypeVar("_E", bound=StrEnum)
 
 
@@ -59,11 +86,40 @@ class JournalMark:
 
 
 class RecordError(ValueError):
-    """A line that is not a valid recorded event; ``field`` names the offending field, if any."""
+    """A line that is not a valid recorded event; ``field`` names the offending field, if any.
 
-    def __init__(self, message: str, field: str = "") -> None:
+    :func:`read_events` sets ``line`` to the (1-based) line number the error belongs to.
+    """
+
+    def __init__(self, message: str, field: str = "", line: int | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.line = line
+
+
+class _Oversized:
+    """A JSON number too long to convert; the field that holds it reports the error."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: str) -> None:
+        self.size = size
+
+
+def _parse_int(text: str) -> int | _Oversized:
+    digits = len(text) - text.startswith("-")
+    return _Oversized(f"{digits} digits") if digits > MAX_DIGITS else int(text)
+
+
+def _parse_float(text: str) -> float | _Oversized:
+    if len(text) > _MAX_NUMBER_TEXT:
+        return _Oversized(f"{len(text)} characters")
+    return float(text)
+
+
+def _printable(text: str) -> str:
+    """``text`` with lone surrogates escaped, so a message about it can always be printed."""
+    return _SURROGATE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -91,9 +147,21 @@ class _Fields:
             if required:
                 raise RecordError(f"must be {label}, got null", self.name(key))
             return None
+        if isinstance(value, _Oversized):
+            raise RecordError(
+                f"must be {label}, got a number of {value.size} (at most {MAX_DIGITS} digits)",
+                self.name(key),
+            )
         # bool is a subclass of int in Python but never a valid quantity or amount.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise RecordError(f"must be {label}, got {_json_type(value)}", self.name(key))
+        if isinstance(value, str):
+            surrogate = _SURROGATE_RE.search(value)
+            if surrogate:
+                raise RecordError(
+                    f"lone surrogate \\u{ord(surrogate.group()):04x} is not text",
+                    self.name(key),
+                )
         return value
 
     def integer(self, key: str, *, minimum: int | None = 0) -> int:
@@ -157,9 +225,20 @@ class _Fields:
             moment = datetime.fromisoformat(value)
         except ValueError:
             raise RecordError(f"not an ISO-8601 time: {value!r}", self.name(key)) from None
-        if moment.tzinfo is None:
+        offset = moment.utcoffset()
+        if offset is None:
             raise RecordError(f"time needs an offset such as +09:00: {value!r}", self.name(key))
+        if abs(offset) > MAX_OFFSET:
+            raise RecordError(f"offset beyond ±14:00: {value!r}", self.name(key))
+        # Checked before converting: year 1 at +14:00 would overflow in astimezone.
+        self._in_range(key, moment.year, value)
         return moment.astimezone(KST)
+
+    def _in_range(self, key: str, year: int, value: str) -> None:
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise RecordError(
+                f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}: {value!r}", self.name(key)
+            )
 
     def opt_day(self, key: str) -> date | None:
         value: str | None = self._typed(key, str, "a string", False)
@@ -169,16 +248,30 @@ class _Fields:
             # fromisoformat alone would also take 20260304; the format promises YYYY-MM-DD.
             if not _DATE_RE.match(value):
                 raise ValueError(value)
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             raise RecordError(f"not a YYYY-MM-DD date: {value!r}", self.name(key)) from None
+        self._in_range(key, day.year, value)
+        return day
+
+    def loan_date(self, credit: Credit) -> date | None:
+        """The loan date of a holding or order; a cash one has none (a cash row is one row)."""
+        day = self.opt_day("loan_date")
+        if day is not None and credit is Credit.CASH:
+            raise RecordError("a cash holding has no loan date", self.name("loan_date"))
+        return day
 
     def opt_decimal(self, key: str) -> Decimal | None:
         value: str | None = self._typed(key, str, "a decimal string", False)
         if value is None:
             return None
         if not _DECIMAL_RE.match(value):
-            raise RecordError(f"not a plain decimal such as '71350.5': {value!r}", self.name(key))
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            raise RecordError(
+                "not a plain decimal such as '71350.5' (at most 15 digits, 30 after the point): "
+                f"{shown!r}",
+                self.name(key),
+            )
         return Decimal(value)
 
     def child(self, key: str) -> _Fields:
@@ -198,7 +291,7 @@ class _Fields:
         """Refuse fields that were not read: a typo must not silently fall back to a default."""
         extra = sorted(set(self._raw) - self._seen)
         if extra:
-            raise RecordError("unknown field", self.name(extra[0]))
+            raise RecordError("unknown field", _printable(self.name(extra[0])))
 
 
 def _json_type(value: object) -> str:
@@ -214,6 +307,8 @@ def _json_type(value: object) -> str:
         return "a string"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, _Oversized):
+        return f"a number of {value.size}"
     return "an object"
 
 
@@ -243,6 +338,7 @@ def _parse_snapshot(f: _Fields) -> BalanceSnapshot:
 
 
 def _parse_order(account: str, f: _Fields) -> OrderState:
+    credit = f.opt_enum("credit", Credit, Credit.CASH)
     order = _build(
         f,
         lambda: OrderState(
@@ -256,8 +352,8 @@ def _parse_order(account: str, f: _Fields) -> OrderState:
             price=f.integer("price"),
             time=f.moment("time"),
             orig_order_no=f.opt_text("orig_order_no"),
-            credit=f.opt_enum("credit", Credit, Credit.CASH),
-            loan_date=f.opt_day("loan_date"),
+            credit=credit,
+            loan_date=f.loan_date(credit),
             order_type=f.opt_enum("order_type", OrderType, OrderType.LIMIT),
             condition=f.opt_enum("condition", Condition, Condition.NONE),
         ),
@@ -267,6 +363,7 @@ def _parse_order(account: str, f: _Fields) -> OrderState:
 
 
 def _parse_row(account: str, f: _Fields) -> BalanceRow:
+    credit = f.opt_enum("credit", Credit, Credit.CASH)
     row = _build(
         f,
         lambda: BalanceRow(
@@ -275,8 +372,8 @@ def _parse_row(account: str, f: _Fields) -> BalanceRow:
             qty=f.integer("qty"),
             sellable=f.integer("sellable"),
             purchase_amount=f.integer("purchase_amount"),
-            credit=f.opt_enum("credit", Credit, Credit.CASH),
-            loan_date=f.opt_day("loan_date"),
+            credit=credit,
+            loan_date=f.loan_date(credit),
             name=f.opt_text("name"),
             market=f.opt_enum("market", Market, Market.UNKNOWN),
             price=f.opt_integer("price") or 0,
@@ -299,6 +396,7 @@ def _parse_tick(f: _Fields) -> Tick:
 
 
 def _parse_notice(f: _Fields) -> OrderNotice:
+    credit = f.opt_enum("credit", Credit, Credit.CASH)
     return _build(
         f,
         lambda: OrderNotice(
@@ -312,8 +410,8 @@ def _parse_notice(f: _Fields) -> OrderNotice:
             price=f.integer("price"),
             time=f.moment("time"),
             orig_order_no=f.opt_text("orig_order_no"),
-            credit=f.opt_enum("credit", Credit, Credit.CASH),
-            loan_date=f.opt_day("loan_date"),
+            credit=credit,
+            loan_date=f.loan_date(credit),
             order_type=f.opt_enum("order_type", OrderType, OrderType.LIMIT),
             condition=f.opt_enum("condition", Condition, Condition.NONE),
             fill_id=f.opt_text("fill_id"),
@@ -347,9 +445,57 @@ _PARSERS: dict[str, Callable[[_Fields], Event]] = {
 }
 
 
+def _decode(line: str | bytes) -> str:
+    """The checked text of one line: bounded length, valid UTF-8, no lone surrogates."""
+    if isinstance(line, bytes):
+        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        if len(line) > MAX_LINE:
+            raise RecordError(f"line longer than {MAX_LINE:,} bytes")
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordError(
+                f"not valid UTF-8: byte 0x{line[exc.start]:02x} at column {exc.start + 1}"
+            ) from None
+    if len(line) > MAX_LINE:
+        raise RecordError(f"line longer than {MAX_LINE:,} characters")
+    # Text decoded with errors="surrogateescape" carries its bad bytes as lone surrogates.
+    surrogate = _SURROGATE_RE.search(line)
+    if surrogate:
+        raise RecordError(
+            f"not valid UTF-8 text: lone surrogate \\u{ord(surrogate.group()):04x} "
+            f"at column {surrogate.start() + 1}"
+        )
+    return line
+
+
+def _check_depth(text: str) -> None:
+    """Refuse deep nesting before ``json.loads``, whose recursion it would otherwise exhaust."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    for token in _TOKEN_RE.finditer(text):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RecordError(
+                    f"nested deeper than {MAX_DEPTH} levels at column {token.start() + 1}"
+                )
+        elif mark in ("]", "}"):
+            depth -= 1
+
+
 def _load(text: str) -> dict[str, Any]:
+    _check_depth(text)
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
     except json.JSONDecodeError as exc:
         raise RecordError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
     if not isinstance(value, dict):
@@ -361,7 +507,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise RecordError(f"field appears twice: {key!r}", key)
+            raise RecordError(f"field appears twice: {_printable(key)!r}", _printable(key))
         out[key] = value
     return out
 
@@ -377,14 +523,15 @@ def _type_of(raw: Mapping[str, Any]) -> str:
     return kind
 
 
-def parse_line(text: str) -> Event:
+def parse_line(text: str | bytes) -> Event:
     """Parse one recorded line into a :class:`BalanceSnapshot`, :class:`Tick` or
     :class:`OrderNotice`.
 
-    Raises :class:`RecordError` naming the field and the problem. A header line is refused here:
-    it describes a file, not an event (see :func:`read_events`).
+    ``text`` may be ``str`` or UTF-8 ``bytes`` (a trailing newline is ignored). Raises
+    :class:`RecordError` naming the field and the problem, and nothing else, whatever the input.
+    A header line is refused here: it describes a file, not an event (see :func:`read_events`).
     """
-    return _parse_event(_load(text))[0]
+    return _parse_event(_load(_decode(text)))[0]
 
 
 def _parse_event(raw: Mapping[str, Any]) -> tuple[Event, JournalMark | None]:
@@ -416,10 +563,12 @@ def _check_header(raw: Mapping[str, Any]) -> None:
     fields.done()
 
 
-def read_events(lines: Iterable[str]) -> Iterator[tuple[int, Event | RecordError]]:
+def read_events(lines: Iterable[str | bytes]) -> Iterator[tuple[int, Event | RecordError]]:
     """Yield ``(line number, event or error)`` for each non-blank line; numbers start at 1.
 
-    Errors are yielded, not raised, so one bad line never hides the rest of a recording. An
+    Lines may be ``str`` or UTF-8 ``bytes`` (as from a file opened in binary mode); a UTF-8
+    byte-order mark before the first line is skipped. Errors are yielded, not raised, so one bad
+    line never hides the rest of a recording; each carries its line number in ``.line``. An
     optional header on the first non-blank line is checked and yielded only if it is bad.
     """
     for number, item in read_records(lines):
@@ -427,23 +576,47 @@ def read_events(lines: Iterable[str]) -> Iterator[tuple[int, Event | RecordError
 
 
 def read_records(
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
 ) -> Iterator[tuple[int, tuple[Event, JournalMark | None] | RecordError]]:
     """Like :func:`read_events`, with each event's :class:`JournalMark` (``None`` on lines
     that were not exported from a journal)."""
     first = True
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
         try:
-            raw = _load(line)
+            text = _decode(line)
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            if not text.strip():
+                continue
+            raw = _load(text)
             if first and raw.get("type") == "header":
                 _check_header(raw)
             else:
                 yield number, _parse_event(raw)
         except RecordError as exc:
+            exc.line = number
             yield number, exc
         first = False
+
+
+def read_file(path: Path) -> Iterator[tuple[int, Event | RecordError]]:
+    """:func:`read_events` over a file, reading at most :data:`MAX_LINE` bytes per line.
+
+    Only ``\\n`` ends a line (not the other characters ``str.splitlines`` splits on, which may
+    sit inside a JSON string). Raises :class:`OSError` if the file cannot be opened or read.
+    """
+    with path.open("rb") as stream:
+        yield from read_events(bounded_lines(stream))
+
+
+def bounded_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a binary stream, holding at most :data:`MAX_LINE` bytes of any one."""
+    while line := stream.readline(MAX_LINE + 2):
+        if len(line) > MAX_LINE + 1 and not line.endswith(b"\n"):
+            # Too long: skip the rest of it without holding it; the head is refused by length.
+            while (rest := stream.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass
+        yield line
 
 
 # --- writing ------------------------------------------------------------------------------

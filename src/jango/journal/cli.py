@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from jango.config import PROFILE, argument
 from jango.domain.book import Book
 from jango.domain.model import KST, BalanceSnapshot, OrderNotice, parse_code
 from jango.journal.export import export_lines
@@ -26,13 +27,21 @@ def _fail(message: str) -> int:
 
 
 def _path(args: argparse.Namespace) -> Path:
-    return Path(args.path) if args.path else default_path(args.profile)
+    path = Path(args.path) if args.path else default_path(args.profile)
+    if path.is_dir():
+        raise JournalError(f"journal {path} is a folder, not a file")
+    return path
 
 
-def _moment(text: str | None) -> datetime | None:
+def _moment(text: str | None, flag: str) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{flag} {text!r} is not an ISO time such as 2026-03-04T09:00 (KST if no offset)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=KST)
 
 
@@ -60,8 +69,8 @@ def cmd_journal(args: argparse.Namespace) -> int:
             kinds=kinds,
             code=args.code and parse_code(args.code),
             order_no=args.order or "",
-            since=_moment(args.since),
-            until=_moment(args.until),
+            since=_moment(args.since, "--since"),
+            until=_moment(args.until, "--until"),
         )
         if args.export:
             count = 0
@@ -125,7 +134,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     def where(p: argparse.ArgumentParser) -> None:
         p.add_argument("--path", help="journal file (default: data dir/<profile>.journal.sqlite)")
-        p.add_argument("--profile", default="default", help="profile name (default: default)")
+        p.add_argument(
+            "--profile",
+            type=argument(PROFILE, str),
+            default="default",
+            help="profile name (default: default)",
+        )
 
     p = subparsers.add_parser("journal", help="list, export or recover the event journal")
     where(p)

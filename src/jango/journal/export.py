@@ -25,7 +25,7 @@ def export_lines(entries: Iterable[Entry]) -> Iterator[str]:
             yield dump_line(e.event(), JournalMark(e.seq, e.reflected))
 
 
-def replay_lines(book: Book, lines: Iterable[str]) -> Iterator[tuple[int, Exception]]:
+def replay_lines(book: Book, lines: Iterable[str | bytes]) -> Iterator[tuple[int, Exception]]:
     """Apply every event line to ``book``; yield ``(line number, error)`` for each bad line and
     go on. Lines exported from a journal apply by their sequence numbers, once each."""
     for number, item in read_records(lines):

@@ -32,9 +32,12 @@ def _market(venue: Venue, interval: float, stop: threading.Event) -> None:
         venue.step()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+) -> int:
     """Parse arguments, install the emulator and run the script as ``__main__``."""
-    parser = argparse.ArgumentParser(prog="python -m jango.sandbox.cybos_run")
+    parser = parser_class(prog="python -m jango.sandbox.cybos_run")
     parser.add_argument("script", help="a CYBOS Plus Python script")
     parser.add_argument("--seed", type=int, default=0, help="the venue's random seed")
     parser.add_argument(

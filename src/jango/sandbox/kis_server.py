@@ -899,13 +899,19 @@ class KisSandbox:
 # command line
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+) -> int:
     """``jango sandbox kis``: serve the KIS protocol over a seeded venue until interrupted."""
-    parser = argparse.ArgumentParser(prog="jango sandbox kis", description=main.__doc__)
+    from jango.config import PORT, SEED, argument
+
+    parser = parser_class(prog="jango sandbox kis", description=main.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="REST port (0: any free port)")
-    parser.add_argument("--ws-port", type=int, default=0, help="WebSocket port (0: any)")
-    parser.add_argument("--seed", type=int, default=0)
+    port = argument(PORT, int)
+    parser.add_argument("--port", type=port, default=0, help="REST port (0: any free port)")
+    parser.add_argument("--ws-port", type=port, default=0, help="WebSocket port (0: any)")
+    parser.add_argument("--seed", type=argument(SEED, int), default=0)
     parser.add_argument("--mode", choices=("real", "paper"), default="real")
     parser.add_argument("--tick-interval", type=float, default=0.5)
     args = parser.parse_args(argv)

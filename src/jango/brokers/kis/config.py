@@ -128,14 +128,24 @@ def _read_secret_file(path: Path) -> dict[str, str]:
         info = path.stat()
     except OSError as exc:
         raise KisConfigError(f"cannot read KIS settings file {path}: {exc.strerror}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise KisConfigError(f"KIS settings file {path} is not a regular file")
     loose = stat.S_IMODE(info.st_mode) & 0o077
     if loose:
         raise KisConfigError(
             f"KIS settings file {path} has mode {stat.S_IMODE(info.st_mode):04o}; it holds "
             f"secrets, so it must be readable by its owner only: chmod 600 {path}"
         )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KisConfigError(f"cannot read KIS settings file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise KisConfigError(
+            f"KIS settings file {path} is not UTF-8 text (byte {exc.start + 1})"
+        ) from None
     values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
