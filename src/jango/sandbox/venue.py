@@ -251,6 +251,11 @@ class Venue:
         )
 
     @property
+    def loan_percent(self) -> int:
+        """The lender's share of a margin buy, in percent (the broker's configured margin rate)."""
+        return self._loan_percent
+
+    @property
     def state_path(self) -> Path | None:
         """The file this venue's market is saved in, or ``None`` for a market of one run."""
         return None if self._store is None else self._store.path

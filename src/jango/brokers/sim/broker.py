@@ -79,7 +79,8 @@ class SimBroker:
     broker never steps the venue itself (a test, or another skin, drives it). With
     ``demo_trader`` a :class:`DemoTrader` trades the first account every ``demo_period`` seconds.
 
-    ``state_path`` (not together with ``venue``) keeps the broker's own venue in that file: the
+    ``loan_percent`` is the margin rate of the broker's own venue (the lender's share of a
+    margin buy). ``state_path`` (not together with ``venue``) keeps that venue in a file: the
     first run creates it from ``seed``, later runs continue its market. An unreadable file
     raises :class:`~jango.brokers.port.StartupError` naming it. :meth:`close` releases the file
     and :meth:`connect` opens it again.
@@ -98,11 +99,13 @@ class SimBroker:
         demo_trader: bool = False,
         demo_period: float = DEMO_PERIOD,
         state_path: Path | None = None,
+        loan_percent: int = 60,
     ) -> None:
         if venue is not None and state_path is not None:
             raise ValueError("give a venue or a state path for the broker's own venue, not both")
         self._state_path = state_path
-        self.venue = venue if venue is not None else _own_venue(seed, state_path)
+        self._loan_percent = loan_percent
+        self.venue = venue if venue is not None else self._own_venue(seed)
         self._demo_period = demo_period
         self.limits = limits if limits is not None else DEFAULT_LIMITS
         self._seed = seed
@@ -127,7 +130,7 @@ class SimBroker:
         if self._queue is not None:
             return
         if self._state_path is not None and self.venue.closed:
-            self.venue = _own_venue(self._seed, self._state_path)
+            self.venue = self._own_venue(self._seed)
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         if not self.venue.accounts():
@@ -167,6 +170,17 @@ class SimBroker:
         self._queue = None
         if self._state_path is not None:
             self.venue.close()
+
+    def _own_venue(self, seed: int) -> Venue:
+        try:
+            return Venue(seed=seed, state_path=self._state_path, loan_percent=self._loan_percent)
+        except VenueStateError as exc:
+            raise StartupError(str(exc), code="SIM_STATE") from exc
+
+    @property
+    def loan_percent(self) -> int:
+        """The lender's share of a margin buy on this broker, in percent."""
+        return self.venue.loan_percent
 
     async def _run(self, trader: DemoTrader | None) -> None:
         demo_every = max(1, round(self._demo_period / self._tick_interval))
@@ -324,13 +338,6 @@ class SimBroker:
             return self.venue.instrument(code).code
         except UnknownInstrument as exc:
             raise BrokerError(str(exc), code=RefusalReason.UNKNOWN_CODE) from exc
-
-
-def _own_venue(seed: int, state_path: Path | None) -> Venue:
-    try:
-        return Venue(seed=seed, state_path=state_path)
-    except VenueStateError as exc:
-        raise StartupError(str(exc), code="SIM_STATE") from exc
 
 
 async def _drain(queue: asyncio.Queue[PushItem | None]) -> AsyncIterator[PushItem]:
