@@ -149,7 +149,7 @@ SETTINGS: dict[str, Callable[[str], str]] = {
     "commission_percent": _percent(Decimal(5)),
     "commission_unit": _integer(1, 1_000_000),
     "tax_unit": _integer(1, 1_000_000),
-    "margin_loan_percent": _percent(Decimal(100)),
+    "margin_loan_percent": _percent(Decimal(99)),
     "sim.tick_interval": _seconds(True, 3600),
     "sim.demo_period": _seconds(True, 3600),
     "sim.demo": _boolean,

@@ -4,6 +4,7 @@ another's (and CYBOS's Windows-only parts never load elsewhere)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 
 from jango.brokers.port import Broker, StartupError
@@ -28,6 +29,7 @@ def create_broker(name: str, settings: Mapping[str, str]) -> Broker:
             tick_interval=float(settings.get("sim.tick_interval", "0.05")),
             demo_trader=settings.get("sim.demo", "true") == "true",
             demo_period=float(settings.get("sim.demo_period", str(DEMO_PERIOD))),
+            loan_percent=int(Decimal(settings.get("margin_loan_percent", "60"))),
             state_path=data_dir() / f"{profile}.venue.sqlite" if profile else None,
         )
     if name == "kis":
