@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -134,8 +135,27 @@ def fault_message(path: Path, exc: BaseException) -> str:
     if isinstance(exc, sqlite3.Error) and is_damage(exc):
         return corrupt_message(path, exc)
     detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    cause = _disk_cause(exc) or "cannot write"
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    cause = ""
+    if code in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN):
+        cause = _why_not_writable(path)
+    cause = cause or _disk_cause(exc) or "cannot write"
     return f"journal {path}: {cause} ({detail})"
+
+
+def _why_not_writable(path: Path) -> str:
+    """Name what SQLite's "read-only" / "cannot open" means here, if the file system says."""
+    folder = path.parent
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "the file system is read-only"
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is read-only"
+    return ""
 
 
 def disk_error(path: Path, exc: BaseException) -> JournalError:

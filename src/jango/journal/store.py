@@ -41,8 +41,9 @@ write raises :class:`JournalError` from ``record_*``; in the other modes only :m
 :meth:`close` raise, so the session keeps running with its book in memory and exits non-zero.
 
 **A missing WAL is noticed.** The ``meta`` row ``wal`` is set to ``open`` (and checkpointed into
-the main file) when a writer opens the journal and to ``clean`` when it closes. If the next open
-finds ``open`` but no ``-wal`` file beside the database, the committed events still in that WAL
+the main file) when a writer opens the journal, followed by one commit into the WAL; it is set to
+``clean`` when the writer closes. If the next open finds ``open`` but no ``-wal`` file beside the
+database (or an empty one: SQLite never shrinks it while open), the committed events in that WAL
 are gone: :attr:`Journal.open_warnings` says "events may be missing since seq N; reconciling with
 the broker", and an ``error`` row records it. A journal that cannot be opened for writing
 (read-only, full) is still read to rebuild the book, and opens *failed*.
@@ -221,6 +222,19 @@ def _error_row(error: str, raw: str, source: str, at: datetime) -> tuple[object,
     return (None, "error", iso(at), source, "", "", "", body, raw, False)
 
 
+def wal_holds_frames(path: Path) -> bool:
+    """Whether a non-empty ``-wal`` file lies beside ``path`` (check before SQLite opens it)."""
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+def failed_line(failure: str) -> str:
+    """``journal failed: <file>: <cause>`` from a one-line fault message."""
+    return f"journal failed: {failure.removeprefix('journal ')}"
+
+
 class Journal:
     """Append-only event journal at ``path``; implements the engine's ``Recorder`` protocol.
 
@@ -279,7 +293,7 @@ class Journal:
         self._sync_full = True
         self._writer: threading.Thread | None = None
 
-        wal_was_there = Path(f"{self.path}-wal").exists()
+        wal_was_there = wal_holds_frames(self.path)
         self._db: sqlite3.Connection | None = None
         try:
             self._db = connect(self.path)
@@ -299,6 +313,12 @@ class Journal:
                         f"{self._committed}; reconciling with the broker"
                     )
                 self._set_marker("open")
+                # One commit into the fresh WAL, so from now on an empty or missing WAL beside
+                # an "open" marker means the WAL was lost (SQLite never shrinks it while open).
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)",
+                    (iso(datetime.now(KST)),),
+                )
         except JournalDiskError as exc:
             self._open_failed(exc)
         except BaseException:
@@ -369,7 +389,7 @@ class Journal:
             shed, lost, seq = self._shed, self._lost, self._committed
             if self._failure is not None:
                 state: HealthState = "failed"
-                message = f"journal failed: {self._failure}"
+                message = failed_line(self._failure)
                 if backlog:
                     message += f"; {backlog} events waiting"
             elif lost:
@@ -436,7 +456,7 @@ class Journal:
                 raise JournalError(f"journal {self.path} is closed")
             every = self.durability == "every"
             if every and self._failure is not None:
-                raise JournalError(f"journal failed: {self._failure}")
+                raise JournalError(failed_line(self._failure))
             if self._writer is None or len(self._pending) + self._inflight >= self.max_queue:
                 self._lose(1)
                 return
@@ -456,7 +476,7 @@ class Journal:
                 while self._handled < ticket and self._failure is None:
                     self._cond.wait()
                 if self._failure is not None:
-                    raise JournalError(f"journal failed: {self._failure}")
+                    raise JournalError(failed_line(self._failure))
 
     def _lose(self, count: int) -> None:
         # Called with the condition held: events that will never be journaled.
@@ -481,7 +501,7 @@ class Journal:
         self._drain()
         with self._cond:
             if self._failure is not None:
-                raise JournalError(f"journal failed: {self._failure}")
+                raise JournalError(failed_line(self._failure))
             if self._lost:
                 raise JournalError(self.health.message)
 
@@ -523,7 +543,7 @@ class Journal:
             if db is not None:
                 db.close()
         if self._failure is not None:
-            raise JournalError(f"journal failed: {self._failure}")
+            raise JournalError(failed_line(self._failure))
         if self._lost:
             raise JournalError(self.health.message)
 
