@@ -51,7 +51,9 @@ the broker", and an ``error`` row records it. A journal that cannot be opened fo
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import itertools
 import json
 import logging
 import sqlite3
@@ -276,11 +278,15 @@ class Journal:
         """Lines the session should show at start: a missing WAL, a journal that cannot write."""
 
         self._cond = threading.Condition()
-        self._pending: list[_Item] = []
+        # The caller appends to the deque without taking a lock (deque.append is atomic), so a
+        # busy loop can never starve the writer of the lock or wait on it. The writer polls
+        # every half window for urgent rows; "every" mode, flush and close also notify it.
+        self._pending: collections.deque[_Item] = collections.deque()
+        self._tickets = itertools.count(1)
         self._inflight = 0
         self._queued = self._handled = self._followed = 0
-        self._urgent_at: float | None = None
-        self._first_at: float | None = None
+        self._urgent = False
+        self._oldest: float | None = None  # when the writer first saw the oldest pending row
         self._flush_asked = False
         self._closing = self._closed = False
         self._failure: str | None = None  # the current write failure, one line
@@ -385,7 +391,8 @@ class Journal:
         """The journal's status now: ok, behind, degraded or failed, with a one-line message."""
         with self._cond:
             backlog = len(self._pending) + self._inflight
-            urgent_age = 0.0 if self._urgent_at is None else time.monotonic() - self._urgent_at
+            oldest = self._oldest
+            waited_ms = 0.0 if oldest is None else (time.monotonic() - oldest) * 1000
             shed, lost, seq = self._shed, self._lost, self._committed
             if self._failure is not None:
                 state: HealthState = "failed"
@@ -399,7 +406,7 @@ class Journal:
                     f"{self._lost_since_seq} ({self._last_cause}); the broker is re-read at the "
                     "next start"
                 )
-            elif backlog >= self._shed_at or urgent_age * 1000 > self.window_ms:
+            elif backlog >= self._shed_at or waited_ms > self.flush_ms + self.window_ms:
                 state = "behind"
                 message = f"journal behind by {backlog} events"
                 if shed:
@@ -451,35 +458,31 @@ class Journal:
         lazy: tuple[str, str, datetime, bool] | None = None,
     ) -> None:
         """Queue one row; in "every" mode wait for its commit. Never waits otherwise."""
-        with self._cond:
-            if self._closed:
-                raise JournalError(f"journal {self.path} is closed")
-            every = self.durability == "every"
-            if every and self._failure is not None:
-                raise JournalError(failed_line(self._failure))
-            if self._writer is None or len(self._pending) + self._inflight >= self.max_queue:
-                self._lose(1)
-                return
-            self._pending.append((row, event, tick, lazy))
-            self._queued += 1
-            ticket = self._queued
-            if every or (not tick and self.durability == "window"):
-                if self._urgent_at is None:
-                    self._urgent_at = time.monotonic()
-                    self._cond.notify_all()
-            elif self._first_at is None:
-                self._first_at = time.monotonic()
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+        every = self.durability == "every"
+        if every and self._failure is not None:
+            raise JournalError(failed_line(self._failure))
+        if self._writer is None or len(self._pending) + self._inflight >= self.max_queue:
+            self._lose(1)
+            return
+        ticket = next(self._tickets)
+        self._pending.append((row, event, tick, lazy))
+        self._queued = ticket
+        if every or (not tick and self.durability == "window"):
+            # Set after the append: the writer clears the flag before it takes rows, so a row
+            # whose flag it cleared is in the rows it takes, or the flag stays set.
+            self._urgent = True
+        if every:
+            with self._cond:
                 self._cond.notify_all()
-            elif len(self._pending) == _BATCH_ROWS:
-                self._cond.notify_all()
-            if every:
                 while self._handled < ticket and self._failure is None:
                     self._cond.wait()
                 if self._failure is not None:
                     raise JournalError(failed_line(self._failure))
 
     def _lose(self, count: int) -> None:
-        # Called with the condition held: events that will never be journaled.
+        # Events that will never be journaled.
         if not self._lost:
             self._lost_since_seq = self._committed
             self._last_cause = self._failure or f"the write queue is full ({self.max_queue} rows)"
@@ -549,34 +552,35 @@ class Journal:
 
     # ----------------------------------------------------------------- the writer thread
 
-    def _due(self, now: float) -> float | None:
-        """When the pending rows must be committed (None: nothing pending)."""
-        if not self._pending:
-            return None
-        if self._closing or self._flush_asked or len(self._pending) >= _BATCH_ROWS:
-            return now
-        due = float("inf")
-        if self._urgent_at is not None:
-            due = self._urgent_at
-        if self._first_at is not None:
-            due = min(due, self._first_at + self.flush_ms / 1000)
-        return due
+    def _take(self) -> list[_Item] | None:
+        """Wait until pending rows are due and take them; None once closed and drained."""
+        poll = self.window_ms / 2000
+        with self._cond:
+            while True:
+                count = len(self._pending)
+                now = time.monotonic()
+                if count and self._oldest is None:
+                    self._oldest = now
+                if count and (
+                    self._urgent
+                    or self._closing
+                    or self._flush_asked
+                    or count >= _BATCH_ROWS
+                    or (self._oldest is not None and now - self._oldest >= self.flush_ms / 1000)
+                ):
+                    break
+                if not count and self._closing:
+                    return None
+                self._cond.wait(poll)
+            self._urgent = self._flush_asked = False
+            count = len(self._pending)  # after clearing the flag: see _put
+            self._inflight = count
+            self._oldest = None
+        pop = self._pending.popleft
+        return [pop() for _ in range(count)]
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    now = time.monotonic()
-                    due = self._due(now)
-                    if due is not None and due <= now:
-                        break
-                    if due is None and self._closing:
-                        return
-                    self._cond.wait(None if due is None else due - now)
-                batch, self._pending = self._pending, []
-                self._inflight = len(batch)
-                self._urgent_at = self._first_at = None
-                self._flush_asked = False
+        while (batch := self._take()) is not None:
             written = self._commit(batch)
             with self._cond:
                 self._inflight = 0
@@ -728,6 +732,9 @@ class Journal:
         :attr:`last_rebuild` says where it started and how many events it read.
         """
         self._drain()
+        if not self.path.exists():  # a journal that could not even be created
+            self.last_rebuild = RebuildStats(0, 0, 0)
+            return Book(costs)
         with _reader(self.path) as db, damage_reported(self.path):
             book, start = Book(costs), 0
             if use_checkpoints:
