@@ -97,11 +97,14 @@ class Stalls:
         return gaps[int(len(gaps) * 0.99)] * 1000, gaps[-1] * 1000
 
 
-async def apply_all(events: list[Event], journal: Journal | None) -> tuple[float, float, float]:
-    """Events/s, p99 and max loop stall (ms) applying ``events`` in frames of 20."""
+async def apply_all(
+    events: list[Event], journal: Journal | None
+) -> tuple[float, float, float, float]:
+    """Events/s, p99 and max loop stall (ms), and CPU µs per event (all threads)."""
     book = Book()
     stalls = Stalls()
     stalls.start()
+    cpu = time.process_time()
     start = time.perf_counter()
     for i in range(0, len(events), FRAME):
         for event in events[i : i + FRAME]:
@@ -113,7 +116,8 @@ async def apply_all(events: list[Event], journal: Journal | None) -> tuple[float
     if journal is not None:
         journal.flush()  # what the loop handed over is all on disk before we stop the clock
     elapsed = time.perf_counter() - start
-    return len(events) / elapsed, p99, worst
+    cpu_us = (time.process_time() - cpu) / len(events) * 1e6
+    return len(events) / elapsed, p99, worst, cpu_us
 
 
 def build_session_broker(codes: int) -> tuple[Venue, SimBroker]:
@@ -224,22 +228,22 @@ def main() -> None:
     print(f"events: {len(events):,} ({notices:,} notices)\n")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        bare, bare_p99, bare_max = asyncio.run(apply_all(events, None))
+        bare, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
         with Journal(d / "window.sqlite") as journal:
-            jr, j_p99, j_max = asyncio.run(apply_all(events, journal))
+            jr, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
             health = journal.health
         print(
             "| loop applying events in frames of 20 | events/s | vs unjournaled | "
-            "stall p99 | stall max |"
+            "CPU µs/event | events/CPU-s | stall p99 | stall max |"
         )
-        print("|---|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         print(
-            f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | {bare_p99:.2f} ms | "
-            f"{bare_max:.2f} ms |"
+            f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | {bare_cpu:.1f} | "
+            f"{1e6 / bare_cpu:,.0f} | {bare_p99:.2f} ms | {bare_max:.2f} ms |"
         )
         print(
-            f"| journaled, default durability | {jr:,.0f} | {jr / bare:.2f}× | "
-            f"{j_p99:.2f} ms | {j_max:.2f} ms |"
+            f"| journaled, default durability | {jr:,.0f} | {jr / bare:.2f}× | {j_cpu:.1f} | "
+            f"{1e6 / j_cpu:,.0f} | {j_p99:.2f} ms | {j_max:.2f} ms |"
         )
         print(
             f"\njournal health after the run: {health.message} (shed ticks "

@@ -38,9 +38,7 @@ def edit(path: Path, sql: str) -> None:
     db.close()
 
 
-def test_a_healthy_journal_checks_clean(
-    journal: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_healthy_journal_checks_clean(journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("journal", "--check", "--path", str(journal)) == 0
     out = capsys.readouterr().out
     assert "integrity: ok" in out and "gaps in seq: none" in out
@@ -64,7 +62,7 @@ def test_missing_sequence_numbers_are_reported_as_ranges(
 def test_rows_whose_event_no_longer_parses_are_reported_by_seq(
     journal: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    edit(journal, "UPDATE events SET body = '{\"type\":\"tick\"' WHERE seq IN (5, 7)")
+    edit(journal, 'UPDATE events SET body = \'{"type":"tick"\' WHERE seq IN (5, 7)')
     assert run("journal", "--check", "--path", str(journal)) == 1
     assert "PROBLEM: 2 rows unreadable (seq 5, 7)" in capsys.readouterr().out
 

@@ -4,8 +4,9 @@ Version 1 kept events (snapshots, ticks, notices, errors and discrepancies in on
 nothing else. Version 2 adds the ``reflected`` flag of fills a broker snapshot already held, the
 ``checkpoints`` table of book states, and indexes for ``jango journal`` filters. Version 3 adds the
 ``meta`` table, whose ``wal`` row says whether the last writer closed the file cleanly (see
-:mod:`jango.journal.store`), and makes the filter indexes partial: they leave ticks out. A file of a newer version than this code knows is refused with
-:class:`JournalVersionError`, never rewritten.
+:mod:`jango.journal.store`), and makes the filter indexes partial: they leave ticks out. A
+file of a newer version than this code knows is refused with :class:`JournalVersionError`, never
+rewritten.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -93,14 +94,23 @@ EVENT_KINDS = ("snapshot", "tick", "notice")
 KINDS = (*EVENT_KINDS, "error", "discrepancy")
 # Commit early once this many rows wait, so one transaction stays a bounded amount of work.
 _BATCH_ROWS = 10_000
+# The writer's pure-Python loops release the GIL this often, so the event loop thread never
+# waits a whole switch interval (5 ms) for it.
+_YIELD_EVERY = 256
 # Retry a failed write after this long, doubling up to the maximum.
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.05, 2.0
 
-# ``seq`` is left NULL: SQLite numbers the rows (max + 1) in commit order.
-_INSERT = (
-    "INSERT INTO events (seq, kind, at, source, account, code, order_no, body, raw, reflected) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+# ``seq`` is left NULL: SQLite numbers the rows (max + 1) in commit order. Rows go in as one
+# multi-row INSERT per chunk: SQLite releases the GIL once per statement, so a chunk of rows costs
+# one hand-over of the GIL to the event loop instead of one per row.
+_COLUMNS = "(seq, kind, at, source, account, code, order_no, body, raw, reflected)"
+_CHUNK = 256
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _insert(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events {_COLUMNS} VALUES {values}"
 
 
 def default_path(profile: str = "default") -> Path:
@@ -175,15 +185,24 @@ class JournalHealth:
 _Item = tuple[tuple[object, ...] | None, Event | None, bool, tuple[str, str, datetime, bool] | None]
 
 
+# Many ticks share a time (a venue step, a second of KIS prints); format each time once.
+_TICK_TIMES: dict[datetime, str] = {}
+
+
 def tick_body(tick: Tick) -> str:
     """``dump_line(tick)``, spelled out for speed (ticks are most of what is journaled)."""
     if not tick.code.isalnum():
         return dump_line(tick)
-    when = tick.time if tick.time.tzinfo is KST else tick.time.astimezone(KST)
+    when = _TICK_TIMES.get(tick.time)
+    if when is None:
+        if len(_TICK_TIMES) >= 4096:
+            _TICK_TIMES.clear()
+        moment = tick.time if tick.time.tzinfo is KST else tick.time.astimezone(KST)
+        when = _TICK_TIMES[tick.time] = moment.isoformat()
     expected = ',"expected":true' if tick.expected else ""
     return (
         f'{{"type":"tick","code":"{tick.code}","price":{tick.price:d},"diff":{tick.diff:d},'
-        f'"volume":{tick.volume:d},"time":"{when.isoformat()}"{expected}}}'
+        f'"volume":{tick.volume:d},"time":"{when}"{expected}}}'
     )
 
 
@@ -604,6 +623,8 @@ class Journal:
         rows: list[tuple[object, ...]] = []
         events: list[tuple[Event, bool]] = []
         for i, (row, event, _, lazy) in enumerate(batch):
+            if not i % _YIELD_EVERY:
+                time.sleep(0)  # hand the GIL to the event loop between slices
             if row is None:
                 assert isinstance(event, Tick) and lazy is not None
                 if keep.get(event.code) != i:
@@ -652,7 +673,9 @@ class Journal:
             self._sync_full = full
         db.execute("BEGIN")
         try:
-            db.executemany(_INSERT, rows)
+            for i in range(0, len(rows), _CHUNK):
+                chunk = rows[i : i + _CHUNK]
+                db.execute(_insert(len(chunk)), list(itertools.chain.from_iterable(chunk)))
             last: int = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             db.execute("COMMIT")
         except BaseException:
@@ -692,7 +715,9 @@ class Journal:
         if shadow is None or not written:
             return
         try:
-            for event, reflected in written:
+            for i, (event, reflected) in enumerate(written):
+                if not i % _YIELD_EVERY:
+                    time.sleep(0)  # hand the GIL to the event loop between slices
                 if reflected and isinstance(event, OrderNotice):
                     absorb(shadow, event)
                 else:
