@@ -7,11 +7,14 @@ write-ahead log deleted after a killed process (see ``tests/journal/disks.py``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -226,3 +229,48 @@ def test_a_crash_with_its_wal_intact_loses_nothing_and_warns_nothing(tmp_path: P
         assert journal.last_seq == written
         notices = [e for e in read_entries(path, kinds=["notice"])]
         assert all(isinstance(e.event(), OrderNotice) for e in notices)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the file system is full; returns it (delete it to free the space)."""
+    filler = folder / "filler"
+    with filler.open("wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    return filler
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Poll ``condition``; the generous bound only keeps a broken build from hanging."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.01)
+
+
+def test_a_disk_that_fills_then_frees_space_is_written_again_and_the_gap_is_journaled(
+    tmp_path: Path,
+    events: list,  # type: ignore[type-arg]
+) -> None:
+    with media(tmp_path, size_kib=8192) as disk:
+        if not disk.mounted:
+            pytest.skip("needs a real small file system to fill and free (root and mount)")
+        path = disk.folder / "j.sqlite"
+        journal = Journal(path)
+        filler = fill(disk.folder)
+        notices = [e for e in events if isinstance(e, OrderNotice)]
+        record_all(journal, notices, raw="x" * 1000)
+        wait_for(lambda: journal.health.state == "failed")
+        assert "the disk is full" in journal.health.message
+        filler.unlink()
+        # The writer retries with back-off and succeeds now that there is room.
+        wait_for(lambda: journal.health.state != "failed")
+        journal.flush()
+        assert journal.health.ok  # nothing was lost: the notices waited in the queue
+        journal.close()
+        rows = list(read_entries(path))
+    [gap] = [e for e in rows if e.kind == "error" and e.source == "journal"]
+    assert "could not be written" in gap.body and "the disk is full" in gap.body
+    assert str(path) in gap.body
+    assert [e.event() for e in rows if e.kind == "notice"] == notices

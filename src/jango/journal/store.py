@@ -422,8 +422,8 @@ class Journal:
                 state = "degraded"
                 message = (
                     f"journal degraded: {lost} events not journaled since seq "
-                    f"{self._lost_since_seq} ({self._last_cause}); the broker is re-read at the "
-                    "next start"
+                    f"{self._lost_since_seq} ({self._cause(self._last_cause)}); the broker is "
+                    "re-read at the next start"
                 )
             elif backlog >= self._shed_at or waited_ms > self.flush_ms + self.window_ms:
                 state = "behind"
@@ -500,6 +500,10 @@ class Journal:
                 if self._failure is not None:
                     raise JournalError(failed_line(self._failure))
 
+    def _cause(self, message: str) -> str:
+        """A fault message without its leading "journal <file>: " (for lines that name it)."""
+        return message.removeprefix(f"journal {self.path}: ")
+
     def _lose(self, count: int) -> None:
         # Events that will never be journaled.
         if not self._lost:
@@ -509,7 +513,7 @@ class Journal:
                 "journal %s: events are being lost since seq %d (%s)",
                 self.path,
                 self._committed,
-                self._last_cause,
+                self._cause(self._last_cause),
             )
         self._lost += count
 
@@ -702,7 +706,8 @@ class Journal:
             self._failure = self._failed_at = None
             lost, shed = self._lost, self._shed
         line = (
-            f"journal {self.path} could not be written from {since and iso(since)} ({cause}); "
+            f"journal {self.path} could not be written from {since and iso(since)} "
+            f"({self._cause(cause or '')}); "
             f"{lost} events lost, {shed} ticks not journaled so far"
         )
         log.warning("%s; writing again", line)
