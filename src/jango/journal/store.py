@@ -314,7 +314,7 @@ class Journal:
         self._shed = self._lost = 0
         self._lost_since_seq = 0
         self._shed_at = max(1, max_queue // 2)
-        self._urgent_ticks = durability == "every"
+        self._never_shed = durability == "every"  # ack-on-return callers get every tick
         self._sync_full = True
         self._writer: threading.Thread | None = None
 
@@ -322,10 +322,10 @@ class Journal:
         self._db: sqlite3.Connection | None = None
         try:
             self._db = connect(self.path)
-            if max_bytes is not None:
-                page = self._db.execute("PRAGMA page_size").fetchone()[0]
-                self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page)}")
             with damage_reported(self.path):
+                if max_bytes is not None:
+                    page = self._db.execute("PRAGMA page_size").fetchone()[0]
+                    self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page)}")
                 self._committed: int = self._db.execute(
                     "SELECT coalesce(max(seq), 0) FROM events"
                 ).fetchone()[0]
@@ -464,7 +464,7 @@ class Journal:
 
     def _shedding(self) -> bool:
         # Read without the lock: a tick decided on a slightly stale length is harmless.
-        return not self._urgent_ticks and (
+        return not self._never_shed and (
             self._failure is not None or len(self._pending) + self._inflight >= self._shed_at
         )
 
