@@ -317,6 +317,7 @@ class Journal:
         self._never_shed = durability == "every"  # ack-on-return callers get every tick
         self._sync_full = True
         self._writer: threading.Thread | None = None
+        self._writer_stopped = False
 
         wal_was_there = wal_holds_frames(self.path)
         self._db: sqlite3.Connection | None = None
@@ -482,7 +483,11 @@ class Journal:
         every = self.durability == "every"
         if every and self._failure is not None:
             raise JournalError(failed_line(self._failure))
-        if self._writer is None or len(self._pending) + self._inflight >= self.max_queue:
+        if (
+            self._writer is None
+            or self._writer_stopped
+            or len(self._pending) + self._inflight >= self.max_queue
+        ):
             self._lose(1)
             return
         ticket = next(self._tickets)
@@ -603,6 +608,17 @@ class Journal:
         return [pop() for _ in range(count)]
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except Exception as exc:  # a bug, not a disk fault: say so instead of going quiet
+            log.exception("journal %s: the writer stopped", self.path)
+            with self._cond:
+                self._failure = f"journal {self.path}: the writer stopped ({exc!r})"
+                self._failed_at = datetime.now(KST)
+                self._writer_stopped = True
+                self._cond.notify_all()
+
+    def _serve(self) -> None:
         while (batch := self._take()) is not None:
             written = self._commit(batch)
             with self._cond:
