@@ -175,7 +175,11 @@ def lag_line(label: str, lateness: list[float]) -> str:
 
 
 async def paced(
-    journal: Journal | None, events: list[Event], rate: int, seconds: float
+    journal: Journal | None,
+    events: list[Event],
+    rate: int,
+    seconds: float,
+    progress: bool = False,
 ) -> tuple[list[str], list[float]]:
     """Apply ``rate`` events/s (cycling ``events``) for ``seconds``.
 
@@ -204,6 +208,12 @@ async def paced(
                 health = journal.health
                 backlog, shed = health.backlog, health.shed_ticks
             samples.append((now, rss_mib(), backlog, shed))
+            if progress and len(samples) % 60 == 1:
+                print(
+                    f"  {now:,.0f} s: RSS {samples[-1][1]:.1f} MiB, backlog {backlog:,}, "
+                    f"shed {shed:,}",
+                    flush=True,
+                )
             next_sample += 1.0
         before = time.perf_counter()
         await asyncio.sleep(0.001)
@@ -230,6 +240,9 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=10_000)
     parser.add_argument(
+        "--memory-only", action="store_true", help="only the steady-rate memory run"
+    )
+    parser.add_argument(
         "--seconds", type=float, default=3600.0 if os.environ.get("JANGO_LONG") == "1" else 20.0
     )
     args = parser.parse_args()
@@ -241,6 +254,17 @@ def main() -> None:
     print(f"events: {len(events):,} ({notices:,} notices)\n")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
+        if args.memory_only:
+            with Journal(d / "paced.sqlite") as journal:
+                rows, lag = asyncio.run(
+                    paced(journal, events, args.rate, args.seconds, progress=True)
+                )
+            print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")
+            print("| time | RSS | journal backlog | shed ticks |")
+            print("|---:|---:|---:|---:|")
+            print("\n".join(rows))
+            print(lag_line("journaled loop lag", lag))
+            return
         bare, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
         with Journal(d / "window.sqlite") as journal:
             jr, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
