@@ -4,7 +4,8 @@ One table holds, in one sequence (``seq``), every normalized event (snapshot, ti
 recorded-format JSON of :mod:`jango.recorded` plus the raw wire payload), every undecodable frame
 (``error``) and every ``discrepancy``. A ``checkpoints`` table holds the book state after
 some ``seq`` (:mod:`jango.journal.checkpoint`), so :meth:`Journal.rebuild` starts at the latest
-checkpoint and applies only later events. Replay is idempotent because the book dedupes notices.
+checkpoint and applies only later events. Replay is idempotent: the book skips sequence numbers
+it has applied.
 
 **The event loop never waits for the disk.** ``record_*`` encodes the row and puts it on a bounded
 in-memory queue; one writer thread commits whatever has gathered in one transaction (group
@@ -71,7 +72,7 @@ from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
 from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNotice, Tick
 from jango.journal.checkpoint import BookStateError, dump_book, load_book
-from jango.journal.fence import absorb
+from jango.journal.fence import apply_journaled
 from jango.journal.schema import (
     CURRENT_VERSION,
     JournalDiskError,
@@ -632,8 +633,11 @@ class Journal:
 
     def _rows(
         self, batch: list[_Item]
-    ) -> tuple[list[tuple[object, ...]], list[tuple[Event, bool]]]:
-        """The rows to insert and the events they carry, sampling ticks if so configured."""
+    ) -> tuple[list[tuple[object, ...]], list[tuple[int, Event, bool]]]:
+        """The rows to insert and the events they carry, sampling ticks if so configured.
+
+        Each event comes with its row's index in the rows (its seq once they are committed).
+        """
         keep: dict[str, int] = {}
         if self.ticks == "latest":
             for i, (_, event, tick, _) in enumerate(batch):
@@ -641,7 +645,7 @@ class Journal:
                     assert isinstance(event, Tick)
                     keep[event.code] = i
         rows: list[tuple[object, ...]] = []
-        events: list[tuple[Event, bool]] = []
+        events: list[tuple[int, Event, bool]] = []
         for i, (row, event, _, lazy) in enumerate(batch):
             if not i % _YIELD_EVERY:
                 time.sleep(0)  # hand the GIL to the event loop between slices
@@ -650,16 +654,16 @@ class Journal:
                 if keep.get(event.code) != i:
                     continue
                 row = _event_row(event, *lazy)
-            rows.append(row)
             if event is not None:
-                events.append((event, bool(row[-1])))
+                events.append((len(rows), event, bool(row[-1])))
+            rows.append(row)
         return rows, events
 
-    def _commit(self, batch: list[_Item]) -> list[tuple[Event, bool]]:
+    def _commit(self, batch: list[_Item]) -> list[tuple[int, Event, bool]]:
         """Write ``batch`` in one transaction, retrying with back-off while the disk fails.
 
-        Returns the events written; on close during a failure, gives up after one last try and
-        counts the batch as lost.
+        Returns the events written with their seqs; on close during a failure, gives up after
+        one last try and counts the batch as lost.
         """
         rows, events = self._rows(batch)
         if not rows:
@@ -680,9 +684,11 @@ class Journal:
                     if not self._closing:
                         self._cond.wait(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
+        # The rows were numbered consecutively: the writer holds the write lock for the batch.
+        first = self._committed - len(rows) + 1
         if self._failure is not None:
             self._write_recovered()
-        return events
+        return [(first + index, event, reflected) for index, event, reflected in events]
 
     def _write(self, rows: list[tuple[object, ...]], full: bool) -> None:
         db = self._db
@@ -730,19 +736,16 @@ class Journal:
         with contextlib.suppress(sqlite3.Error, OSError):
             self._write([_error_row(line, "", "journal", datetime.now(KST))], True)
 
-    def _follow(self, written: list[tuple[Event, bool]]) -> None:
+    def _follow(self, written: list[tuple[int, Event, bool]]) -> None:
         """Apply committed events to the shadow book and checkpoint it now and then."""
         shadow = self._shadow
         if shadow is None or not written:
             return
         try:
-            for i, (event, reflected) in enumerate(written):
+            for i, (seq, event, reflected) in enumerate(written):
                 if not i % _YIELD_EVERY:
                     time.sleep(0)  # hand the GIL to the event loop between slices
-                if reflected and isinstance(event, OrderNotice):
-                    absorb(shadow, event)
-                else:
-                    shadow.apply(event)
+                apply_journaled(shadow, seq, event, reflected=reflected)
             self._since_checkpoint += len(written)
             shadow.discrepancies.clear()  # the session records its own; don't grow forever
             if self._since_checkpoint >= self.checkpoint_every:
@@ -799,10 +802,7 @@ class Journal:
                     bad += 1
                     log.warning("journal event %d unreadable, skipped: %s", seq, exc)
                     continue
-                if reflected and isinstance(event, OrderNotice):
-                    absorb(book, event)
-                else:
-                    book.apply(event)
+                apply_journaled(book, seq, event, reflected=bool(reflected))
         self.last_rebuild = RebuildStats(start, read, bad)
         return book
 
