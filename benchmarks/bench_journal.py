@@ -1,92 +1,330 @@
-"""Journal throughput per durability mode, and rebuild time with and without checkpoints.
+"""The journal at its default durability: throughput, event-loop stalls and memory over time.
 
-Run: ``.venv/bin/python benchmarks/bench_journal.py [--events N]`` (default 1,000,000 for the
-rebuild; the "every" mode, one fsync per event, is timed on a slice). Prints a markdown table.
-The baseline of each group is the row marked 1.00×.
+Run: ``.venv/bin/python benchmarks/bench_journal.py [--events N] [--seconds S]``; with
+``JANGO_LONG=1`` the memory run lasts an hour. Prints markdown tables for BENCHMARKS.md.
+
+1. **Throughput, journaled vs not, in one run.** Sim events (a demo trader trading while prices
+   move), mixed as one notice per ~50 ticks, applied on an asyncio loop in frames of 20 (as a
+   WebSocket frame brings them): once to a bare Book, once to a Book while ``record_event``
+   journals each event at the default durability ("window": notices fsync'd within 20 ms, ticks
+   batched). Then the engine path: pre-made ticks through the sim adapter's thread bridge into a
+   ``Session``, with and without the journal as its recorder.
+2. **Loop stall**: a callback re-scheduled with ``call_soon`` runs once per loop iteration; the
+   gap between two runs is the longest anything (a frame's work, or waiting for the GIL the
+   writer thread holds) kept the loop from going round. p99 and max of those gaps.
+3. **Memory** at a steady 10,000 ticks/s (one notice per 50) for ``--seconds`` (an hour with
+   ``JANGO_LONG=1``): resident set size sampled each second, and the journal's backlog.
+4. Rebuild time with and without checkpoints, as before.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import platform
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
+from jango.brokers.port import BrokerLimits
+from jango.brokers.sim.broker import SimBroker
 from jango.brokers.sim.demo import DemoTrader
-from jango.domain.model import KST, Event, OrderNotice, Tick
+from jango.domain.book import Book
+from jango.domain.model import KST, BalanceRow, BalanceSnapshot, Event, OrderNotice, Tick
+from jango.engine import Session
 from jango.journal import Journal
+from jango.sandbox.instruments import synthetic_instruments
 from jango.sandbox.venue import Venue
 
 AT = datetime(2026, 3, 4, 9, 0, tzinfo=KST)
+FRAME = 20
+TICKS_PER_NOTICE = 50
 
 
 def stream(n: int) -> list[Event]:
-    """``n`` events from a sim venue with a demo trader (mostly ticks, some notices)."""
+    """A snapshot, then ``n`` sim ticks and notices, one notice per ~50 ticks, in their order."""
     venue = Venue(seed=1)
     venue.open_demo_account()
     account = venue.accounts()[0]
-    events: list[Event] = [venue.balance(account)]
-
-    def keep(e: Tick | OrderNotice) -> None:
-        events.append(e)
-
-    venue.add_tick_listener(keep)
-    venue.add_notice_listener(keep)
+    ticks: list[Tick] = []
+    notices: list[OrderNotice] = []
+    venue.add_tick_listener(ticks.append)
+    venue.add_notice_listener(notices.append)
     trader = DemoTrader(venue, account, seed=1)
-    while len(events) < n:
-        trader.act()
+    want_notices = n // (TICKS_PER_NOTICE + 1)
+    while len(ticks) < n - want_notices or len(notices) < want_notices:
+        if len(notices) < want_notices:
+            trader.act()
         venue.step()
-    return events[:n]
+    events: list[Event] = [venue.balance(account)]
+    it = iter(notices[:want_notices])
+    for i, tick in enumerate(ticks[: n - want_notices], start=1):
+        events.append(tick)
+        if i % TICKS_PER_NOTICE == 0:
+            notice = next(it, None)
+            if notice is not None:
+                events.append(notice)
+    return events
 
 
-def record(path: Path, events: list[Event], **options: object) -> float:
+class Stalls:
+    """Gaps between loop iterations, from a callback the loop runs once per iteration."""
+
+    def __init__(self) -> None:
+        self.gaps: list[float] = []
+        self._running = False
+        self._last = 0.0
+
+    def start(self) -> None:
+        self._running = True
+        self._last = time.perf_counter()
+        asyncio.get_running_loop().call_soon(self._beat)
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self._last)
+        self._last = now
+        if self._running:
+            asyncio.get_running_loop().call_soon(self._beat)
+
+    def stop(self) -> tuple[float, float]:
+        """p99 and max gap in ms."""
+        self._running = False
+        gaps = sorted(self.gaps)
+        return gaps[int(len(gaps) * 0.99)] * 1000, gaps[-1] * 1000
+
+
+async def apply_all(
+    events: list[Event], journal: Journal | None
+) -> tuple[float, float, float, float]:
+    """Events/s, p99 and max loop stall (ms), and CPU µs per event (all threads)."""
+    book = Book()
+    stalls = Stalls()
+    stalls.start()
+    cpu = time.process_time()
     start = time.perf_counter()
-    with Journal(path, **options) as journal:  # type: ignore[arg-type]
-        for e in events:
-            journal.record_event(e, raw="", source="sim", at=AT)
+    for i in range(0, len(events), FRAME):
+        for event in events[i : i + FRAME]:
+            if journal is not None:
+                journal.record_event(event, raw="", source="sim", at=AT)
+            book.apply(event)
+        await asyncio.sleep(0)
+    p99, worst = stalls.stop()  # before flush, which waits for the writer on purpose
+    if journal is not None:
+        journal.flush()  # what the loop handed over is all on disk before we stop the clock
+    elapsed = time.perf_counter() - start
+    cpu_us = (time.process_time() - cpu) / len(events) * 1e6
+    return len(events) / elapsed, p99, worst, cpu_us
+
+
+def build_session_broker(codes: int) -> tuple[Venue, SimBroker]:
+    specs = synthetic_instruments(codes, seed=1)
+    venue = Venue(specs, seed=1, codes_per_step=codes)
+    acc = "5012345601"
+    venue.open_account(
+        acc,
+        cash=10**10,
+        holdings=[BalanceRow(acc, s.code, 10, 10, 10 * s.base_price) for s in specs],
+    )
+    limits = BrokerLimits(codes, 200, 10**6, 10**6, 1.0, 50)
+    return venue, SimBroker(venue, tick_interval=0.0, limits=limits)
+
+
+async def session_rate(codes: int, count: int, journal: Journal | None) -> float:
+    """Ticks/s through the sim adapter's bridge into a Session."""
+    venue, broker = build_session_broker(codes)
+    ticks: list[Tick] = []
+    remove = venue.add_tick_listener(ticks.append)
+    while len(ticks) < count:
+        venue.step()
+    remove()
+    async with Session(broker, recorder=journal) as s:
+        start_ticks = s.stats.ticks
+
+        def push() -> None:
+            for t in ticks[:count]:
+                broker._on_tick(t)
+
+        t0 = time.perf_counter()
+        thread = threading.Thread(target=push)
+        thread.start()
+        while s.stats.ticks - start_ticks < count:
+            await asyncio.sleep(0.01)
+        if journal is not None:
+            journal.flush()
+        elapsed = time.perf_counter() - t0
+        thread.join()
+    return count / elapsed
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def lag_line(label: str, lateness: list[float]) -> str:
+    lateness = sorted(lateness)
+    p99, worst = lateness[int(len(lateness) * 0.99)] * 1000, lateness[-1] * 1000
+    return f"| {label} | {p99:.2f} ms | {worst:.2f} ms |"
+
+
+async def paced(
+    journal: Journal | None,
+    events: list[Event],
+    rate: int,
+    seconds: float,
+    progress: bool = False,
+) -> tuple[list[str], list[float]]:
+    """Apply ``rate`` events/s (cycling ``events``) for ``seconds``.
+
+    Returns the rows of a memory table and how late each 1 ms sleep of the loop woke.
+    """
+    book = Book()
+    lateness: list[float] = []
+    body = [e for e in events if not isinstance(e, BalanceSnapshot)]
+    book.apply(events[0])
+    start = time.perf_counter()
+    sent = 0
+    samples: list[tuple[float, float, int, int]] = []
+    next_sample = 0.0
+    step = max(1, len(body))
+    while (now := time.perf_counter() - start) < seconds:
+        due = int(now * rate)
+        while sent < due:
+            event = body[sent % step]
+            if journal is not None:
+                journal.record_event(event, raw="", source="sim", at=AT)
+            book.apply(event)
+            sent += 1
+        if now >= next_sample:
+            backlog = shed = 0
+            if journal is not None:
+                health = journal.health
+                backlog, shed = health.backlog, health.shed_ticks
+            samples.append((now, rss_mib(), backlog, shed))
+            if progress and len(samples) % 60 == 1:
+                print(
+                    f"  {now:,.0f} s: RSS {samples[-1][1]:.1f} MiB, backlog {backlog:,}, "
+                    f"shed {shed:,}",
+                    flush=True,
+                )
+            next_sample += 1.0
+        before = time.perf_counter()
+        await asyncio.sleep(0.001)
+        lateness.append(time.perf_counter() - before - 0.001)
+    if journal is not None:
         journal.flush()
-        elapsed = time.perf_counter() - start
-    return elapsed
+    marks = sorted({0, 1, len(samples) // 4, len(samples) // 2, len(samples) - 1})
+    rows = [
+        f"| {samples[i][0]:,.0f} s | {samples[i][1]:,.1f} MiB | {samples[i][2]:,} | "
+        f"{samples[i][3]:,} |"
+        for i in marks
+    ]
+    rows.append(f"\nevents sent: {sent:,}")
+    rss = [s[1] for s in samples[len(samples) // 4 :]]
+    if len(rss) > 1:
+        rows.append(f"RSS after the first quarter: min {min(rss):.1f}, max {max(rss):.1f} MiB")
+    return rows, lateness
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--every-events", type=int, default=2_000)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--session-ticks", type=int, default=100_000)
+    parser.add_argument("--codes", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the steady-rate memory run"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=3600.0 if os.environ.get("JANGO_LONG") == "1" else 20.0
+    )
     args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+    )
     events = stream(args.events)
     notices = sum(isinstance(e, OrderNotice) for e in events)
+    print(f"events: {len(events):,} ({notices:,} notices)\n")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        n_every = min(args.every_events, len(events))
-        every = n_every / record(d / "every.sqlite", events[:n_every], durability="every")
-        batch = len(events) / record(
-            d / "batch.sqlite", events, durability="batch", checkpoint_every=50_000
+        if args.memory_only:
+            with Journal(d / "paced.sqlite") as journal:
+                rows, lag = asyncio.run(
+                    paced(journal, events, args.rate, args.seconds, progress=True)
+                )
+            print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")
+            print("| time | RSS | journal backlog | shed ticks |")
+            print("|---:|---:|---:|---:|")
+            print("\n".join(rows))
+            print(lag_line("journaled loop lag", lag))
+            return
+        bare, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
+        with Journal(d / "window.sqlite") as journal:
+            jr, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
+            health = journal.health
+        print(
+            "| loop applying events in frames of 20 | events/s | vs unjournaled | "
+            "CPU µs/event | events/CPU-s | stall p99 | stall max |"
         )
-        j = Journal(d / "batch.sqlite")
-        start = time.perf_counter()
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(
+            f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | {bare_cpu:.1f} | "
+            f"{1e6 / bare_cpu:,.0f} | {bare_p99:.2f} ms | {bare_max:.2f} ms |"
+        )
+        print(
+            f"| journaled, default durability | {jr:,.0f} | {jr / bare:.2f}× | {j_cpu:.1f} | "
+            f"{1e6 / j_cpu:,.0f} | {j_p99:.2f} ms | {j_max:.2f} ms |"
+        )
+        print(
+            f"\njournal health after the run: {health.message} (shed ticks "
+            f"{health.shed_ticks:,}, lost {health.lost})\n"
+        )
+
+        s_bare = asyncio.run(session_rate(args.codes, args.session_ticks, None))
+        with Journal(d / "session.sqlite") as journal:
+            s_j = asyncio.run(session_rate(args.codes, args.session_ticks, journal))
+        print("| sim adapter bridge → Session → Book | ticks/s | vs unjournaled |")
+        print("|---|---:|---:|")
+        print(f"| unjournaled (baseline) | {s_bare:,.0f} | 1.00× |")
+        print(f"| journaled, default durability | {s_j:,.0f} | {s_j / s_bare:.2f}× |\n")
+
+        lag_seconds = min(args.seconds, 20.0)
+        _, bare_lag = asyncio.run(paced(None, events, args.rate, lag_seconds))
+        with Journal(d / "paced.sqlite") as journal:
+            rows, lag = asyncio.run(paced(journal, events, args.rate, args.seconds))
+        print(f"loop lag at a steady {args.rate:,} events/s (how late a 1 ms sleep woke):\n")
+        print("| run | p99 | max |")
+        print("|---|---:|---:|")
+        print(lag_line(f"unjournaled, {lag_seconds:,.0f} s (baseline)", bare_lag))
+        print(lag_line(f"journaled, {args.seconds:,.0f} s", lag))
+        print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")
+        print("| time | RSS | journal backlog | shed ticks |")
+        print("|---:|---:|---:|---:|")
+        for row in rows:
+            print(row)
+
+        with Journal(d / "rebuild.sqlite", durability="batch", checkpoint_every=50_000) as j:
+            for e in events:
+                j.record_event(e, raw="", source="sim", at=AT)
+        j = Journal(d / "rebuild.sqlite")
+        t0 = time.perf_counter()
         j.rebuild(use_checkpoints=False)
-        full = time.perf_counter() - start
-        full_read = j.last_rebuild.events_read
-        start = time.perf_counter()
+        full = time.perf_counter() - t0
+        t0 = time.perf_counter()
         j.rebuild()
-        cp = time.perf_counter() - start
-        cp_read = j.last_rebuild.events_read
+        cp = time.perf_counter() - t0
         j.close()
-    print(f"events: {len(events):,} ({notices:,} notices)\n")
-    print("| measure | value | ratio |")
-    print("|---|---|---|")
-    print(f"| record, durability=every (fsync per event) | {every:,.0f} ev/s | 1.00× |")
-    print(
-        f"| record, durability=batch (50 ms group commit) | {batch:,.0f} ev/s | "
-        f"{batch / every:,.1f}× |"
-    )
-    print(f"| rebuild, no checkpoints ({full_read:,} events read) | {full:.2f} s | 1.00× |")
-    print(
-        f"| rebuild, latest checkpoint ({cp_read:,} events read) | {cp:.3f} s | "
-        f"{full / cp:,.0f}× faster |"
-    )
+        print(
+            f"\nrebuild of {len(events):,} events: {full:.2f} s from scratch, {cp:.3f} s from "
+            f"the latest checkpoint ({full / cp:,.0f}× faster)"
+        )
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ book into JSON and back, ``fence`` keeps notices a snapshot already holds from a
 holds the ``jango journal`` and ``jango why`` commands.
 """
 
-from jango.journal.schema import JournalCorrupt, JournalError
+from jango.journal.schema import JournalCorrupt, JournalDiskError, JournalError
 from jango.journal.store import (
     EVENT_KINDS,
     KINDS,
     Entry,
     Journal,
+    JournalHealth,
     RebuildStats,
     default_path,
     read_entries,
@@ -23,7 +24,9 @@ __all__ = [
     "Entry",
     "Journal",
     "JournalCorrupt",
+    "JournalDiskError",
     "JournalError",
+    "JournalHealth",
     "RebuildStats",
     "default_path",
     "read_entries",

@@ -1,4 +1,4 @@
-"""``jango journal`` (list, filter, export, recover) and ``jango why CODE`` (explain a row).
+"""``jango journal`` (list, filter, export, check, recover) and ``jango why CODE`` (explain a row).
 
 Register both with :func:`add_commands`; each command is ``func(args) -> int``.
 """
@@ -16,8 +16,8 @@ from jango.domain.book import Book
 from jango.domain.model import KST, BalanceSnapshot, OrderNotice, parse_code
 from jango.journal.export import export_lines
 from jango.journal.fence import apply_journaled
-from jango.journal.recover import recover
-from jango.journal.schema import JournalError
+from jango.journal.recover import check, recover
+from jango.journal.schema import JournalCorrupt, JournalError
 from jango.journal.store import EVENT_KINDS, KINDS, Entry, default_path, read_entries
 
 
@@ -50,10 +50,37 @@ def _summary(e: Entry) -> str:
     return f"{e.seq:>8} {e.at} {e.kind:<11} {e.account} {e.code} {e.order_no} {e.body}{flag}"
 
 
+def cmd_check(path: Path) -> int:
+    """Print what ``--check`` found; 0 if the journal is healthy, 1 if anything is wrong."""
+    try:
+        report = check(path)
+    except JournalCorrupt as exc:
+        print(f"{path}: {exc}")
+        return 1
+    print(f"journal {path}")
+    print(f"  integrity: {'ok' if report.integrity == ('ok',) else 'FAILED'}")
+    print(f"  rows: {report.rows:,}, last seq {report.last_seq:,}")
+    print(f"  gaps in seq: {len(report.gaps) or 'none'}")
+    print(f"  unreadable rows: {report.unreadable_total or 'none'}")
+    if report.last_checkpoint is None:
+        print("  last checkpoint: none")
+    else:
+        seq, at = report.last_checkpoint
+        print(f"  last checkpoint: seq {seq:,} at {at}")
+    clean = {None: "unknown (older journal)", True: "yes", False: "no (open now, or crashed)"}
+    print(f"  closed cleanly: {clean[report.closed_cleanly]}")
+    print(f"  error rows: {report.errors_journaled:,} (`jango journal --errors` lists them)")
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    return 1 if report.problems else 0
+
+
 def cmd_journal(args: argparse.Namespace) -> int:
-    """List, export or recover the journal."""
+    """List, export, check or recover the journal."""
     path = _path(args)
     try:
+        if args.check:
+            return cmd_check(path)
         if args.recover:
             report = recover(path, Path(args.recover))
             print(
@@ -141,7 +168,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
             help="profile name (default: default)",
         )
 
-    p = subparsers.add_parser("journal", help="list, export or recover the event journal")
+    p = subparsers.add_parser("journal", help="list, export, check or recover the event journal")
     where(p)
     p.add_argument("--code", help="only this stock code")
     p.add_argument("--order", help="only this order number (and amends/cancels of it)")
@@ -151,6 +178,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--errors", action="store_true", help="only frames that could not be decoded")
     p.add_argument("--export", metavar="FILE.jsonl", help="write events for `jango replay`")
     p.add_argument("--recover", metavar="OUT.sqlite", help="copy readable rows to a new file")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="report integrity, gaps and unreadable rows; exit 1 if anything is wrong",
+    )
     p.set_defaults(func=cmd_journal)
 
     p = subparsers.add_parser("why", help="explain a holding row from the journal")

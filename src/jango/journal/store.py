@@ -7,33 +7,61 @@ some ``seq`` (:mod:`jango.journal.checkpoint`), so :meth:`Journal.rebuild` start
 checkpoint and applies only later events. Replay is idempotent: the book skips sequence numbers
 it has applied.
 
-Writes happen on one writer thread: callers put rows on a queue and the writer commits whatever
-has gathered in one transaction (group commit). The writer also applies each event to a shadow
+**The event loop never waits for the disk.** ``record_*`` encodes the row and puts it on a bounded
+in-memory queue; one writer thread commits whatever has gathered in one transaction (group
+commit), assigns the ``seq`` numbers in commit order and applies each written event to a shadow
 book of its own, so a checkpoint is exactly "the book after events 1..seq" whatever the live
-session did besides (e.g. prices it fetched without recording them).
+session did besides.
 
-**Acknowledged** means committed with ``PRAGMA synchronous=FULL`` (the WAL is fsync'd), so the
-event survives a killed process and a crash of the machine:
+Durability (``durability=``):
 
-* ``durability="every"`` (the default): :meth:`record_event` (and the other ``record_*``) return
-  only after the transaction holding the event has committed. Return = acknowledged.
-* ``durability="batch"``: ``record_*`` return at once; the writer commits every ``flush_ms``
-  milliseconds. An event is acknowledged once :meth:`flush` (or :meth:`close`) has returned
-  after it was recorded; up to ``flush_ms`` of unflushed events can be lost to a crash.
+* ``"window"`` (the default): notices, snapshots, errors and discrepancies are committed with
+  ``PRAGMA synchronous=FULL`` (the WAL is fsync'd) as soon as the writer can, and at the latest
+  ``window_ms`` (20 ms) after they were recorded while the disk keeps up. Ticks wait up to
+  ``flush_ms`` and ride along with the next commit; a commit of ticks alone is not fsync'd
+  (ticks are re-fetchable from the broker). After a crash the session re-reads the broker's
+  balance and reconciles, so the window loses nothing the broker cannot give back.
+* ``"every"``: ``record_*`` returns only after the transaction holding the row has committed with
+  fsync. Return = acknowledged. For callers that need ack-on-return; a few thousand events a
+  second at most.
+* ``"batch"``: every row, notices too, waits up to ``flush_ms``; acknowledged once :meth:`flush`
+  (or :meth:`close`) has returned after it was recorded.
 
-A write that fails (disk full, file removed) makes the next ``record_*`` or :meth:`flush` raise
-:class:`JournalError`: an event that could not be made durable is never acknowledged.
+``ticks=`` says which ticks are journaled: ``"all"``, ``"latest"`` (per code, only the last tick
+of each commit: a sample) or ``"none"``.
+
+**Backpressure and faults are reported, never waited on.** The queue holds at most ``max_queue``
+rows. From half full on (and whenever the disk is failing) ticks are shed, counted, not queued.
+Notices are never shed; if even they would overflow the queue they are lost, counted, and the
+journal is *degraded*. A failed write (read-only file or folder, full disk, I/O error, damaged
+file) is logged once as one line naming the file and the cause, the journal turns *failed*, and
+the writer retries with back-off; once a write succeeds again it journals an ``error`` row saying
+what was not journaled. :attr:`Journal.health` is the status the engine and views show
+(``"journal behind by N events"``, ``"journal failed: <cause>"``). In ``"every"`` mode a failed
+write raises :class:`JournalError` from ``record_*``; in the other modes only :meth:`flush` and
+:meth:`close` raise, so the session keeps running with its book in memory and exits non-zero.
+
+**A missing WAL is noticed.** The ``meta`` row ``wal`` is set to ``open`` (and checkpointed into
+the main file) when a writer opens the journal, followed by one commit into the WAL; it is set to
+``clean`` when the writer closes. If the next open finds ``open`` but no ``-wal`` file beside the
+database (or an empty one: SQLite never shrinks it while open), the committed events in that WAL
+are gone: :attr:`Journal.open_warnings` says "events may be missing since seq N; reconciling with
+the broker", and an ``error`` row records it. A journal that cannot be opened for writing
+(read-only, full) is still read to rebuild the book, and opens *failed*.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
+import itertools
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,30 +70,48 @@ from typing import Any, Literal
 from jango.config import data_dir
 from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
-from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, Tick
+from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNotice, Tick
 from jango.journal.checkpoint import BookStateError, dump_book, load_book
 from jango.journal.fence import apply_journaled
 from jango.journal.schema import (
-    JournalCorrupt,
+    CURRENT_VERSION,
+    JournalDiskError,
     JournalError,
+    JournalVersionError,
     connect,
-    corrupt_message,
     damage_reported,
+    fault_message,
+    open_readonly,
+    rollback,
 )
 from jango.recorded import RecordError, dump_line, parse_line
 
 log = logging.getLogger("jango.journal")
 
-Durability = Literal["every", "batch"]
+Durability = Literal["window", "every", "batch"]
+TickPolicy = Literal["all", "latest", "none"]
+HealthState = Literal["ok", "behind", "degraded", "failed"]
 EVENT_KINDS = ("snapshot", "tick", "notice")
 KINDS = (*EVENT_KINDS, "error", "discrepancy")
-# In batch mode, commit early once this many rows wait, to bound memory under a burst.
-_MAX_PENDING = 50_000
+# Commit early once this many rows wait, so one transaction stays a bounded amount of work.
+_BATCH_ROWS = 10_000
+# The writer's pure-Python loops release the GIL this often, so the event loop thread never
+# waits a whole switch interval (5 ms) for it.
+_YIELD_EVERY = 256
+# Retry a failed write after this long, doubling up to the maximum.
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.05, 2.0
 
-_INSERT = (
-    "INSERT INTO events (seq, kind, at, source, account, code, order_no, body, raw, reflected) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+# ``seq`` is left NULL: SQLite numbers the rows (max + 1) in commit order. Rows go in as one
+# multi-row INSERT per chunk: SQLite releases the GIL once per statement, so a chunk of rows costs
+# one hand-over of the GIL to the event loop instead of one per row.
+_COLUMNS = "(seq, kind, at, source, account, code, order_no, body, raw, reflected)"
+_CHUNK = 256
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _insert(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events {_COLUMNS} VALUES {values}"
 
 
 def default_path(profile: str = "default") -> Path:
@@ -75,7 +121,9 @@ def default_path(profile: str = "default") -> Path:
 
 def iso(moment: datetime) -> str:
     """Times are stored in KST with microseconds, so text order is time order."""
-    return moment.astimezone(KST).isoformat(timespec="microseconds")
+    if moment.tzinfo is not KST:
+        moment = moment.astimezone(KST)
+    return moment.isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,27 +155,73 @@ class RebuildStats:
     unreadable: int
 
 
-_RowMaker = Callable[[int], tuple[object, ...]]
+@dataclass(frozen=True, slots=True)
+class JournalHealth:
+    """The journal's status as views show it; ``message`` is one line (``str()`` gives it).
+
+    ``state`` is ``"ok"``; ``"behind"`` (rows wait longer than the window, or ticks are being
+    shed); ``"degraded"`` (events were lost: not journaled, and the broker must be re-read); or
+    ``"failed"`` (writes fail now; ``message`` names the file and the cause).
+    """
+
+    state: HealthState
+    message: str
+    backlog: int  # rows queued or being written
+    committed_seq: int
+    shed_ticks: int  # ticks not journaled because the writer was behind or failing
+    lost: int  # notices, snapshots, errors or discrepancies not journaled
+    since: datetime | None  # when the current failure began
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing is wrong (shed ticks alone are not wrong once the backlog is gone)."""
+        return self.state == "ok"
+
+    def __str__(self) -> str:
+        return self.message
 
 
-@dataclass(slots=True)
-class _Pending:
-    seq: int
-    row: tuple[object, ...]
-    event: Event | None
+# A queued row: (row or None, event or None, is a tick, (raw, source, at, reflected) or None).
+# Ticks sampled by ``ticks="latest"`` are encoded by the writer, only if they are kept.
+_Item = tuple[tuple[object, ...] | None, Event | None, bool, tuple[str, str, datetime, bool] | None]
+
+
+# Many ticks share a time (a venue step, a second of KIS prints); format each time once.
+_TICK_TIMES: dict[datetime, str] = {}
+
+
+def tick_body(tick: Tick) -> str:
+    """``dump_line(tick)``, spelled out for speed (ticks are most of what is journaled)."""
+    if not tick.code.isalnum():
+        return dump_line(tick)
+    when = _TICK_TIMES.get(tick.time)
+    if when is None:
+        if len(_TICK_TIMES) >= 4096:
+            _TICK_TIMES.clear()
+        moment = tick.time if tick.time.tzinfo is KST else tick.time.astimezone(KST)
+        when = _TICK_TIMES[tick.time] = moment.isoformat()
+    expected = ',"expected":true' if tick.expected else ""
+    return (
+        f'{{"type":"tick","code":"{tick.code}","price":{tick.price:d},"diff":{tick.diff:d},'
+        f'"volume":{tick.volume:d},"time":"{when}"{expected}}}'
+    )
 
 
 def _event_row(
-    seq: int, event: Event, raw: str, source: str, at: datetime, reflected: bool
+    event: Event, raw: str, source: str, at: datetime, reflected: bool
 ) -> tuple[object, ...]:
-    account = code = order_no = ""
+    if type(event) is Tick:
+        return (None, "tick", iso(at), source, "", event.code, "", tick_body(event), raw, False)
     if isinstance(event, BalanceSnapshot):
-        kind, account = "snapshot", event.account
-    elif isinstance(event, Tick):
-        kind, code = "tick", event.code
-    else:
-        kind, account, code, order_no = "notice", event.account, event.code, event.order_no
-    return (seq, kind, iso(at), source, account, code, order_no, dump_line(event), raw, reflected)
+        return (
+            None, "snapshot", iso(at), source, event.account, "", "", dump_line(event), raw,
+            reflected,
+        )  # fmt: skip
+    assert isinstance(event, OrderNotice)
+    return (
+        None, "notice", iso(at), source, event.account, event.code, event.order_no,
+        dump_line(event), raw, reflected,
+    )  # fmt: skip
 
 
 def _discrepancy_body(d: Discrepancy) -> str:
@@ -145,50 +239,160 @@ def _discrepancy_body(d: Discrepancy) -> str:
     )
 
 
+def _error_row(error: str, raw: str, source: str, at: datetime) -> tuple[object, ...]:
+    body = json.dumps({"error": error}, ensure_ascii=False)
+    return (None, "error", iso(at), source, "", "", "", body, raw, False)
+
+
+def wal_holds_frames(path: Path) -> bool:
+    """Whether a non-empty ``-wal`` file lies beside ``path`` (check before SQLite opens it)."""
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+def failed_line(failure: str) -> str:
+    """``journal failed: <file>: <cause>`` from a one-line fault message."""
+    return f"journal failed: {failure.removeprefix('journal ')}"
+
+
 class Journal:
     """Append-only event journal at ``path``; implements the engine's ``Recorder`` protocol.
 
-    See the module docstring for what "acknowledged" means in each durability mode. Use as a
-    context manager or call :meth:`close`, which flushes and writes a final checkpoint.
+    See the module docstring for the durability modes, :attr:`health` and the fault rules. Use
+    as a context manager or call :meth:`close`, which flushes and writes a final checkpoint.
+    ``max_bytes`` caps the file's size (SQLite then reports a full disk), e.g. to keep a journal
+    from filling a shared disk.
     """
 
     def __init__(
         self,
         path: Path | str,
         *,
-        durability: Durability = "every",
-        flush_ms: int = 50,
+        durability: Durability = "window",
+        window_ms: float = 20,
+        flush_ms: float = 50,
+        ticks: TickPolicy = "all",
+        max_queue: int = 100_000,
         costs: CostSchedule | None = None,
         checkpoint_every: int = 10_000,
+        max_bytes: int | None = None,
     ) -> None:
-        if durability not in ("every", "batch"):
-            raise ValueError(f"durability must be 'every' or 'batch', not {durability!r}")
+        if durability not in ("window", "every", "batch"):
+            raise ValueError(f"durability must be 'window', 'every' or 'batch', not {durability!r}")
+        if ticks not in ("all", "latest", "none"):
+            raise ValueError(f"ticks must be 'all', 'latest' or 'none', not {ticks!r}")
+        if not window_ms > 0 or not flush_ms > 0 or max_queue < 2:
+            raise ValueError("window_ms and flush_ms must be > 0 and max_queue at least 2")
         self.path = Path(path)
         self.durability: Durability = durability
+        self.window_ms = window_ms
         self.flush_ms = flush_ms
+        self.ticks: TickPolicy = ticks
+        self.max_queue = max_queue
         self.checkpoint_every = checkpoint_every
         self.costs = costs
         self.last_rebuild = RebuildStats(0, 0, 0)
-        self._db = connect(self.path)
+        self.open_warnings: list[str] = []
+        """Lines the session should show at start: a missing WAL, a journal that cannot write."""
+
+        self._cond = threading.Condition()
+        # The caller appends to the deque without taking a lock (deque.append is atomic), so a
+        # busy loop can never starve the writer of the lock or wait on it. The writer polls
+        # every half window for urgent rows; "every" mode, flush and close also notify it.
+        self._pending: collections.deque[_Item] = collections.deque()
+        self._tickets = itertools.count(1)
+        self._inflight = 0
+        self._queued = self._handled = self._followed = 0
+        self._urgent = False
+        self._oldest: float | None = None  # when the writer first saw the oldest pending row
+        self._flush_asked = False
+        self._closing = self._closed = False
+        self._failure: str | None = None  # the current write failure, one line
+        self._failed_at: datetime | None = None
+        self._last_cause = ""
+        self._shed = self._lost = 0
+        self._lost_since_seq = 0
+        self._shed_at = max(1, max_queue // 2)
+        self._never_shed = durability == "every"  # ack-on-return callers get every tick
+        self._sync_full = True
+        self._writer: threading.Thread | None = None
+        self._writer_stopped = False
+
+        wal_was_there = wal_holds_frames(self.path)
+        self._db: sqlite3.Connection | None = None
         try:
+            self._db = connect(self.path)
             with damage_reported(self.path):
-                self._seq: int = self._db.execute(
+                if max_bytes is not None:
+                    page = self._db.execute("PRAGMA page_size").fetchone()[0]
+                    self._db.execute(f"PRAGMA max_page_count={max(1, max_bytes // page)}")
+                self._committed: int = self._db.execute(
                     "SELECT coalesce(max(seq), 0) FROM events"
                 ).fetchone()[0]
+                marker = self._db.execute("SELECT value FROM meta WHERE key = 'wal'").fetchone()
                 self._shadow: Book | None = self.rebuild(costs)
+                if marker is not None and marker[0] == "open" and not wal_was_there:
+                    self._warn(
+                        f"journal {self.path}: its write-ahead log ({self.path.name}-wal) is "
+                        f"missing after an unclean shutdown; events may be missing since seq "
+                        f"{self._committed}; reconciling with the broker"
+                    )
+                self._set_marker("open")
+                # One commit into the fresh WAL, so from now on an empty or missing WAL beside
+                # an "open" marker means the WAL was lost (SQLite never shrinks it while open).
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)",
+                    (iso(datetime.now(KST)),),
+                )
+        except JournalDiskError as exc:
+            self._open_failed(exc)
         except BaseException:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
             raise
-        self._committed = self._followed = self._seq
+        self._lost_since_seq = self._committed
         self._since_checkpoint = self.last_rebuild.events_read
-        self._cond = threading.Condition()
-        self._pending: list[_Pending] = []
-        self._first_pending = 0.0
-        self._urgent = False
-        self._closing = False
-        self._failure: JournalError | None = None
-        self._writer = threading.Thread(target=self._run, name="jango-journal", daemon=True)
-        self._writer.start()
+        if self._db is not None:
+            self._writer = threading.Thread(target=self._run, name="jango-journal", daemon=True)
+            self._writer.start()
+            for warning in self.open_warnings:
+                self._put(_error_row(warning, "", "journal", datetime.now(KST)), None)
+
+    def _warn(self, line: str) -> None:
+        log.warning("%s", line)
+        self.open_warnings.append(line)
+
+    def _set_marker(self, value: str) -> None:
+        """Record whether a writer has the file open, in the main file itself (not the WAL)."""
+        assert self._db is not None
+        with damage_reported(self.path):
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('wal', ?)", (value,))
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _open_failed(self, exc: JournalError) -> None:
+        """The file cannot be written: read what it holds, then run with the book in memory."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self._failure = str(exc)
+        self._failed_at = datetime.now(KST)
+        self._warn(f"{exc}; events are not being journaled")
+        self._committed = 0
+        self._shadow = None
+        if self.path.exists():
+            with contextlib.closing(open_readonly(self.path)) as db, damage_reported(self.path):
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > CURRENT_VERSION:
+                    raise JournalVersionError(
+                        f"journal {self.path} has schema version {version}, newer than this "
+                        f"jango understands ({CURRENT_VERSION}); upgrade jango to read it"
+                    ) from exc
+                self._committed = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[
+                    0
+                ]
+            self.rebuild(self.costs)
 
     def __enter__(self) -> Journal:
         return self
@@ -200,161 +404,373 @@ class Journal:
 
     @property
     def last_seq(self) -> int:
-        """The sequence number given to the most recent ``record_*`` row."""
-        return self._seq
+        """The ``seq`` of the newest committed row ("every" mode: of the row just recorded)."""
+        return self._committed
+
+    @property
+    def health(self) -> JournalHealth:
+        """The journal's status now: ok, behind, degraded or failed, with a one-line message."""
+        with self._cond:
+            backlog = len(self._pending) + self._inflight
+            oldest = self._oldest
+            waited_ms = 0.0 if oldest is None else (time.monotonic() - oldest) * 1000
+            shed, lost, seq = self._shed, self._lost, self._committed
+            if self._failure is not None:
+                state: HealthState = "failed"
+                message = failed_line(self._failure)
+                if backlog:
+                    message += f"; {backlog} events waiting"
+            elif lost:
+                state = "degraded"
+                message = (
+                    f"journal degraded: {lost} events not journaled since seq "
+                    f"{self._lost_since_seq} ({self._cause(self._last_cause)}); the broker is "
+                    "re-read at the next start"
+                )
+            elif backlog >= self._shed_at or waited_ms > self.flush_ms + self.window_ms:
+                state = "behind"
+                message = f"journal behind by {backlog} events"
+                if shed:
+                    message += f"; {shed} ticks not journaled"
+            else:
+                state, message = "ok", "journal ok"
+            return JournalHealth(state, message, backlog, seq, shed, lost, self._failed_at)
 
     def record_event(
         self, event: Event, *, raw: str, source: str, at: datetime, reflected: bool = False
     ) -> None:
-        """Append a normalized event; ``reflected`` marks a fill a snapshot already held."""
-        self._append([lambda seq: _event_row(seq, event, raw, source, at, reflected)], event)
+        """Queue a normalized event; ``reflected`` marks a fill a snapshot already held."""
+        if type(event) is Tick:
+            if self.ticks == "none" or self._shedding():
+                if self.ticks != "none":
+                    self._shed += 1
+                return
+            if self.ticks == "latest":
+                self._put(None, event, tick=True, lazy=(raw, source, at, reflected))
+                return
+        self._put(_event_row(event, raw, source, at, reflected), event, tick=type(event) is Tick)
 
     def record_error(self, *, raw: str, error: str, source: str, at: datetime) -> None:
-        """Append a frame that could not be decoded, with the decoder's error."""
-        body = json.dumps({"error": error}, ensure_ascii=False)
-        self._append([lambda seq: (seq, "error", iso(at), source, "", "", "", body, raw, 0)])
+        """Queue a frame that could not be decoded, with the decoder's error."""
+        self._put(_error_row(error, raw, source, at), None)
 
     def record_discrepancies(self, found: Iterable[Discrepancy]) -> None:
-        """Append each difference between computed and reported values."""
+        """Queue each difference between computed and reported values."""
         at = iso(datetime.now(KST))
-        rows = [
-            lambda seq, d=d: (
-                seq, "discrepancy", at, "", d.account, d.code, d.order_no,
-                _discrepancy_body(d), "", 0,
-            )
-            for d in found
-        ]  # fmt: skip
-        if rows:
-            self._append(rows)
+        for d in found:
+            row = (
+                None, "discrepancy", at, "", d.account, d.code, d.order_no,
+                _discrepancy_body(d), "", False,
+            )  # fmt: skip
+            self._put(row, None)
 
-    def _append(self, makers: Sequence[_RowMaker], event: Event | None = None) -> None:
-        """Queue rows (numbered here, in call order); in "every" mode wait for their commit."""
-        with self._cond:
-            if self._failure is not None:
-                raise self._failure
-            if self._closing:
-                raise JournalError(f"journal {self.path} is closed")
-            for make in makers:
-                self._seq += 1
-                if not self._pending:
-                    self._first_pending = time.monotonic()
-                self._pending.append(_Pending(self._seq, make(self._seq), event))
-            target = self._seq
-            if self.durability == "every" or len(self._pending) >= _MAX_PENDING:
-                self._urgent = True
-            self._cond.notify_all()
-            if self.durability == "every":
-                self._wait_for(target)
+    def _shedding(self) -> bool:
+        # Read without the lock: a tick decided on a slightly stale length is harmless.
+        return not self._never_shed and (
+            self._failure is not None or len(self._pending) + self._inflight >= self._shed_at
+        )
+
+    def _put(
+        self,
+        row: tuple[object, ...] | None,
+        event: Event | None,
+        *,
+        tick: bool = False,
+        lazy: tuple[str, str, datetime, bool] | None = None,
+    ) -> None:
+        """Queue one row; in "every" mode wait for its commit. Never waits otherwise."""
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+        every = self.durability == "every"
+        if every and self._failure is not None:
+            raise JournalError(failed_line(self._failure))
+        if (
+            self._writer is None
+            or self._writer_stopped
+            or len(self._pending) + self._inflight >= self.max_queue
+        ):
+            self._lose(1)
+            return
+        ticket = next(self._tickets)
+        self._pending.append((row, event, tick, lazy))
+        self._queued = ticket
+        if every or (not tick and self.durability == "window"):
+            # Set after the append: the writer clears the flag before it takes rows, so a row
+            # whose flag it cleared is in the rows it takes, or the flag stays set.
+            self._urgent = True
+        if every:
+            with self._cond:
+                self._cond.notify_all()
+                while self._handled < ticket and self._failure is None:
+                    self._cond.wait()
+                if self._failure is not None:
+                    raise JournalError(failed_line(self._failure))
+
+    def _cause(self, message: str) -> str:
+        """A fault message without its leading "journal <file>: " (for lines that name it)."""
+        return message.removeprefix(f"journal {self.path}: ")
+
+    def _lose(self, count: int) -> None:
+        # Events that will never be journaled.
+        if not self._lost:
+            self._lost_since_seq = self._committed
+            self._last_cause = self._failure or f"the write queue is full ({self.max_queue} rows)"
+            log.error(
+                "journal %s: events are being lost since seq %d (%s)",
+                self.path,
+                self._committed,
+                self._cause(self._last_cause),
+            )
+        self._lost += count
 
     def flush(self) -> None:
         """Return once everything recorded so far is committed (the ack point in batch mode).
 
         It also waits for the writer to apply those events to its shadow book (and write any
-        checkpoint that was due), so a rebuild right after sees the latest checkpoint.
+        checkpoint that was due), so a rebuild right after sees the latest checkpoint. Raises
+        :class:`JournalError` if the journal has failed or lost events.
         """
+        self._drain()
         with self._cond:
-            self._urgent = True
+            if self._failure is not None:
+                raise JournalError(failed_line(self._failure))
+            if self._lost:
+                raise JournalError(self.health.message)
+
+    def _drain(self) -> None:
+        """Wait until the writer has handled (or given up on) everything queued so far."""
+        with self._cond:
+            target = self._queued
+            if self._writer is None or self._followed >= target:
+                return
+            self._flush_asked = True
             self._cond.notify_all()
-            target = self._seq
-            self._wait_for(target)
-            while self._followed < target and self._failure is None:
+            while self._followed < target and self._failure is None and self._writer.is_alive():
                 self._cond.wait()
 
-    def _wait_for(self, seq: int) -> None:
-        # Called with the condition held.
-        while self._committed < seq and self._failure is None:
-            self._cond.wait()
-        if self._failure is not None:
-            raise self._failure
-
     def close(self) -> None:
-        """Flush, write a final checkpoint and close the file. Safe to call twice."""
+        """Flush, write a final checkpoint, mark the file closed cleanly and close it.
+
+        Safe to call twice. Raises :class:`JournalError` (after closing) if writes failed or
+        events were lost, so a session ends with a non-zero exit.
+        """
         with self._cond:
-            if self._closing:
+            if self._closed:
                 return
-            self._closing = True
-            self._urgent = True
+            self._closed = self._closing = True
             self._cond.notify_all()
-        self._writer.join()
+        if self._writer is not None:
+            self._writer.join()
+        db = self._db
         try:
-            if self._failure is None and self._shadow is not None and self._since_checkpoint:
-                self._checkpoint()
+            if db is not None and self._failure is None:
+                if self._shadow is not None and self._since_checkpoint:
+                    self._checkpoint()
+                self._set_marker("clean")
+        except (JournalError, sqlite3.Error) as exc:
+            self._failure = (
+                str(exc) if isinstance(exc, JournalError) else fault_message(self.path, exc)
+            )
         finally:
-            self._db.close()
+            if db is not None:
+                db.close()
         if self._failure is not None:
-            raise self._failure
+            raise JournalError(failed_line(self._failure))
+        if self._lost:
+            raise JournalError(self.health.message)
 
     # ----------------------------------------------------------------- the writer thread
 
+    def _take(self) -> list[_Item] | None:
+        """Wait until pending rows are due and take them; None once closed and drained."""
+        poll = self.window_ms / 2000
+        with self._cond:
+            while True:
+                count = len(self._pending)
+                now = time.monotonic()
+                if count and self._oldest is None:
+                    self._oldest = now
+                if count and (
+                    self._urgent
+                    or self._closing
+                    or self._flush_asked
+                    or count >= _BATCH_ROWS
+                    or (self._oldest is not None and now - self._oldest >= self.flush_ms / 1000)
+                ):
+                    break
+                if not count and self._closing:
+                    return None
+                self._cond.wait(poll)
+            self._urgent = self._flush_asked = False
+            count = len(self._pending)  # after clearing the flag: see _put
+            self._inflight = count
+            self._oldest = None
+        pop = self._pending.popleft
+        return [pop() for _ in range(count)]
+
     def _run(self) -> None:
-        flush_s = self.flush_ms / 1000
-        while True:
+        try:
+            self._serve()
+        except Exception as exc:  # a bug, not a disk fault: say so instead of going quiet
+            log.exception("journal %s: the writer stopped", self.path)
             with self._cond:
-                while True:
-                    if self._pending and self._urgent:
-                        break
-                    if self._closing and not self._pending:
-                        return
-                    if self._pending:
-                        left = self._first_pending + flush_s - time.monotonic()
-                        if left <= 0:
-                            break
-                        self._cond.wait(left)
-                    else:
-                        self._cond.wait()
-                batch, self._pending, self._urgent = self._pending, [], False
-            try:
-                self._write(batch)
-            except sqlite3.Error as exc:
-                with self._cond:
-                    self._failure = JournalError(f"cannot write journal {self.path}: {exc}")
-                    self._cond.notify_all()
-                return
-            with self._cond:
-                self._committed = batch[-1].seq
-                self._cond.notify_all()
-            self._follow(batch)
-            with self._cond:
-                self._followed = batch[-1].seq
+                self._failure = f"journal {self.path}: the writer stopped ({exc!r})"
+                self._failed_at = datetime.now(KST)
+                self._writer_stopped = True
                 self._cond.notify_all()
 
-    def _write(self, batch: list[_Pending]) -> None:
+    def _serve(self) -> None:
+        while (batch := self._take()) is not None:
+            written = self._commit(batch)
+            with self._cond:
+                self._inflight = 0
+                self._handled += len(batch)
+                self._cond.notify_all()
+            self._follow(written)
+            with self._cond:
+                self._followed = self._handled
+                self._cond.notify_all()
+
+    def _rows(
+        self, batch: list[_Item]
+    ) -> tuple[list[tuple[object, ...]], list[tuple[int, Event, bool]]]:
+        """The rows to insert and the events they carry, sampling ticks if so configured.
+
+        Each event comes with its row's index in the rows (its seq once they are committed).
+        """
+        keep: dict[str, int] = {}
+        if self.ticks == "latest":
+            for i, (_, event, tick, _) in enumerate(batch):
+                if tick:
+                    assert isinstance(event, Tick)
+                    keep[event.code] = i
+        rows: list[tuple[object, ...]] = []
+        events: list[tuple[int, Event, bool]] = []
+        for i, (row, event, _, lazy) in enumerate(batch):
+            if not i % _YIELD_EVERY:
+                time.sleep(0)  # hand the GIL to the event loop between slices
+            if row is None:
+                assert isinstance(event, Tick) and lazy is not None
+                if keep.get(event.code) != i:
+                    continue
+                row = _event_row(event, *lazy)
+            if event is not None:
+                events.append((len(rows), event, bool(row[-1])))
+            rows.append(row)
+        return rows, events
+
+    def _commit(self, batch: list[_Item]) -> list[tuple[int, Event, bool]]:
+        """Write ``batch`` in one transaction, retrying with back-off while the disk fails.
+
+        Returns the events written with their seqs; on close during a failure, gives up after
+        one last try and counts the batch as lost.
+        """
+        rows, events = self._rows(batch)
+        if not rows:
+            return []
+        full = self.durability != "window" or any(row[1] != "tick" for row in rows)
+        delay, tried_closing = _RETRY_FIRST_S, False
+        while True:
+            try:
+                self._write(rows, full)
+                break
+            except (sqlite3.Error, OSError) as exc:
+                self._write_failed(exc)
+                with self._cond:
+                    if tried_closing:
+                        self._lose(sum(1 for row in rows if row[1] != "tick"))
+                        return []
+                    tried_closing = self._closing
+                    if not self._closing:
+                        self._cond.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+        # The rows were numbered consecutively: the writer holds the write lock for the batch.
+        first = self._committed - len(rows) + 1
+        if self._failure is not None:
+            self._write_recovered()
+        return [(first + index, event, reflected) for index, event, reflected in events]
+
+    def _write(self, rows: list[tuple[object, ...]], full: bool) -> None:
         db = self._db
+        assert db is not None
+        if full != self._sync_full:
+            # Commits holding only ticks are not fsync'd: the broker can give ticks back.
+            db.execute(f"PRAGMA synchronous={'FULL' if full else 'NORMAL'}")
+            self._sync_full = full
         db.execute("BEGIN")
         try:
-            db.executemany(_INSERT, [p.row for p in batch])
+            for i in range(0, len(rows), _CHUNK):
+                chunk = rows[i : i + _CHUNK]
+                db.execute(_insert(len(chunk)), list(itertools.chain.from_iterable(chunk)))
+            last: int = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            rollback(db)
             raise
+        with self._cond:
+            self._committed = last
 
-    def _follow(self, batch: list[_Pending]) -> None:
+    def _write_failed(self, exc: BaseException) -> None:
+        message = fault_message(self.path, exc)
+        with self._cond:
+            changed = message != self._failure
+            if self._failure is None:
+                self._failed_at = datetime.now(KST)
+            self._failure = self._last_cause = message
+            self._cond.notify_all()
+        if changed:
+            log.error("%s", message)
+
+    def _write_recovered(self) -> None:
+        """Writes work again: say so in the log and in the journal itself."""
+        with self._cond:
+            cause, since = self._failure, self._failed_at
+            self._failure = self._failed_at = None
+            lost, shed = self._lost, self._shed
+        line = (
+            f"journal {self.path} could not be written from {since and iso(since)} "
+            f"({self._cause(cause or '')}); "
+            f"{lost} events lost, {shed} ticks not journaled so far"
+        )
+        log.warning("%s; writing again", line)
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._write([_error_row(line, "", "journal", datetime.now(KST))], True)
+
+    def _follow(self, written: list[tuple[int, Event, bool]]) -> None:
         """Apply committed events to the shadow book and checkpoint it now and then."""
         shadow = self._shadow
-        if shadow is None:
+        if shadow is None or not written:
             return
         try:
-            for p in batch:
-                if p.event is None:
-                    continue
-                apply_journaled(shadow, p.seq, p.event, reflected=bool(p.row[-1]))
-                self._since_checkpoint += 1
+            for i, (seq, event, reflected) in enumerate(written):
+                if not i % _YIELD_EVERY:
+                    time.sleep(0)  # hand the GIL to the event loop between slices
+                apply_journaled(shadow, seq, event, reflected=reflected)
+            self._since_checkpoint += len(written)
             shadow.discrepancies.clear()  # the session records its own; don't grow forever
             if self._since_checkpoint >= self.checkpoint_every:
                 self._checkpoint()
+        except (sqlite3.Error, OSError, JournalError) as exc:
+            # Checkpoints are an optimisation; the events are already safe.
+            log.warning("journal %s: checkpoint not written (%s)", self.path, exc)
         except Exception:
-            # Checkpoints are an optimisation; events are already safe. Stop checkpointing.
             log.exception("journal shadow book failed; no more checkpoints this run")
             self._shadow = None
 
     def _checkpoint(self) -> None:
-        assert self._shadow is not None
+        assert self._shadow is not None and self._db is not None
         state = json.dumps(dump_book(self._shadow), ensure_ascii=False, separators=(",", ":"))
-        with self._db:
-            self._db.execute(
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.execute(
                 "INSERT OR REPLACE INTO checkpoints (seq, at, state) VALUES (?, ?, ?)",
                 (self._committed, iso(datetime.now(KST)), state),
             )
+            db.execute("COMMIT")
+        except BaseException:
+            rollback(db)
+            raise
         self._since_checkpoint = 0
 
     # ----------------------------------------------------------------- reading
@@ -364,8 +780,10 @@ class Journal:
 
         :attr:`last_rebuild` says where it started and how many events it read.
         """
-        if hasattr(self, "_writer"):
-            self.flush()
+        self._drain()
+        if not self.path.exists():  # a journal that could not even be created
+            self.last_rebuild = RebuildStats(0, 0, 0)
+            return Book(costs)
         with _reader(self.path) as db, damage_reported(self.path):
             book, start = Book(costs), 0
             if use_checkpoints:
@@ -406,10 +824,7 @@ def _entry(row: Any) -> Entry:
 @contextlib.contextmanager
 def _reader(path: Path) -> Iterator[sqlite3.Connection]:
     """A short-lived read connection (WAL lets it read while the writer writes)."""
-    try:
-        db = sqlite3.connect(path)
-    except sqlite3.Error as exc:
-        raise JournalCorrupt(corrupt_message(path, exc)) from exc
+    db = open_readonly(path)
     try:
         yield db
     finally:
@@ -431,12 +846,22 @@ def read_entries(
     cancels. Raises :class:`JournalCorrupt` for a damaged file.
     """
     # Refuses newer schemas, migrates older ones and reports damage before the query runs.
-    connect(path, create=False).close()
+    try:
+        connect(path, create=False).close()
+    except JournalDiskError:
+        # Read-only media: nothing can be migrated, but a current file can still be read.
+        with contextlib.closing(open_readonly(path)) as db, damage_reported(path):
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != CURRENT_VERSION:
+            raise
     where: list[str] = ["1"]
     args: list[object] = []
     if kinds:
         where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
         args.extend(kinds)
+        if "tick" not in kinds:
+            # Spelled out so SQLite may use the indexes, which leave ticks out.
+            where.append("kind <> 'tick'")
     if code:
         where.append("code = ?")
         args.append(code)
