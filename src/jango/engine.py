@@ -302,6 +302,7 @@ class Session:
         self.supervisor = Supervisor(restart)
         self.supervisor.listen(self._on_problem)
         self._tasks: list[Supervised] = []
+        self._pump_task: Supervised | None = None
         self._events: AsyncIterator[PushItem] | None = None
         # Set when the pump died: the item it was handling may be lost, so re-read the broker.
         self._resync = False
@@ -336,7 +337,8 @@ class Session:
         self._start_tasks()
 
     def _start_tasks(self) -> None:
-        self.spawn("pump", self._pump)
+        # The pump is ready once its re-read after a restart has worked (see _pump).
+        self._pump_task = self.spawn("pump", self._pump, wait_ready=True)
         self.spawn("poll", self._poll)
 
     async def stop(self) -> tuple[Problem, ...]:
@@ -382,13 +384,15 @@ class Session:
         """Supervised tasks given up for good: the book stopped following part of the market."""
         return self.supervisor.failures
 
-    def spawn(self, name: str, factory: TaskFactory, *, restart: bool = True) -> Supervised:
+    def spawn(
+        self, name: str, factory: TaskFactory, *, restart: bool = True, wait_ready: bool = False
+    ) -> Supervised:
         """Run ``factory()`` as a supervised task of this session, stopped by :meth:`stop`.
 
         A strategy's own loop belongs here: if it raises it is shown, journaled and restarted
-        like the session's own tasks (see :class:`~jango.supervisor.Supervisor`).
+        like the session's own tasks (see :meth:`~jango.supervisor.Supervisor.spawn`).
         """
-        handle = self.supervisor.spawn(name, factory, restart=restart)
+        handle = self.supervisor.spawn(name, factory, restart=restart, wait_ready=wait_ready)
         self._tasks.append(handle)
         return handle
 
@@ -534,6 +538,8 @@ class Session:
             await self.reconcile()
             self._resync = False
             log.warning("%s re-read after the pump restarted", self.broker.name)
+        if self._pump_task is not None:
+            self._pump_task.ready()
         if self._events is None:
             self._events = self.broker.events()
         events = self._events

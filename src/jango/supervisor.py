@@ -140,13 +140,52 @@ class UsesSupervisor(Protocol):
 class Supervised:
     """One supervised task; :meth:`stop` ends it (and its restarts) for good."""
 
-    def __init__(self, name: str, factory: TaskFactory, restart: bool, backoff: Backoff) -> None:
+    def __init__(
+        self,
+        name: str,
+        factory: TaskFactory,
+        restart: bool,
+        backoff: Backoff,
+        supervisor: Supervisor,
+        wait_ready: bool,
+    ) -> None:
         self.name = name
         self.factory = factory
         self.restart = restart
         self.backoff = backoff
+        self.wait_ready = wait_ready
         self.runs = 0  # how many times the coroutine was started
         self.task: asyncio.Task[None] | None = None
+        self.streak = 0  # deaths in the current run of failures
+        self._supervisor = supervisor
+        self._ready_at: float | None = None
+        self._healthy: asyncio.TimerHandle | None = None
+
+    def ready(self) -> None:
+        """The current run is past its start-up (a task spawned with ``wait_ready`` says so).
+
+        Its ``healthy_after`` clock starts now: a run that dies while still starting (a
+        reconcile that keeps failing, however slowly) never counts as recovered.
+        """
+        if self._ready_at is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._ready_at = loop.time()
+        if self.streak:
+            # Cleared only if this run lasts: a task that dies at once stays shown.
+            self._healthy = loop.call_later(
+                self.backoff.healthy_after, self._supervisor._recovered, self.name
+            )
+
+    def _lasted(self) -> bool:
+        """Whether the run that just ended had been healthy long enough to count as recovered."""
+        if self._healthy is not None:
+            self._healthy.cancel()
+            self._healthy = None
+        ready_at, self._ready_at = self._ready_at, None
+        if ready_at is None:
+            return False
+        return asyncio.get_running_loop().time() - ready_at >= self.backoff.healthy_after
 
     @property
     def done(self) -> bool:
@@ -199,15 +238,19 @@ class Supervisor:
         *,
         restart: bool = True,
         backoff: Backoff | None = None,
+        wait_ready: bool = False,
     ) -> Supervised:
         """Run ``factory()`` as a task named ``name`` on the running loop, under supervision.
 
         ``factory`` is called again for every restart, so it must build a fresh coroutine (pass
         ``self._run``, or ``lambda: self._run(arg)``). A normal return ends the task without a
         restart; cancellation ends it quietly. ``restart=False`` reports a death as a failure at
-        once.
+        once. With ``wait_ready`` a run counts towards recovery only from its call of
+        :meth:`Supervised.ready` (after a start-up step that may itself fail).
         """
-        handle = Supervised(name, factory, restart, backoff or self.backoff)
+        handle = Supervised(
+            name, factory, restart, backoff or self.backoff, self, wait_ready=wait_ready
+        )
         if self._stopping:
             raise RuntimeError(f"cannot start {name}: the supervisor is stopping")
         handle.task = asyncio.get_running_loop().create_task(self._watch(handle), name=name)
@@ -227,34 +270,29 @@ class Supervisor:
     # ----------------------------------------------------------------- watching
 
     async def _watch(self, handle: Supervised) -> None:
-        loop = asyncio.get_running_loop()
         backoff = handle.backoff
-        streak = 0
         since: datetime | None = None
         while True:
-            started = loop.time()
             handle.runs += 1
-            healthy = None
-            if streak:
-                # Cleared only if this run lasts: a task that dies at once stays shown.
-                healthy = loop.call_later(backoff.healthy_after, self._recovered, handle.name)
+            if not handle.wait_ready:
+                handle.ready()
             try:
                 await handle.factory()
             except asyncio.CancelledError:
+                handle._lasted()
                 raise
             except Exception as exc:
                 error: Exception = exc
             else:
+                handle._lasted()
                 return
-            finally:
-                if healthy is not None:
-                    healthy.cancel()
-            if streak and loop.time() - started >= backoff.healthy_after:
-                streak = 0  # it had recovered; this is a new run of failures
-            if streak == 0:
+            if handle._lasted():
+                handle.streak = 0  # it had recovered; this is a new run of failures
+            if handle.streak == 0:
                 since = _now()
             assert since is not None
-            streak += 1
+            handle.streak += 1
+            streak = handle.streak
             # The restart about to happen, or (when given up) the restarts already made.
             give_up = self._stopping or not handle.restart or streak > backoff.attempts
             problem = Problem(
