@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from rich.text import Text
+from textual.widgets import Static
 
 from jango.brokers.kis import KisBroker
 from jango.brokers.port import OrderRequest
@@ -27,6 +29,7 @@ from jango.sandbox.kis_server import KisSandbox
 from jango.sandbox.venue import Venue
 from jango.supervisor import Backoff, Problem
 from jango.views.report import book_report
+from jango.views.terminal import JangoApp
 from jango.views.web.hub import Hub
 from jango.views.web.payload import status_payload
 from tests.kis.helpers import FAST, config_for
@@ -284,3 +287,33 @@ def test_the_web_stream_pushes_a_failure_as_soon_as_it_happens() -> None:
     [problem] = status["problems"]
     assert problem["task"] == "feed" and problem["permanent"] is True
     assert "OSError: strategy lost its data feed" in problem["text"]
+
+
+async def test_the_terminal_status_line_shows_what_stopped_and_since_when_in_red() -> None:
+    venue = Venue(seed=7)
+    venue.open_demo_account()
+    session = Session(SimBroker(venue, tick_interval=0.0), restart=QUICK)
+    app = JangoApp(session, lang="en")
+
+    async def broken() -> None:
+        raise OSError("strategy lost its data feed")
+
+    def status_line() -> Text:
+        content = app.query_one("#status", Static).content
+        assert isinstance(content, Text)
+        return content
+
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(lambda: session.status.connected, "the session to start")
+        session.spawn("feed", broken, restart=False)
+        async with asyncio.timeout(WAIT):
+            while "Degraded" not in status_line().plain:
+                await pilot.pause(0.02)
+        line = status_line()
+        [failure] = session.failures
+        first = line.plain.splitlines()[0]
+        assert first == f"✖ Degraded: {failure.describe()}"
+        assert f"feed stopped at {failure.since:%H:%M:%S}" in first
+        assert any("red" in str(span.style) for span in line.spans)
+        await pilot.press("q")
+    assert session.failures == (failure,)
