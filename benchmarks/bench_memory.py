@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 
 from bench_engine import build
-
 from jango.domain.book import Changes
 from jango.engine import Session
 
@@ -75,11 +74,8 @@ async def phase(codes: int, rate: int, seconds: float, samples: int, merged: boo
                 await asyncio.sleep(max(0.0, start + n * seconds / samples - time.perf_counter()))
                 backlog = broker._queue.qsize() if broker._queue is not None else 0
                 pending = stream.queue.size if merged else unbounded.qsize()
-                out.append(
-                    Sample(
-                        time.perf_counter() - start, session.stats.ticks, rss_mib(), pending, backlog
-                    )
-                )
+                elapsed = time.perf_counter() - start
+                out.append(Sample(elapsed, session.stats.ticks, rss_mib(), pending, backlog))
         finally:
             stop.set()
             thread.join()
