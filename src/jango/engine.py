@@ -101,6 +101,7 @@ class Stats:
     errors: int = 0
     polls: int = 0
     listener_errors: int = 0  # exceptions raised by on_change / on_fill listeners
+    discarded: int = 0  # pushed items taken and dropped after the pump was given up
 
 
 ChangeListener = Callable[[Changes], None]
@@ -563,6 +564,17 @@ class Session:
                 self._resync = True
                 raise
 
+    async def _drain(self) -> None:
+        """After the pump was given up: keep taking what the broker pushes and count it.
+
+        Nothing piles up in the adapter's queue for the rest of the run, and the status keeps
+        saying that the book no longer follows the market.
+        """
+        if self._events is None:
+            self._events = self.broker.events()
+        async for _ in self._events:
+            self.stats.discarded += 1
+
     async def _handle(self, item: PushItem) -> None:
         if isinstance(item, Received):
             await self._apply_received(item)
@@ -659,6 +671,9 @@ class Session:
     def _on_problem(self, task: str, problem: Problem | None, error: BaseException | None) -> None:
         """A supervised task died, or recovered: show it in the status and journal the death."""
         self.status.problems = tuple(self.supervisor.problems.values())
+        given_up = problem is not None and problem.permanent
+        if task == "pump" and given_up and not self._stopped.is_set():
+            self.spawn("pump drain", self._drain)
         if error is not None and problem is not None:
             self.stats.errors += 1
             if self.recorder is not None:
