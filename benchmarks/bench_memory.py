@@ -2,7 +2,9 @@
 
 The venue is stepped from a thread at ``--rate`` ticks/s over ``--codes`` held codes (every tick
 reaches the book). One ``session.changes()`` stream is made and never read: its pending change
-sets are merged into one, so the process's resident memory should stay flat. Baseline, in the
+sets are merged into one, so the process's resident memory should stay flat. A web hub with one
+client that never reads is attached too (its pending rows are a set, bounded by the book).
+Baseline, in the
 same process and run: a fresh session whose never-reading consumer gets every change set in a
 plain ``asyncio.Queue`` (what ``changes()`` did before), for a shorter time.
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from bench_engine import build
 from jango.domain.book import Changes
 from jango.engine import Session
+from jango.views.web.hub import Hub
 
 
 def rss_mib() -> float:
@@ -41,6 +44,7 @@ class Sample:
     rss: float
     pending: int  # keys held for the never-reading consumer (merged) or change sets (baseline)
     backlog: int  # items the sim adapter has handed over that the engine has not applied yet
+    web: int  # rows pending for the web client that never reads
 
 
 def drive(venue_step: object, codes: int, rate: int, stop: threading.Event) -> None:
@@ -61,7 +65,12 @@ async def phase(codes: int, rate: int, seconds: float, samples: int, merged: boo
     async with Session(broker) as session:
         unbounded: asyncio.Queue[Changes] = asyncio.Queue()
         stream = session.changes()
-        if not merged:
+        hub = Hub(session)
+        if merged:
+            hub.start()
+            client = hub.join()
+            hub.snapshot(client)
+        else:
             await stream.aclose()
             session.on_change(unbounded.put_nowait)
         stop = threading.Event()
@@ -74,25 +83,27 @@ async def phase(codes: int, rate: int, seconds: float, samples: int, merged: boo
                 await asyncio.sleep(max(0.0, start + n * seconds / samples - time.perf_counter()))
                 backlog = broker._queue.qsize() if broker._queue is not None else 0
                 pending = stream.queue.size if merged else unbounded.qsize()
+                web = len(client.rows) if merged else 0
                 elapsed = time.perf_counter() - start
-                out.append(Sample(elapsed, session.stats.ticks, rss_mib(), pending, backlog))
+                out.append(Sample(elapsed, session.stats.ticks, rss_mib(), pending, backlog, web))
         finally:
             stop.set()
             thread.join()
         if merged:
             assert len(stream.queue) == 1  # one merged change set waited the whole time
+            await hub.stop()
     return out
 
 
 def report(title: str, samples: list[Sample]) -> None:
     print(f"\n{title}\n")
-    print("| elapsed s | ticks applied | ticks/s | RSS MiB | pending | adapter backlog |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| elapsed s | ticks applied | ticks/s | RSS MiB | pending | web client rows | backlog |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for s in samples:
         rate = s.ticks / s.seconds if s.seconds > 0 else 0.0
         print(
             f"| {s.seconds:,.0f} | {s.ticks:,} | {rate:,.0f} | {s.rss:,.1f} | {s.pending:,} | "
-            f"{s.backlog:,} |"
+            f"{s.web:,} | {s.backlog:,} |"
         )
     first, last = samples[1], samples[-1]
     ticks = max(1, last.ticks - first.ticks)

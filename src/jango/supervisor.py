@@ -14,7 +14,18 @@ adapter's readers and writers, the web hub, a strategy's own loops) is started w
   :attr:`Supervisor.failures`, and the process is expected to exit non-zero at the end.
 
 Adapters that run their own tasks implement :class:`UsesSupervisor`; the session hands them its
-supervisor before it connects, so their failures show in the same status.
+supervisor before it connects, so their failures show in the same status::
+
+    class Adapter:
+        def use_supervisor(self, supervisor: Supervisor) -> None:
+            self._supervisor = supervisor
+
+        async def connect(self) -> None:
+            supervisor = self._supervisor or Supervisor()  # used on its own: still restarted
+            self._reader = supervisor.spawn("kis reader", self._read)
+
+        async def close(self) -> None:
+            await self._reader.stop()
 """
 
 from __future__ import annotations
