@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 
@@ -220,3 +221,29 @@ async def test_a_ready_run_that_lasts_clears_the_problem_and_starts_a_new_count(
     assert (first.restarts, later.restarts) == (1, 1)  # the count started over
     assert later.since > first.since
     await supervisor.stop()
+
+
+async def test_a_part_that_is_not_a_task_can_be_reported_down_and_cleared() -> None:
+    supervisor = Supervisor(QUICK)
+    heard = Heard(supervisor)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    def writer_thread() -> None:
+        # A thread hands its failure to the loop; the supervisor is not thread-safe.
+        disk_full = OSError(28, "No space left")
+        loop.call_soon_threadsafe(
+            functools.partial(supervisor.report, "journal writer", disk_full, permanent=False)
+        )
+        loop.call_soon_threadsafe(done.set)
+
+    await asyncio.to_thread(writer_thread)
+    await done.wait()
+    [problem] = heard.deaths
+    assert problem.task == "journal writer" and "No space left" in problem.error
+    assert supervisor.problems == {"journal writer": problem}
+    supervisor.clear("journal writer")
+    assert supervisor.problems == {} and heard.recoveries == ["journal writer"]
+    assert supervisor.failures == ()
+    gone = supervisor.report("journal", OSError("read-only file system"))
+    assert supervisor.failures == (gone,) and gone.permanent

@@ -278,6 +278,36 @@ class Supervisor:
             await handle.stop()
         return self.failures
 
+    def report(self, name: str, error: BaseException, *, permanent: bool = True) -> Problem:
+        """Report a part that is not a supervised task (a writer thread, a disk) as down.
+
+        Shown, logged and told to listeners like a task's death; ``permanent`` problems count
+        as failures. Call on the loop (from a thread, through ``loop.call_soon_threadsafe``); call
+        :meth:`clear` when it works again.
+        """
+        earlier = self.problems.get(name)
+        problem = Problem(
+            task=name,
+            error=_cause(error),
+            since=earlier.since if earlier is not None else _now(),
+            restarts=0,
+            max_restarts=0,
+            permanent=permanent,
+        )
+        if permanent:
+            log.error("%s", problem.describe())
+            self._failures.append(problem)
+        else:
+            log.error("%s stopped: %s", name, problem.error)
+        self.problems[name] = problem
+        self.incidents.append(problem)
+        self._tell(name, problem, error)
+        return problem
+
+    def clear(self, name: str) -> None:
+        """A part reported with :meth:`report` works again (permanent problems stay)."""
+        self._recovered(name)
+
     # ----------------------------------------------------------------- watching
 
     async def _watch(self, handle: Supervised) -> None:
