@@ -16,6 +16,7 @@ from jango.domain.book import Book, OrderStatus
 from jango.domain.model import Code, Credit, Discrepancy, Event, OrderType, Side
 from jango.engine import Session
 from jango.sandbox.venue import Venue
+from jango.supervisor import Backoff
 from jango.views.report import book_report
 
 LIMITS = BrokerLimits(
@@ -246,3 +247,71 @@ async def test_reconciling_after_cash_and_credit_fills_finds_no_difference() -> 
             ),
         )
         assert await s.reconcile() == []
+
+
+class FailsOnce(Capture):
+    """A journal whose disk fails once, on the first fill it is asked to record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def record_event(self, event: Event, *, raw: str, source: str, at: datetime) -> None:
+        if not self.failed and '"kind": "filled"' in raw:
+            self.failed = True
+            raise OSError(28, "No space left on device")
+        super().record_event(event, raw=raw, source=source, at=at)
+
+
+def venue_rows(broker: SimBroker, account: str) -> dict[object, tuple[int, int]]:
+    return {r.key: (r.qty, r.sellable) for r in broker.venue.balance(account).rows}
+
+
+def book_rows(s: Session) -> dict[object, tuple[int, int]]:
+    return {r.key: (r.qty, r.sellable) for r in s.book.rows()}
+
+
+async def test_a_pump_that_dies_on_a_fill_re_reads_the_broker_and_follows_later_fills() -> None:
+    broker = sim()
+    venue = broker.venue
+    recorder = FailsOnce()
+    restart = Backoff(initial=0.001, maximum=0.01, attempts=3, healthy_after=0.05)
+    async with Session(broker, recorder=recorder, restart=restart) as s:
+        account = s.accounts[0]
+        held = s.book.held_codes()
+        new = next(i.code for i in venue.instruments() if i.code not in held)
+        await s.place(OrderRequest(account, Side.BUY, new, 3, order_type=OrderType.MARKET))
+        # The fill notice that killed the pump was never applied; the re-read after the
+        # restart brings the book to the broker's truth all the same.
+        await step_until(s, venue, lambda: recorder.failed and not s.status.degraded)
+        assert book_rows(s) == venue_rows(broker, account)
+        assert any(r.key.code == new and r.qty == 3 for r in s.book.rows())
+        [death] = s.supervisor.incidents
+        assert death.task == "pump" and "No space left on device" in death.error
+        assert recorder.errors == [death.describe()]
+
+        more = await s.place(OrderRequest(account, Side.BUY, new, 2, order_type=OrderType.MARKET))
+        await step_until(
+            s,
+            venue,
+            lambda: (
+                more.order_no in s.book.orders
+                and s.book.orders[more.order_no].status is OrderStatus.FILLED
+            ),
+        )
+        assert book_rows(s) == venue_rows(broker, account)
+    assert await s.stop() == ()
+
+
+async def test_changes_are_followed_from_the_moment_they_are_asked_for_until_the_stop() -> None:
+    broker = sim()
+    async with Session(broker) as s:
+        stream = s.changes()
+        account = s.accounts[0]
+        code = next(iter(s.book.held_codes()))
+        await s.place(OrderRequest(account, Side.BUY, code, 1, order_type=OrderType.MARKET))
+        await step_until(s, broker.venue, lambda: len(stream.queue) == 1)
+        first = await anext(stream)  # made before the order, read after it: nothing missed
+        assert first.orders or first.rows
+    assert [c async for c in stream] == []
+    assert [c async for c in s.changes()] == []  # asked for after the stop: ends at once

@@ -7,6 +7,7 @@
     async def main() -> None:
         async with jango.open_session("sim", seed=1) as session:
             session.on_fill(lambda n: print("filled", n.code, n.qty, n.price))
+            # A reader that falls behind gets one merged change set, never a backlog.
             async for changes in session.changes():
                 for key in changes.rows:
                     row = session.book.row(key)
@@ -22,6 +23,7 @@ from jango.config import load_settings
 from jango.domain.book import Book, PnlMode
 from jango.domain.costs import CostSchedule
 from jango.engine import Session
+from jango.supervisor import Backoff
 
 
 def open_session(
@@ -35,7 +37,11 @@ def open_session(
     """A session on ``broker`` (default from configuration, else ``sim``); use ``async with``.
 
     Extra keyword settings use the configuration's flat keys with ``_`` for ``.``
-    (``kis_app_key=...``); configuration files and ``JANGO_*`` variables fill the rest.
+    (``kis_app_key=...``, ``restart_attempts="3"``); configuration files and ``JANGO_*``
+    variables fill the rest.
+
+    Tasks that die are restarted (``restart.*`` settings); ``session.status.problems`` shows
+    what is down, and ``await session.stop()`` returns what was given up (``session.failures``).
     """
     merged = load_settings()
     for key, value in settings.items():
@@ -46,4 +52,5 @@ def open_session(
     name = broker or merged.get("broker", "sim")
     mode = PnlMode(pnl or merged.get("pnl", "gross"))
     book = Book(costs or CostSchedule(), pnl_mode=mode)
-    return Session(create_broker(name, merged), book=book)
+    restart = Backoff.from_settings(merged)
+    return Session(create_broker(name, merged), book=book, restart=restart)

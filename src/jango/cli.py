@@ -41,10 +41,11 @@ from jango.domain.model import (
     Side,
     parse_code,
 )
-from jango.engine import Session
+from jango.engine import Session, Status
 from jango.journal.export import replay_lines
 from jango.journal.schema import JournalError
 from jango.recorded import bounded_lines
+from jango.supervisor import Backoff
 from jango.views.report import book_report, book_table
 
 EXIT_USER_ERROR = 2
@@ -141,6 +142,7 @@ def _session(settings: dict[str, str], **kw: Any) -> Session:
     reconciles it with the broker. The sim's market starts afresh every run, so it journals
     only when asked (``--profile``); ``journal = false`` turns journaling off.
     """
+    kw.setdefault("restart", Backoff.from_settings(settings))
     broker = create_broker(settings["broker"], settings)
     mode = PnlMode(settings.get("pnl", "gross"))
     costs = _costs(settings)
@@ -167,15 +169,18 @@ def _console() -> Console:
     return console if console.is_terminal else Console(width=200)
 
 
-def _print_book(book: Book, fmt: str, lang: str, out: Console) -> None:
+def _print_book(
+    book: Book, fmt: str, lang: str, out: Console, status: Status | None = None
+) -> None:
     if fmt == "json":
-        sys.stdout.write(json.dumps(book_report(book), ensure_ascii=False, indent=2) + "\n")
+        report = book_report(book, status=status)
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     elif fmt == "csv":
         from jango.views.export import write_csv
 
         write_csv(book, sys.stdout, lang=lang, bom=False)
     else:
-        out.print(book_table(book, lang=lang))
+        out.print(book_table(book, lang=lang, status=status))
 
 
 # --------------------------------------------------------------------- commands
@@ -205,8 +210,9 @@ async def _run_headless(settings: dict[str, str], seconds: float, fmt: str, lang
     session = _session(settings)
     async with session:
         await asyncio.sleep(seconds)
-    _print_book(session.book, fmt, lang, _console())
-    return 0
+    _print_book(session.book, fmt, lang, _console(), session.status)
+    # A task given up during the run (logged as it happened): the book may be stale.
+    return 1 if session.failures else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,14 +35,28 @@ from jango.domain.model import (
     Code,
     Discrepancy,
     Event,
+    HoldingKey,
     NoticeKind,
     OrderNotice,
     Quote,
     Tick,
     mask_account,
 )
+from jango.supervisor import (
+    Backoff,
+    Problem,
+    Supervised,
+    Supervisor,
+    TaskFactory,
+    UsesSupervisor,
+    format_traceback,
+)
 
 log = logging.getLogger("jango.engine")
+
+# A slow reader of changes() is handed at most this many of the discrepancies found while it
+# slept (the newest); the book keeps them all.
+DISCREPANCIES_KEPT = 1000
 
 
 def now() -> datetime:
@@ -60,12 +75,19 @@ class Recorder(Protocol):
 
 @dataclass(slots=True)
 class Status:
-    """Connection status as the views show it."""
+    """Connection status as the views show it, and the supervised tasks that are down."""
 
     connected: bool = False
     detail: str = "starting"
     since: datetime = field(default_factory=now)
     reconnects: int = 0
+    # Tasks that stopped and are restarting, or were given up (``permanent``): what, since when.
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def degraded(self) -> bool:
+        """True while any task is down: the book may not be following the market."""
+        return bool(self.problems)
 
 
 @dataclass(slots=True)
@@ -78,6 +100,8 @@ class Stats:
     notices: int = 0
     errors: int = 0
     polls: int = 0
+    listener_errors: int = 0  # exceptions raised by on_change / on_fill listeners
+    discarded: int = 0  # pushed items taken and dropped after the pump was given up
 
 
 ChangeListener = Callable[[Changes], None]
@@ -88,11 +112,162 @@ def quote_to_tick(q: Quote, at: datetime) -> Tick:
     return Tick(q.code, q.price, q.diff, q.volume, at)
 
 
+class ChangeQueue:
+    """The change sets one reader has not taken yet, merged into one.
+
+    However long the reader sleeps, what waits is one set of keys no larger than the book (and
+    at most :data:`DISCREPANCIES_KEPT` discrepancies), so a slow reader never grows memory; what
+    it takes next names everything that changed since its last read, and the book holds the
+    latest values.
+    """
+
+    __slots__ = (
+        "_accounts",
+        "_applied",
+        "_closed",
+        "_discrepancies",
+        "_orders",
+        "_pending",
+        "_ready",
+        "_removed",
+        "_rows",
+        "merged",
+        "puts",
+    )
+
+    def __init__(self) -> None:
+        self._rows: set[HoldingKey] = set()
+        self._removed: set[HoldingKey] = set()
+        self._accounts: set[str] = set()
+        self._orders: set[str] = set()
+        self._discrepancies: deque[Discrepancy] = deque(maxlen=DISCREPANCIES_KEPT)
+        self._applied = False
+        self._pending = False
+        self._closed = False
+        self._ready = asyncio.Event()
+        self.puts = 0  # change sets put so far
+        self.merged = 0  # change sets folded into the one waiting now
+
+    def __len__(self) -> int:
+        """Merged change sets waiting: 0 or 1."""
+        return int(self._pending)
+
+    @property
+    def size(self) -> int:
+        """Keys and discrepancies held now (bounded by the book, not by the reader's delay)."""
+        return (
+            len(self._rows)
+            + len(self._removed)
+            + len(self._accounts)
+            + len(self._orders)
+            + len(self._discrepancies)
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(self, changes: Changes) -> None:
+        """Fold ``changes`` into what waits (ignored once closed)."""
+        if self._closed:
+            return
+        self._rows.update(changes.rows)
+        self._removed.update(changes.removed)
+        self._accounts.update(changes.accounts)
+        self._orders.update(changes.orders)
+        if changes.discrepancies:
+            self._discrepancies.extend(changes.discrepancies)
+        self._applied |= changes.applied
+        self._pending = True
+        self.puts += 1
+        self.merged += 1
+        self._ready.set()
+
+    def take_nowait(self) -> Changes | None:
+        """What waits, as one change set, or ``None`` if nothing does."""
+        if not self._pending:
+            return None
+        # Whether a key is shown is the book's to say now: a row removed and re-added within
+        # one merge is named in both sets, as it is in the separate change sets.
+        changes = Changes(
+            rows=frozenset(self._rows),
+            removed=frozenset(self._removed),
+            accounts=frozenset(self._accounts),
+            orders=frozenset(self._orders),
+            discrepancies=tuple(self._discrepancies),
+            applied=self._applied,
+        )
+        self._rows.clear()
+        self._removed.clear()
+        self._accounts.clear()
+        self._orders.clear()
+        self._discrepancies.clear()
+        self._applied = False
+        self._pending = False
+        self.merged = 0
+        self._ready.clear()
+        return changes
+
+    async def get(self) -> Changes | None:
+        """The next merged change set; ``None`` once closed and emptied."""
+        while not self._pending:
+            if self._closed:
+                return None
+            await self._ready.wait()
+        return self.take_nowait()
+
+    def close(self) -> None:
+        """No more puts; a waiting reader gets what is left, then ``None``."""
+        self._closed = True
+        self._ready.set()
+
+
+class ChangeStream:
+    """What :meth:`Session.changes` returns: an async iterator over merged change sets.
+
+    It follows the session from the moment it is made, not from the first read. Forgetting it
+    (or ``aclose()``) stops the session feeding it.
+    """
+
+    def __init__(self, queues: list[ChangeQueue], *, closed: bool = False) -> None:
+        self.queue = ChangeQueue()
+        if closed:
+            self.queue.close()
+        queues.append(self.queue)
+        self._detach = weakref.finalize(self, _discard, queues, self.queue)
+
+    def __aiter__(self) -> ChangeStream:
+        return self
+
+    async def __anext__(self) -> Changes:
+        changes = await self.queue.get()
+        if changes is None:
+            self._detach()
+            raise StopAsyncIteration
+        return changes
+
+    async def aclose(self) -> None:
+        """Stop following the session."""
+        self.queue.close()
+        self._detach()
+
+
+def _discard(queues: list[ChangeQueue], queue: ChangeQueue) -> None:
+    with contextlib.suppress(ValueError):
+        queues.remove(queue)
+
+
 class Session:
     """A live book on one broker.
 
     Use as ``async with Session(broker) as s:``; read ``s.book``; ``async for ch in s.changes()``
-    to follow change sets; ``s.on_fill(cb)`` to react to fills; ``await s.place(...)`` to trade.
+    to follow change sets; ``s.on_fill(cb)`` to react to fills; ``await s.place(...)`` to trade;
+    ``s.spawn(name, factory)`` to run a strategy loop under the session's supervisor.
+
+    Every long-running task (the pump that applies what the broker pushes, the poll, the
+    adapter's own tasks) is supervised: one that dies shows in ``s.status.problems`` at once, is
+    journaled as an error and restarted with back-off (``restart``). One given up for good is
+    listed in ``s.failures``, which :meth:`stop` returns; a caller should exit non-zero then.
     """
 
     def __init__(
@@ -105,6 +280,7 @@ class Session:
         recorder: Recorder | None = None,
         poll_interval: float = 1.0,
         keep_notices: int = 50,
+        restart: Backoff | None = None,
     ) -> None:
         self.broker = broker
         self.book = book or Book(costs)
@@ -119,11 +295,20 @@ class Session:
         self.errors: deque[Undecodable] = deque(maxlen=keep_notices)
         self._change_listeners: list[ChangeListener] = []
         self._fill_listeners: list[FillListener] = []
-        self._queues: list[asyncio.Queue[Changes]] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._queues: list[ChangeQueue] = []
+        self._failing_listeners: set[int] = set()
         self._sync_lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self._closers: list[Callable[[], None]] = []
+        self.supervisor = Supervisor(restart)
+        self.supervisor.listen(self._on_problem)
+        self._tasks: list[Supervised] = []
+        self._pump_task: Supervised | None = None
+        self._events: AsyncIterator[PushItem] | None = None
+        # Set when the pump died: the item it was handling may be lost, so re-read the broker.
+        self._resync = False
+        if isinstance(broker, UsesSupervisor):
+            broker.use_supervisor(self.supervisor)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -150,28 +335,67 @@ class Session:
         await self._bootstrap_prices(sorted(self.book.held_codes()))
         await self._sync_subscriptions()
         self._set_status(True, f"connected to {self.broker.name}")
-        self._tasks.append(asyncio.create_task(self._pump(), name="jango-pump"))
-        self._tasks.append(asyncio.create_task(self._poll(), name="jango-poll"))
+        self._start_tasks()
 
-    async def stop(self) -> None:
-        """Stop the loops, unsubscribe everything and close the broker. Safe to call twice."""
+    def _start_tasks(self) -> None:
+        # The pump is ready once its re-read after a restart has worked (see _pump).
+        self._pump_task = self.spawn("pump", self._pump, wait_ready=True)
+        self.spawn("poll", self._poll)
+
+    async def stop(self) -> tuple[Problem, ...]:
+        """Stop the loops, unsubscribe everything and close the broker. Safe to call twice.
+
+        Returns the tasks that were given up for good (also in :attr:`failures`), each logged
+        as an error; empty when the session ran healthy.
+        """
         if self._stopped.is_set():
-            return
+            return self.failures
         self._stopped.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # The session's own tasks first: nothing is applied after this point.
+        for handle in self._tasks:
+            await handle.stop()
+        for queue in self._queues:
+            queue.close()
         for code in sorted(self.subscribed):
-            with contextlib.suppress(BrokerError):
+            try:
                 await self.broker.unsubscribe(code)
+            except BrokerError as exc:
+                log.info("unsubscribing %s on stop failed: %s", code, exc)
         self.subscribed.clear()
         self.polled.clear()
-        await self.broker.close()
-        for close in self._closers:
-            close()
-        self._set_status(False, "stopped")
+        try:
+            await self.broker.close()
+        finally:
+            # The adapter's tasks, if it left any running, and the final word on failures.
+            failures = await self.supervisor.stop()
+            for close in self._closers:
+                close()
+            self._set_status(False, "stopped")
+        if failures:
+            log.error(
+                "session on %s ended with %d task(s) given up: %s",
+                self.broker.name,
+                len(failures),
+                "; ".join(f.describe() for f in failures),
+            )
+        return failures
+
+    @property
+    def failures(self) -> tuple[Problem, ...]:
+        """Supervised tasks given up for good: the book stopped following part of the market."""
+        return self.supervisor.failures
+
+    def spawn(
+        self, name: str, factory: TaskFactory, *, restart: bool = True, wait_ready: bool = False
+    ) -> Supervised:
+        """Run ``factory()`` as a supervised task of this session, stopped by :meth:`stop`.
+
+        A strategy's own loop belongs here: if it raises it is shown, journaled and restarted
+        like the session's own tasks (see :meth:`~jango.supervisor.Supervisor.spawn`).
+        """
+        handle = self.supervisor.spawn(name, factory, restart=restart, wait_ready=wait_ready)
+        self._tasks.append(handle)
+        return handle
 
     def add_closer(self, close: Callable[[], None]) -> None:
         """Run ``close`` after the session stops (a journal to flush, a file to close)."""
@@ -189,31 +413,24 @@ class Session:
         self._fill_listeners.append(listener)
         return lambda: self._fill_listeners.remove(listener)
 
-    async def changes(self) -> AsyncIterator[Changes]:
-        """Every change set from now on, until the session stops."""
-        queue: asyncio.Queue[Changes] = asyncio.Queue()
-        self._queues.append(queue)
-        try:
-            while not self._stopped.is_set():
-                getter = asyncio.ensure_future(queue.get())
-                stopper = asyncio.ensure_future(self._stopped.wait())
-                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                stopper.cancel()
-                if getter in done:
-                    yield getter.result()
-                else:
-                    getter.cancel()
-        finally:
-            self._queues.remove(queue)
+    def changes(self) -> ChangeStream:
+        """Change sets from now on, until the session stops.
+
+        A reader that falls behind is not queued every change set: what it has not read yet is
+        merged into one (see :class:`ChangeQueue`), so its memory stays bounded and its next
+        read names everything that changed since; read the values from the book.
+        """
+        return ChangeStream(self._queues, closed=self._stopped.is_set())
 
     async def wait_for(self, predicate: Callable[[Book], bool], timeout: float = 10.0) -> None:
         """Wait until ``predicate(book)`` holds (checked after every change)."""
         async with asyncio.timeout(timeout):
             if predicate(self.book):
                 return
-            async for _ in self.changes():
-                if predicate(self.book):
-                    return
+            async with contextlib.aclosing(self.changes()) as stream:
+                async for _ in stream:
+                    if predicate(self.book):
+                        return
 
     # ----------------------------------------------------------------- trading
 
@@ -313,8 +530,50 @@ class Session:
         return self.book.code_value(code)
 
     async def _pump(self) -> None:
-        async for item in self.broker.events():
-            await self._handle(item)
+        """Apply what the broker pushes, in order.
+
+        After a death the broker's balance is read again first: the item being handled when the
+        last run died may not have been applied, and a reconcile that failed is retried here.
+        """
+        if self._resync:
+            await self.reconcile()
+            self._resync = False
+            log.warning("%s re-read after the pump restarted", self.broker.name)
+        if self._pump_task is not None:
+            self._pump_task.ready()
+        if self._events is None:
+            self._events = self.broker.events()
+        events = self._events
+        while True:
+            try:
+                item = await anext(events)
+            except StopAsyncIteration:
+                self._events = None
+                if self._stopped.is_set():
+                    return
+                self._resync = True
+                raise BrokerError(f"the {self.broker.name} push stream ended") from None
+            except Exception:
+                # The adapter's stream itself failed: the next run asks for a new one.
+                self._events = None
+                self._resync = True
+                raise
+            try:
+                await self._handle(item)
+            except Exception:
+                self._resync = True
+                raise
+
+    async def _drain(self) -> None:
+        """After the pump was given up: keep taking what the broker pushes and count it.
+
+        Nothing piles up in the adapter's queue for the rest of the run, and the status keeps
+        saying that the book no longer follows the market.
+        """
+        if self._events is None:
+            self._events = self.broker.events()
+        async for _ in self._events:
+            self.stats.discarded += 1
 
     async def _handle(self, item: PushItem) -> None:
         if isinstance(item, Received):
@@ -348,8 +607,11 @@ class Session:
             self.recorder.record_discrepancies(changes.discrepancies)
         self._publish(changes)
         if event.kind is NoticeKind.FILLED:
-            for listener in list(self._fill_listeners):
-                listener(event)
+            for fill_listener in list(self._fill_listeners):
+                try:
+                    fill_listener(event)
+                except Exception as exc:
+                    self._listener_failed(fill_listener, exc)
         if self.book.held_codes() != held_before:
             await self._sync_subscriptions()
 
@@ -385,6 +647,41 @@ class Session:
         if not changes and not changes.discrepancies:
             return
         for listener in list(self._change_listeners):
-            listener(changes)
+            try:
+                listener(changes)
+            except Exception as exc:
+                self._listener_failed(listener, exc)
         for queue in self._queues:
-            queue.put_nowait(changes)
+            queue.put(changes)
+
+    def _listener_failed(self, listener: object, error: Exception) -> None:
+        """A view's or strategy's callback raised: say so once per listener, keep applying."""
+        self.stats.listener_errors += 1
+        if id(listener) in self._failing_listeners:
+            return
+        self._failing_listeners.add(id(listener))
+        name = getattr(listener, "__qualname__", repr(listener))
+        text = f"listener {name} raised {type(error).__name__}: {error}"
+        log.error("%s; the book goes on (further errors of it are only counted)", text)
+        if self.recorder is not None:
+            self.recorder.record_error(
+                raw=format_traceback(error), error=text, source="jango:listener", at=now()
+            )
+
+    def _on_problem(self, task: str, problem: Problem | None, error: BaseException | None) -> None:
+        """A supervised task died, or recovered: show it in the status and journal the death."""
+        self.status.problems = tuple(self.supervisor.problems.values())
+        given_up = problem is not None and problem.permanent
+        if task == "pump" and given_up and not self._stopped.is_set():
+            self.spawn("pump drain", self._drain)
+        if error is not None and problem is not None:
+            self.stats.errors += 1
+            if self.recorder is not None:
+                self.recorder.record_error(
+                    raw=format_traceback(error),
+                    error=problem.describe(),
+                    source=f"jango:{task}",
+                    at=now(),
+                )
+        # Views redraw the status with the next change set: send one now.
+        self._publish(Changes(accounts=frozenset(self.accounts)))

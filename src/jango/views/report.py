@@ -7,7 +7,7 @@ One shape everywhere: ``jango replay --format json``, ``jango run --format json`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -15,6 +15,10 @@ from rich.text import Text
 
 from jango.domain.book import Account, Book, Order, PnlMode, Row
 from jango.domain.model import Credit, Discrepancy
+
+if TYPE_CHECKING:
+    from jango.engine import Status
+    from jango.supervisor import Problem
 
 LABELS: dict[str, dict[str, str]] = {
     "ko": {
@@ -58,6 +62,10 @@ LABELS: dict[str, dict[str, str]] = {
         "notices": "최근 체결/주문",
         "discrepancies": "불일치",
         "connection": "연결",
+        "degraded": "일부 중단",
+        "stopped": "중단",
+        "given_up": "복구 실패",
+        "restarting": "재시작",
     },
     "en": {
         "account": "Account",
@@ -100,6 +108,10 @@ LABELS: dict[str, dict[str, str]] = {
         "notices": "Latest notices",
         "discrepancies": "Discrepancies",
         "connection": "Connection",
+        "degraded": "Degraded",
+        "stopped": "stopped",
+        "given_up": "given up",
+        "restarting": "restart",
     },
 }
 
@@ -198,15 +210,57 @@ def account_report(book: Book, acc: Account, mode: PnlMode) -> dict[str, Any]:
     }
 
 
-def book_report(book: Book, mode: PnlMode | None = None) -> dict[str, Any]:
-    """The whole book as JSON-ready data, one entry per account."""
-    mode = mode or book.pnl_mode
+def problem_report(p: Problem) -> dict[str, Any]:
+    """A supervised task that stopped: what, since when, why, and whether it was given up."""
     return {
+        "task": p.task,
+        "error": p.error,
+        "since": p.since.isoformat(),
+        "restarts": p.restarts,
+        "max_restarts": p.max_restarts,
+        "permanent": p.permanent,
+        "text": p.describe(),
+    }
+
+
+def status_report(status: Status) -> dict[str, Any]:
+    """The session's connection and health; ``degraded`` while any task is down."""
+    return {
+        "connected": status.connected,
+        "detail": status.detail,
+        "since": status.since.isoformat(),
+        "reconnects": status.reconnects,
+        "degraded": status.degraded,
+        "problems": [problem_report(p) for p in status.problems],
+    }
+
+
+def problem_line(p: Problem, lang: str = "ko") -> str:
+    """One problem as the terminal and the static table show it."""
+    if lang == "en":
+        return p.describe()
+    at = f"{p.since:%H:%M:%S}"
+    if p.permanent:
+        return f"{p.task} {at}부터 {label('stopped', lang)}, {label('given_up', lang)}: {p.error}"
+    step = f"{label('restarting', lang)} {p.restarts}/{p.max_restarts}"
+    return f"{p.task} {at}부터 {label('stopped', lang)}: {p.error} ({step})"
+
+
+def book_report(
+    book: Book, mode: PnlMode | None = None, *, status: Status | None = None
+) -> dict[str, Any]:
+    """The whole book as JSON-ready data, one entry per account (and the session's status, for
+    a live session: a degraded one says what stopped)."""
+    mode = mode or book.pnl_mode
+    report: dict[str, Any] = {
         "format": "jango-book",
         "version": 1,
         "pnl_mode": mode.value,
         "accounts": [account_report(book, book.accounts[a], mode) for a in sorted(book.accounts)],
     }
+    if status is not None:
+        report["status"] = status_report(status)
+    return report
 
 
 def won(amount: int) -> str:
@@ -266,10 +320,16 @@ def row_cells(row: Row, mode: PnlMode, lang: str = "ko") -> list[Text | str]:
     ]
 
 
-def book_table(book: Book, *, lang: str = "ko", mode: PnlMode | None = None) -> Group:
-    """A static rendering of every account: holdings, totals and open orders."""
+def book_table(
+    book: Book, *, lang: str = "ko", mode: PnlMode | None = None, status: Status | None = None
+) -> Group:
+    """A static rendering of every account: holdings, totals and open orders (first, in red,
+    what stopped if a live session's ``status`` is degraded)."""
     mode = mode or book.pnl_mode
-    parts: list[Table] = []
+    parts: list[Table | Text] = []
+    if status is not None and status.problems:
+        lines = [f"{label('degraded', lang)}: {problem_line(p, lang)}" for p in status.problems]
+        parts.append(Text("\n".join(lines), style="bold red"))
     for account in sorted(book.accounts):
         acc = book.accounts[account]
         table = Table(title=f"{label('holdings', lang)} — {account}", title_justify="left")

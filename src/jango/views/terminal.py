@@ -26,12 +26,22 @@ from jango.domain.book import Account, Book, Changes, Order, OrderStatus, PnlMod
 from jango.domain.model import Credit, HoldingKey, NoticeKind, OrderAction, OrderNotice, Side
 from jango.engine import Session
 from jango.views.export import export_book
-from jango.views.report import ROW_COLUMNS, book_table, label, row_cells, signed_text, won
+from jango.views.report import (
+    ROW_COLUMNS,
+    book_table,
+    label,
+    problem_line,
+    row_cells,
+    signed_text,
+    won,
+)
 
 # Redraw at most this often (seconds): ticks arrive far faster than anyone reads.
 REDRAW_INTERVAL = 0.1
 # Same code the CLI uses for errors a user can cause (a broker that refuses to start).
 EXIT_STARTUP_ERROR = 2
+# A task was given up during the run: the book stopped following part of the market.
+EXIT_TASK_FAILED = 1
 NOTICE_LINES = 6
 
 TOTAL_COLUMNS = (
@@ -187,7 +197,7 @@ class JangoApp(App[int]):
     CSS = """
     Screen { layout: vertical; }
     .title { height: 1; text-style: bold; padding: 0 1; }
-    #status { height: 1; padding: 0 1; background: $panel; }
+    #status { height: auto; max-height: 5; padding: 0 1; background: $panel; }
     #holdings { height: 1fr; }
     #totals { height: auto; max-height: 6; }
     #orders { height: auto; max-height: 8; }
@@ -400,18 +410,22 @@ class JangoApp(App[int]):
         state = self._texts["connected" if status.connected else "disconnected"]
         mark = Text("● ", style="green") if status.connected else Text("○ ", style="red")
         found = len(self.book.discrepancies)
-        self.query_one("#status", Static).update(
-            Text.assemble(
-                mark,
-                f"{label('connection', self.lang)}: {state} ({status.detail})",
-                "   ",
-                (
-                    f"{label('discrepancies', self.lang)}: {found}",
-                    "bold yellow" if found else "",
-                ),
-                f"   {', '.join(self.book.accounts)}",
-            )
+        line = Text.assemble(
+            mark,
+            f"{label('connection', self.lang)}: {state} ({status.detail})",
+            "   ",
+            (
+                f"{label('discrepancies', self.lang)}: {found}",
+                "bold yellow" if found else "",
+            ),
+            f"   {', '.join(self.book.accounts)}",
         )
+        # What stopped and since when, in red, above everything else the line says.
+        problems = [
+            Text(f"✖ {label('degraded', self.lang)}: {problem_line(p, self.lang)}", "bold red")
+            for p in status.problems
+        ]
+        self.query_one("#status", Static).update(Text("\n").join([*problems, line]))
 
     def _say(self, text: str) -> None:
         self.query_one("#message", Static).update(f"{text}   ({self._texts['keys']})")
@@ -476,10 +490,16 @@ def _free_path(directory: Path, stem: str, suffix: str) -> Path:
 def run_terminal(session: Session, *, lang: str = "ko", seconds: float | None = None) -> int:
     """Run the live view until ``q`` (or for ``seconds``); returns the process exit code.
 
-    A broker that fails to start prints one line to stderr and returns non-zero.
+    A broker that fails to start prints one line to stderr and returns non-zero; so does each
+    task the session gave up on (exit code :data:`EXIT_TASK_FAILED`).
     """
     app = JangoApp(session, lang=lang, seconds=seconds)
     app.run()
     if app.error is not None:
         print(f"jango: error: {app.error}", file=sys.stderr)
-    return app.return_code if app.return_code is not None else 1
+    code = app.return_code if app.return_code is not None else 1
+    for failure in session.failures:
+        print(f"jango: error: {failure.describe()}", file=sys.stderr)
+    if session.failures and code == 0:
+        code = EXIT_TASK_FAILED
+    return code

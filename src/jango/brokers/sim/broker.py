@@ -48,6 +48,7 @@ from jango.domain.model import (
 )
 from jango.sandbox.venue import RefusalReason, UnknownInstrument, Venue, VenueRefusal
 from jango.sandbox.venue_state import VenueStateError
+from jango.supervisor import Supervised, Supervisor
 
 DEFAULT_LIMITS = BrokerLimits(
     subscription_capacity=200,
@@ -119,11 +120,16 @@ class SimBroker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[PushItem | None] | None = None
         self._removers: list[Callable[[], None]] = []
-        self._stepper: asyncio.Task[None] | None = None
+        self._supervisor: Supervisor | None = None
+        self._stepper: Supervised | None = None
         self._quote_requests = 0
         self._trade_requests = 0
 
     # ---------------------------------------------------------------- lifecycle
+
+    def use_supervisor(self, supervisor: Supervisor) -> None:
+        """Step the venue under ``supervisor`` (the session's), so a failing step shows there."""
+        self._supervisor = supervisor
 
     async def connect(self) -> None:
         """Attach to the venue, open the demo account if it has none, and start stepping."""
@@ -147,7 +153,10 @@ class SimBroker:
                 # decisions of the previous run.
                 seed = f"{self._seed}-{self.venue.now().isoformat()}"
                 trader = DemoTrader(self.venue, self.venue.accounts()[0], seed=seed)
-            self._stepper = self._loop.create_task(self._run(trader), name="sim-venue-steps")
+            if self._supervisor is None:
+                # Used on its own, the broker still restarts and reports a failing step.
+                self._supervisor = Supervisor()
+            self._stepper = self._supervisor.spawn("sim venue steps", lambda: self._run(trader))
 
     async def close(self) -> None:
         """Stop stepping, detach from the venue and end :meth:`events`. Safe to call twice."""
@@ -155,9 +164,7 @@ class SimBroker:
         if queue is None or loop is None:
             return
         if self._stepper is not None:
-            self._stepper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stepper
+            await self._stepper.stop()
             self._stepper = None
         for remove in self._removers:
             remove()

@@ -308,4 +308,5 @@ def serve(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    return 0
+    # A task given up while serving (logged when it happened): say so in the exit status.
+    return 1 if session.failures else 0

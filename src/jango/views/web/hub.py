@@ -5,13 +5,14 @@ more than a browser should repaint. The hub only collects *which* rows, accounts
 changed; at most every ``interval`` seconds it renders each changed row and account once (as
 JSON text) and marks it pending for every client. Each client's sender then sends one delta
 holding only its pending keys, so a slow client simply gets larger, rarer deltas: nothing queues
-up without bound, and a row that changed ten times since the last push is sent once.
+up without bound (what a client has pending is at most every row and account of the book), and a
+row that changed ten times since the last push is sent once. The session's status, with any task
+that stopped, is pushed the same way as soon as it changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 from jango.domain.book import Changes
 from jango.domain.model import HoldingKey, OrderNotice
 from jango.engine import Session
+from jango.supervisor import Supervised
 from jango.views.web.payload import (
     DISCREPANCIES_SHOWN,
     AccountIds,
@@ -80,7 +82,7 @@ class Hub:
         self._last_notice: OrderNotice | None = None
         self._status: tuple[object, ...] = ()
         self._remove: Callable[[], None] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task: Supervised | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -89,7 +91,8 @@ class Hub:
         for number in sorted(self.session.book.accounts):
             self.ids.id(number)  # ids in account order, not in order of first change
         self._remove = self.session.on_change(self._collect)
-        self._task = asyncio.create_task(self._run(), name="jango-web-hub")
+        # Supervised by the session: a hub that dies is shown, journaled and restarted.
+        self._task = self.session.supervisor.spawn("web hub", self._run)
 
     async def stop(self) -> None:
         """Stop following the session; connected clients' streams end."""
@@ -97,9 +100,7 @@ class Hub:
             self._remove()
             self._remove = None
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task.stop()
             self._task = None
 
     def join(self) -> Client:
@@ -208,7 +209,7 @@ class Hub:
             self._last_notice = last
             self._notices = _dumps(latest_notices(self.ids, self.session))
         st = self.session.status
-        status = (st.connected, st.detail, st.reconnects)
+        status = (st.connected, st.detail, st.reconnects, st.problems)
         status_changed = status != self._status
         self._status = status
         for client in self.clients:

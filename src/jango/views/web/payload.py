@@ -20,6 +20,7 @@ from jango.views.report import (
     discrepancy_report,
     order_report,
     row_report,
+    status_report,
     totals_report,
 )
 
@@ -213,12 +214,7 @@ def discrepancy_payload(ids: AccountIds, d: Discrepancy) -> dict[str, Any]:
 
 
 def status_payload(status: Status) -> dict[str, Any]:
-    return {
-        "connected": status.connected,
-        "detail": status.detail,
-        "since": status.since.isoformat(),
-        "reconnects": status.reconnects,
-    }
+    return status_report(status)
 
 
 def latest_notices(ids: AccountIds, session: Session) -> list[dict[str, Any]]:

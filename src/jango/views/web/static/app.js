@@ -332,6 +332,20 @@
     const text = engine ? (engine.connected ? "" : L("engine_down") + " — ") + engine.detail + (engine.reconnects ? " · " + L("reconnects") + " " + engine.reconnects : "") : "";
     $("engine-state").textContent = text;
     document.body.dataset.engine = engine && engine.connected ? "up" : "down";
+    // A task that stopped (the pump, a reader): the book may not be following the market.
+    const problems = (engine && engine.problems) || [];
+    const banner = $("degraded");
+    banner.hidden = problems.length === 0;
+    banner.replaceChildren(
+      ...problems.map((p) => {
+        const line = document.createElement("div");
+        line.dataset.task = p.task;
+        line.dataset.permanent = p.permanent;
+        line.textContent = L("degraded") + ": " + p.text;
+        return line;
+      }),
+    );
+    document.body.dataset.degraded = problems.length ? "yes" : "no";
   }
 
   function setSocketState(name) {
