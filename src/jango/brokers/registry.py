@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from jango.brokers.port import Broker, StartupError
-from jango.config import data_dir
+from jango.config import prepare_data_dir
 
 BROKERS = ("sim", "kis", "cybos")
 
@@ -30,7 +30,7 @@ def create_broker(name: str, settings: Mapping[str, str]) -> Broker:
             demo_trader=settings.get("sim.demo", "true") == "true",
             demo_period=float(settings.get("sim.demo_period", str(DEMO_PERIOD))),
             loan_percent=int(Decimal(settings.get("margin_loan_percent", "60"))),
-            state_path=data_dir() / f"{profile}.venue.sqlite" if profile else None,
+            state_path=prepare_data_dir() / f"{profile}.venue.sqlite" if profile else None,
         )
     if name == "kis":
         from jango.brokers.kis.broker import KisBroker
