@@ -257,29 +257,6 @@ def balance_totals(rows: list[BalanceRow], cash: Cash) -> dict[str, str]:
     return result
 
 
-def price_output(quote: Quote) -> dict[str, str]:
-    """``output`` of inquire-price (no stock name: KIS does not send one there)."""
-    return {
-        "stck_shrn_iscd": quote.code,
-        "stck_prpr": str(quote.price),
-        "prdy_vrss": str(quote.diff),
-        "prdy_vrss_sign": _sign(quote.diff, quote.price, quote.upper, quote.lower),
-        "prdy_ctrt": _rate(quote.diff, quote.base),
-        "acml_vol": str(quote.volume),
-        "acml_tr_pbmn": str(quote.volume * quote.price),
-        "stck_oprc": str(quote.base),
-        "stck_hgpr": str(max(quote.base, quote.price)),
-        "stck_lwpr": str(min(quote.base, quote.price)),
-        "stck_mxpr": str(quote.upper),
-        "stck_llam": str(quote.lower),
-        "stck_sdpr": str(quote.base),
-        "rprs_mrkt_kor_name": _MARKET_NAMES[quote.market],
-        "bstp_kor_isnm": "",
-        "iscd_stat_cls_code": "55",
-        "temp_stop_yn": "N",
-    }
-
-
 def multprice_item(quote: Quote) -> dict[str, str]:
     """One element of ``output`` of intstock-multprice."""
     return {

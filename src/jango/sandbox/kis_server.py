@@ -46,6 +46,9 @@ from jango.domain.model import (
     Tick,
 )
 from jango.sandbox import kis_frames as frames
+from jango.sandbox.kis_inquiry import Inquiries
+from jango.sandbox.kis_market import MarketData
+from jango.sandbox.kis_orders import OrderLedger
 from jango.sandbox.venue import UnknownInstrument, Venue, VenueRefusal
 
 Mode = Literal["real", "paper"]
@@ -54,7 +57,6 @@ MAX_REGISTRATIONS = 41
 TICK_TR = "H0STCNT0"
 SAME_TOKEN_WINDOW = 6 * 3600.0  # a re-issue within six hours returns the same token
 BALANCE_PATH = "/uapi/domestic-stock/v1/trading/inquire-balance"
-PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price"
 MULTPRICE_PATH = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
 ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
 REVISE_PATH = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
@@ -181,6 +183,8 @@ class KisSandbox:
         self._sessions: set[_Session] = set()
         self._owners: dict[str, _Session] = {}  # app key → its one live session
         self._orders: dict[str, _Order] = {}
+        self.orders = OrderLedger()  # the day's orders, as KIS's order inquiries report them
+        self.market = MarketData()  # today's bars, history and fundamentals per code
         self._sold_out: dict[str, dict[HoldingKey, None]] = {}
         self._pending_ticks: list[Tick] = []
         self._unstalled = asyncio.Event()
@@ -320,13 +324,19 @@ class KisSandbox:
                 Route("/oauth2/revokeP", self._token_revoke, methods=["POST"]),
                 Route("/uapi/hashkey", self._hashkey, methods=["POST"]),
                 Route(BALANCE_PATH, self._balance, methods=["GET"]),
-                Route(PRICE_PATH, self._price, methods=["GET"]),
                 Route(MULTPRICE_PATH, self._multprice, methods=["GET"]),
                 Route(ORDER_PATH, self._order_cash, methods=["POST"]),
                 Route(REVISE_PATH, self._order_revise, methods=["POST"]),
+                *Inquiries(self).routes(),
                 Route("/sandbox/faults", self._faults_endpoint, methods=["POST"]),
+                Route("/{path:path}", self.unsupported, methods=["GET", "POST"]),
             ]
         )
+
+    def unsupported(self, request: Request) -> JSONResponse:
+        """What KIS answers for a path it does not serve (or, on paper, a real-only service)."""
+        body = {"rt_cd": "1", "msg_cd": "MCA00124", "msg1": "해당 서비스를 찾을수 없습니다."}
+        return self._reply(body, tr_id=request.headers.get("tr_id", ""), status=500)
 
     @staticmethod
     async def _json(request: Request) -> dict[str, Any]:
@@ -572,26 +582,6 @@ class KisSandbox:
 
     # quotes -------------------------------------------------------------------------------
 
-    async def _price(self, request: Request) -> JSONResponse:
-        return await self._guarded(  # type: ignore[no-any-return]
-            request, self._price_reply, {"FHKST01010100": "price"}
-        )
-
-    async def _price_reply(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        params = self._params(request)
-        code = params.get("FID_INPUT_ISCD", "")
-        try:
-            quote = self.venue.quote(code)
-        except UnknownInstrument:
-            return self._business("FHKST01010100", "OPSQ2002", "INVALID_CHECK_FIELD_LENGTH")
-        body = {
-            "output": frames.price_output(quote),
-            "rt_cd": "0",
-            "msg_cd": "MCA00000",
-            "msg1": "정상처리 되었습니다.",
-        }
-        return self._reply(body, tr_id="FHKST01010100")
-
     async def _multprice(self, request: Request) -> JSONResponse:
         if self.mode == "paper":
             body = {"rt_cd": "1", "msg_cd": "MCA00124", "msg1": "해당 서비스를 찾을수 없습니다."}
@@ -708,6 +698,13 @@ class KisSandbox:
         account = self._user_account(user, fields["CANO"], fields["ACNT_PRDT_CD"])
         if account is None:
             return self._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
+        branch = fields["KRX_FWDG_ORD_ORGNO"].strip()
+        if not branch:
+            return self._business(
+                tr_id, "OPSQ2001", "ERROR : INPUT FIELD NOT FOUND [KRX_FWDG_ORD_ORGNO]"
+            )
+        if branch != self.branch:
+            return self._business(tr_id, "APBK0634", "주문조직번호를 확인해주세요.")
         all_qty = fields["QTY_ALL_ORD_YN"] == "Y"
         if not fields["ORD_QTY"].isdigit() or not fields["ORD_UNPR"].isdigit():
             return self._business(tr_id, "APBK1234", "수량 또는 단가를 확인해주세요.")
@@ -728,10 +725,14 @@ class KisSandbox:
 
     def _tick_from_venue(self, tick: Tick) -> None:
         # Called under the venue's lock on whatever thread stepped it: hand over and return.
+        self.market.on_tick(tick)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._queue_tick, tick)
 
     def _notice_from_venue(self, notice: OrderNotice) -> None:
+        # The ledger is kept in step with the venue (under its lock), so an order inquiry always
+        # agrees with the balance; pushing the notice waits for the event loop.
+        self.orders.on_notice(notice)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._push_notice, notice)
 
