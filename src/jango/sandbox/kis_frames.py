@@ -229,7 +229,9 @@ def balance_totals(rows: list[BalanceRow], cash: Cash) -> dict[str, str]:
     loans = sum(row.purchase_amount for row in rows if row.credit.is_loan)
     totals = {
         "dnca_tot_amt": cash.deposit,
-        "nxdy_excc_amt": cash.d2,
+        # D+1: the venue's own figure when it has one; otherwise nothing settles before D+2
+        # (the venue's fills are today's), so D+1 is the deposit.
+        "nxdy_excc_amt": cash.d1 if cash.d1 is not None else cash.deposit,
         "prvs_rcdl_excc_amt": cash.d2,
         "cma_evlu_amt": 0,
         "bfdy_buy_amt": 0,

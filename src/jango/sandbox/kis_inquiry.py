@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -194,10 +195,19 @@ class Inquiries:
         side = {"00": None, "01": Side.SELL, "02": Side.BUY}.get(params["SLL_BUY_DVSN_CD"], "bad")
         if side == "bad":
             return sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : SLL_BUY_DVSN_CD")
+        # The venue's trading day answers to the calendar's today as well: a client asks for
+        # "today" by the wall clock, while the simulated clock may sit on another business day.
+        venue_day = sb.venue.now().astimezone(KST).date()
+        wall_day = datetime.now(KST).date()
+
+        def in_range(day: date) -> bool:
+            days = {day, wall_day} if day == venue_day else {day}
+            return any(start <= ymd(d) <= end for d in days)
+
         rows = [
             row
             for row in sb.orders.orders(account)
-            if start <= ymd(row.time.date()) <= end
+            if in_range(row.time.astimezone(KST).date())
             and (side is None or row.side is side)
             and (not params["PDNO"].strip() or row.code == params["PDNO"].strip())
             and (not params["ODNO"].strip() or row.order_no == params["ODNO"].strip().zfill(10))

@@ -1,11 +1,44 @@
-"""``KisBroker``: the Broker port over the KIS REST API and WebSocket."""
+"""``KisBroker``: the Broker port over the KIS REST API and WebSocket.
+
+Balance snapshots carry the account's orders of the day (``inquire-daily-ccld``; on real accounts
+also ``inquire-psbl-rvsecncl``, which is where an order's branch for amend/cancel comes from) and
+every row's market from the product-info lookup (``search-stock-info``, or ``search-info`` on
+paper, where the former is not served), cached per code and day.
+
+Fill notices (``H0STCNI0``/``H0STCNI9``) carry no fill id and no cumulative quantity, so the
+adapter stamps :attr:`OrderNotice.filled_total` itself: a per-order counter of filled shares,
+seeded from the orders-of-day inquiry each time the notice subscription is (re)established, then
+``counter += qty`` per fill. Two fills with the same quantity, price and second are two fills:
+nothing is ever deduplicated by content.
+
+While the counters are not seeded (from the moment a session drops, or before the first seed),
+every pushed item is held back, in order, and released when the seeding read has answered:
+
+* a fill that arrived **before the seeding request was sent** happened before the read, so the
+  read's ``tot_ccld_qty`` already counts it; held fills of one order are stamped so that the
+  last of them equals that total (earlier ones count back from it);
+* a fill that arrived **while the request was in flight** (after the subscription ack and the
+  send, before the reply) may or may not be in the read: this is the race window. It is treated
+  as not counted (``filled_total`` = seed + qty). If the read did count it, ``filled_total``
+  runs one fill ahead of the truth and the book applies that fill on top of a snapshot that
+  already holds it; the next reconcile (the next balance snapshot, whose order watermarks and
+  rows are read afresh) finds the difference and records it as a discrepancy, and the book
+  follows the broker from there. The window is one round trip of one request;
+* a fill after the reply counts up from the seed.
+
+If the seeding read fails, the held items are released with ``filled_total`` unknown (None) for
+orders the adapter has no count of, a warning is logged, and the next balance snapshot seeds the
+counters from its own order read.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -18,12 +51,14 @@ from jango.brokers.kis.rest import KisRest, Reply
 from jango.brokers.port import (
     BrokerError,
     BrokerLimits,
+    ConnectionStatus,
     NoSuchOrder,
     NotSupported,
     OrderAck,
     OrderRefused,
     OrderRequest,
     PushItem,
+    Received,
 )
 from jango.domain.model import (
     KST,
@@ -32,6 +67,10 @@ from jango.domain.model import (
     Cash,
     Code,
     Credit,
+    Market,
+    NoticeKind,
+    OrderNotice,
+    OrderState,
     Quote,
     Side,
     mask_account,
@@ -44,6 +83,12 @@ PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price"
 MULTPRICE_PATH = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
 ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
 REVISE_PATH = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
+DAILY_ORDERS_PATH = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
+PENDING_PATH = "/uapi/domestic-stock/v1/trading/inquire-psbl-rvsecncl"
+STOCK_INFO_PATH = "/uapi/domestic-stock/v1/quotations/search-stock-info"
+PRODUCT_INFO_PATH = "/uapi/domestic-stock/v1/quotations/search-info"
+DAILY_ORDERS_TR = "TTTC0081R"  # 3-month window; the old id TTTC8001R is still served
+PENDING_TR = "TTTC0084R"  # real only; old id TTTC8036R
 
 DATA_CHANGED = "SYDB0050"  # "조회이후에 자료가 변경되었습니다": restart paging from page 1
 MAX_PAGES = 100  # 5,000 rows real / 2,000 paper: far beyond any retail account
@@ -78,10 +123,18 @@ class KisBroker:
         )
         self.tokens = TokenManager(config, self.tuning, self._client)
         self._events: asyncio.Queue[PushItem | None] = asyncio.Queue()
-        self.realtime = KisRealtime(config, self.tuning, self._approval, self._events.put_nowait)
+        self.realtime = KisRealtime(config, self.tuning, self._approval, self._on_push)
+        # Fill counters (see the module docstring): order no → filled shares so far.
+        self._filled: dict[str, int] = {}
+        self._seeded = False  # False: hold every pushed item until a seeding read answers
+        self._seed_known = False  # whether the last seed succeeded (orders absent from it had 0)
+        self._held: list[tuple[int, PushItem]] = []
+        self._arrivals = 0  # sequence number of held items
+        self._generation = 0  # bumped by every drop, so a stale seed is abandoned
+        self._seed_task: asyncio.Task[None] | None = None
+        self._instruments: dict[tuple[Code, str], wire.ProductInfo] = {}
         self._rest: KisRest | None = None
         self._branches: dict[str, str] = {}  # order no → KRX_FWDG_ORD_ORGNO, for amend/cancel
-        self._last_branch = ""
         self._ticks: set[Code] = set()
         self._closed = False
 
@@ -115,8 +168,10 @@ class KisBroker:
             limiter_for(self.config.app_key, rate, self.limits.window_seconds),
         )
         await self.tokens.token()
+        self._seeded = False
         await self.realtime.start()
         await self.realtime.subscribe(self._notice_tr, self.config.hts_id)
+        await self._seed(self._generation)
         log.info(
             "KIS connected (%s, account %s)", self.config.mode, mask_account(self.config.account)
         )
@@ -126,6 +181,8 @@ class KisBroker:
         if self._closed:
             return
         self._closed = True
+        if self._seed_task is not None:
+            self._seed_task.cancel()
         await self.realtime.close()
         await self._client.aclose()
         self._events.put_nowait(None)
@@ -139,19 +196,158 @@ class KisBroker:
             raise BrokerError(f"account {mask_account(account)} is not the configured account")
 
     async def balance(self, account: str) -> BalanceSnapshot:
-        """Every page of inquire-balance (one row per loan date), restarting on SYDB0050."""
+        """Every page of inquire-balance (one row per loan date), restarting on SYDB0050, with
+        the orders of the day and each row's market.
+
+        The orders are read before and after the balance; if any order's filled quantity moved
+        in between, the balance may or may not hold that fill, so the whole read is repeated
+        (at most ``balance_restarts`` times; then the last one is used and a warning logged).
+        """
         self._check_account(account)
+        before = await self.orders(account)
+        for attempt in range(self.tuning.balance_restarts + 1):
+            rows, cash = await self._balance_rows(account)
+            after = await self.orders(account)
+            if _watermarks(before) == _watermarks(after):
+                break
+            if attempt == self.tuning.balance_restarts:
+                log.warning(
+                    "KIS orders kept filling while the balance was read; the snapshot's order "
+                    "watermarks may disagree with its rows (the next reconcile corrects it)"
+                )
+            before = after
+        rows = [await self._with_market(row) for row in rows]
+        if not self._seed_known:
+            self._reseed(after)
+        return BalanceSnapshot(
+            account, tuple(rows), cash, datetime.now(KST), "kis", orders=tuple(after)
+        )
+
+    async def _balance_rows(self, account: str) -> tuple[list[BalanceRow], Cash]:
         for restart in range(self.tuning.balance_restarts + 1):
             pages = await self._balance_pages(account)
             if pages is not None:
-                rows, cash = pages
-                return BalanceSnapshot(account, tuple(rows), cash, datetime.now(KST), "kis")
+                return pages
             log.info("KIS balance changed while paging (SYDB0050); restart %d", restart + 1)
         raise BrokerError(
             f"KIS balance kept changing while paging ({DATA_CHANGED}) after "
             f"{self.tuning.balance_restarts} restarts",
             code=DATA_CHANGED,
         )
+
+    async def orders(self, account: str) -> list[OrderState]:
+        """The account's orders of the day (inquire-daily-ccld, every page, oldest first), each
+        with its cumulative filled quantity and what is still open. Cancel requests, which have
+        order numbers of their own, are not orders that trade and are left out. On real
+        accounts the pending-orders inquiry is read too, for the branches amend/cancel need."""
+        self._check_account(account)
+        rows = await self._daily_rows()
+        for row in rows:
+            if row.branch:
+                self._branches[row.state.order_no] = row.branch
+        if not self.config.paper:
+            for pending in await self._pending_rows():
+                if pending.branch:
+                    self._branches[pending.order_no] = pending.branch
+        return [row.state for row in rows if not row.cancel_request]
+
+    async def _daily_rows(self, order_no: str = "") -> list[wire.DayOrderRow]:
+        today = datetime.now(KST).date()
+        stamp = today.strftime("%Y%m%d")
+        params = {
+            "CANO": self.config.cano,
+            "ACNT_PRDT_CD": self.config.product_code,
+            "INQR_STRT_DT": stamp,
+            "INQR_END_DT": stamp,
+            "SLL_BUY_DVSN_CD": "00",
+            "INQR_DVSN": "01",  # oldest first
+            "PDNO": "",
+            "CCLD_DVSN": "00",
+            "ORD_GNO_BRNO": "",
+            "ODNO": order_no,
+            "INQR_DVSN_3": "00",
+            "INQR_DVSN_1": "",
+            "CTX_AREA_FK100": "",
+            "CTX_AREA_NK100": "",
+            "EXCG_ID_DVSN_CD": "KRX",
+        }
+        rows: list[wire.DayOrderRow] = []
+        async for body in self._pages(DAILY_ORDERS_PATH, self._tr(DAILY_ORDERS_TR), params):
+            rows.extend(
+                wire.parse_daily_orders(self.config.account, body.get("output1"), today=today)
+            )
+        return rows
+
+    async def _pending_rows(self) -> list[wire.PendingOrder]:
+        params = {
+            "CANO": self.config.cano,
+            "ACNT_PRDT_CD": self.config.product_code,
+            "INQR_DVSN_1": "0",  # by order
+            "INQR_DVSN_2": "0",  # both sides
+            "CTX_AREA_FK100": "",
+            "CTX_AREA_NK100": "",
+        }
+        pending: list[wire.PendingOrder] = []
+        async for body in self._pages(PENDING_PATH, PENDING_TR, params):
+            pending.extend(wire.parse_pending(body.get("output")))
+        return pending
+
+    async def _pages(
+        self, path: str, tr_id: str, params: dict[str, str]
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        """Every page of a paged inquiry (tr_cont F/M → ask again with N and the CTX keys)."""
+        tr_cont = ""
+        for _ in range(MAX_PAGES):
+            reply = await self._api().get(path, tr_id, params, tr_cont=tr_cont)
+            if not reply.ok:
+                raise BrokerError(f"KIS {path} refused: {reply.message}", code=reply.msg_cd)
+            yield reply.body
+            if not reply.more:
+                return
+            params["CTX_AREA_FK100"] = str(reply.body.get("ctx_area_fk100", ""))
+            params["CTX_AREA_NK100"] = str(reply.body.get("ctx_area_nk100", ""))
+            tr_cont = "N"
+        raise BrokerError(f"KIS {path} did not end within {MAX_PAGES} pages")
+
+    async def instrument(self, code: Code) -> wire.ProductInfo:
+        """Name and market of ``code`` from KIS's product info, cached per code and day: on real
+        accounts search-stock-info; on paper (which lacks it) search-info, and for a plain stock
+        (which search-info does not place) the market inquire-price names. A failed lookup is
+        logged and gives UNKNOWN, uncached, so the next snapshot asks again."""
+        key = (code, datetime.now(KST).date().isoformat())
+        cached = self._instruments.get(key)
+        if cached is not None:
+            return cached
+        try:
+            info = await self._lookup(code)
+        except BrokerError as exc:
+            log.warning("KIS product info for %s failed (%s); its market stays UNKNOWN", code, exc)
+            return wire.ProductInfo("", Market.UNKNOWN)
+        if info.market is Market.UNKNOWN:
+            log.warning("KIS product info for %s names no market; it stays UNKNOWN", code)
+            return info
+        self._instruments[key] = info
+        return info
+
+    async def _lookup(self, code: Code) -> wire.ProductInfo:
+        params = {"PRDT_TYPE_CD": "300", "PDNO": code}
+        if not self.config.paper:
+            reply = await self._api().get(STOCK_INFO_PATH, "CTPF1002R", params)
+            if not reply.ok:
+                raise BrokerError(f"search-stock-info: {reply.message}", code=reply.msg_cd)
+            return wire.parse_stock_info(reply.body.get("output"))
+        reply = await self._api().get(PRODUCT_INFO_PATH, "CTPF1604R", params)
+        if not reply.ok:
+            raise BrokerError(f"search-info: {reply.message}", code=reply.msg_cd)
+        info = wire.parse_product_info(reply.body.get("output"))
+        if info.market is Market.UNKNOWN:
+            quote = await self.quote(code)
+            info = wire.ProductInfo(info.name, quote.market)
+        return info
+
+    async def _with_market(self, row: BalanceRow) -> BalanceRow:
+        info = await self.instrument(row.code)
+        return replace(row, market=info.market, name=row.name or info.name)
 
     async def _balance_pages(self, account: str) -> tuple[list[BalanceRow], Cash] | None:
         """All pages once; None when the server says the data changed mid-way."""
@@ -239,6 +435,116 @@ class KisBroker:
         self._ticks.discard(code)
         await self.realtime.unsubscribe(wire.TICK_TR, code)
 
+    # ------------------------------------------------------------------ pushes and fill counters
+
+    def _on_push(self, item: PushItem) -> None:
+        """The WebSocket's sink: hold items while unseeded, stamp fills, queue the rest."""
+        if isinstance(item, ConnectionStatus) and not item.connected:
+            # Fills may be missed while down: the counters are stale until the next seed. The
+            # drop itself is told at once (nothing held is older than it unless already down).
+            self._seeded = False
+            self._generation += 1
+            if not self._held:
+                self._events.put_nowait(item)
+                return
+        if self._seeded:
+            self._emit(item, self._stamp(item))
+            return
+        self._arrivals += 1
+        self._held.append((self._arrivals, item))
+        if isinstance(item, ConnectionStatus) and item.reconnected and not self._closed:
+            self._seed_task = asyncio.get_running_loop().create_task(
+                self._seed(self._generation), name="kis-fill-seed"
+            )
+
+    def _emit(self, item: PushItem, filled_total: int | None) -> None:
+        fill = self._fill_of(item)
+        if fill is not None and isinstance(item, Received):
+            item = replace(item, event=replace(fill, filled_total=filled_total))
+        self._events.put_nowait(item)
+
+    def _fill_of(self, item: PushItem) -> OrderNotice | None:
+        if (
+            isinstance(item, Received)
+            and isinstance(item.event, OrderNotice)
+            and item.event.kind is NoticeKind.FILLED
+        ):
+            return item.event
+        return None
+
+    def _stamp(self, item: PushItem) -> int | None:
+        """Count a live fill: counter += qty (None while the order's count is unknown)."""
+        fill = self._fill_of(item)
+        if fill is None:
+            return None
+        known = self._filled.get(fill.order_no)
+        if known is None and not self._seed_known:
+            return None
+        total = (known or 0) + fill.qty
+        self._filled[fill.order_no] = total
+        return total
+
+    async def _seed(self, generation: int) -> None:
+        """Read the orders of the day, seed the counters, release what was held (module doc)."""
+        sent_at = self._arrivals  # held items up to here arrived before the request was sent
+        try:
+            orders = await self.orders(self.config.account)
+        except BrokerError as exc:
+            if generation != self._generation:
+                return
+            log.warning(
+                "KIS fill counters not seeded (%s): fills of orders not yet counted carry no "
+                "cumulative quantity until the next balance snapshot",
+                exc,
+            )
+            self._seed_known = False
+            self._release({}, sent_at)
+            return
+        if generation != self._generation:
+            return  # dropped again meanwhile: the next session's seed takes over
+        self._seed_known = True
+        self._release({order.order_no: order.filled for order in orders}, sent_at)
+
+    def _release(self, seed: dict[str, int], sent_at: int) -> None:
+        held, self._held = self._held, []
+        counted: dict[str, int] = {}  # per order: shares of held fills the seed already counts
+        for seq, item in held:
+            fill = self._fill_of(item)
+            if fill is not None and seq <= sent_at and fill.order_no in seed:
+                counted[fill.order_no] = counted.get(fill.order_no, 0) + fill.qty
+        for order_no, shares in counted.items():
+            if shares > seed[order_no]:
+                # The read counts fewer shares than the fills seen before it: treat them as
+                # not counted rather than stamp a total below a fill's own quantity.
+                log.warning(
+                    "KIS order %s: %d shares of fills before the seeding read, but the read "
+                    "counts %d; counting them on top",
+                    order_no,
+                    shares,
+                    seed[order_no],
+                )
+                counted[order_no] = 0
+        self._filled = {
+            order_no: filled - counted.get(order_no, 0) for order_no, filled in seed.items()
+        }
+        for seq, item in held:
+            fill = self._fill_of(item)
+            if fill is not None and seq <= sent_at and counted.get(fill.order_no):
+                # Already in the seed: step up to it without counting the fill twice.
+                total = self._filled[fill.order_no] + fill.qty
+                self._filled[fill.order_no] = total
+                self._emit(item, total)
+            else:
+                self._emit(item, self._stamp(item))
+        self._seeded = True
+
+    def _reseed(self, orders: list[OrderState]) -> None:
+        """Seed counters from a snapshot's order read when the connect-time seed failed."""
+        for order in orders:
+            self._filled.setdefault(order.order_no, order.filled)
+        self._seed_known = True
+        log.info("KIS fill counters seeded from the balance snapshot's order read")
+
     async def events(self) -> AsyncIterator[PushItem]:
         """Pushed ticks, notices, undecodable frames and connection changes; ends on close."""
         while True:
@@ -287,7 +593,7 @@ class KisBroker:
         body = {
             "CANO": self.config.cano,
             "ACNT_PRDT_CD": self.config.product_code,
-            "KRX_FWDG_ORD_ORGNO": self._branches.get(order_no, self._last_branch),
+            "KRX_FWDG_ORD_ORGNO": await self._branch(order_no),
             "ORGN_ODNO": order_no,
             "ORD_DVSN": "00",
             "RVSE_CNCL_DVSN_CD": division,
@@ -298,6 +604,26 @@ class KisBroker:
         }
         return await self._order(REVISE_PATH, self._tr("TTTC0013U"), body)
 
+    async def _branch(self, order_no: str) -> str:
+        """The order's KRX_FWDG_ORD_ORGNO: remembered from its placing, else looked up (pending
+        orders on real accounts, the day's orders on paper). An order found in neither is not
+        open: NoSuchOrder, rather than a request with an empty branch."""
+        branch = self._branches.get(order_no)
+        if branch:
+            return branch
+        if self.config.paper:
+            for row in await self._daily_rows(order_no):
+                if row.branch:
+                    self._branches[row.state.order_no] = row.branch
+        else:
+            for pending in await self._pending_rows():
+                if pending.branch:
+                    self._branches[pending.order_no] = pending.branch
+        branch = self._branches.get(order_no)
+        if not branch:
+            raise NoSuchOrder(f"KIS order {order_no} is not among the account's open orders")
+        return branch
+
     async def _order(self, path: str, tr_id: str, body: dict[str, str]) -> OrderAck:
         reply = await self._api().post(path, tr_id, body)
         if not reply.ok:
@@ -305,8 +631,11 @@ class KisBroker:
         parsed = wire.parse_order_reply(reply.body.get("output"), today=datetime.now(KST).date())
         if parsed.branch:
             self._branches[parsed.order_no] = parsed.branch
-            self._last_branch = parsed.branch
         return OrderAck(parsed.order_no, parsed.time, reply.message)
+
+
+def _watermarks(orders: list[OrderState]) -> dict[str, tuple[int, int]]:
+    return {order.order_no: (order.filled, order.remaining) for order in orders}
 
 
 def _refusal(reply: Reply) -> OrderRefused:
