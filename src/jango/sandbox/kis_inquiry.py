@@ -286,6 +286,9 @@ class Inquiries:
     # ------------------------------------------------------------------ product info
 
     def _product(self, request: Request, tr_id: str) -> Any:
+        if self.sb.faults.product_info_down:
+            body = {"rt_cd": "1", "msg_cd": "EGW00002", "msg1": "서버 에러가 발생했습니다."}
+            return self.sb._reply(body, tr_id=tr_id, status=500)
         params = self.sb._params(request)
         missing = self._missing(tr_id, params, ("PDNO", "PRDT_TYPE_CD"))
         if missing is not None:

@@ -8,7 +8,11 @@ frames and AES-encrypted fill notices with a fresh key per session.
 
 Faults for tests, set in-process (:meth:`KisSandbox.set_faults`) or over ``POST /sandbox/faults``:
 drop every socket, stall the push stream, send a malformed frame, expire every token, answer
-the next balance continuations with ``SYDB0050``, answer the next requests with ``EGW00201``.
+the next balance continuations with ``SYDB0050``, answer the next requests with ``EGW00201``,
+fail the product-info lookups.
+
+The inquiry endpoints (orders of the day, pending orders, product info, charts, order book,
+the full inquire-price) live in :mod:`jango.sandbox.kis_inquiry`.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class Faults:
     data_changed: int = 0  # next N balance continuation pages answer SYDB0050
     rate_limited: int = 0  # next N /uapi requests answer EGW00201
     notice_layout: int = 26  # 23 sends the pre-2025 fill-notice layout
+    product_info_down: bool = False  # search-info / search-stock-info answer EGW00002
 
 
 @dataclass
@@ -274,8 +279,11 @@ class KisSandbox:
         data_changed: int | None = None,
         rate_limited: int | None = None,
         notice_layout: int | None = None,
+        product_info_down: bool | None = None,
     ) -> None:
         """Apply faults: one-shot actions (drop, malformed, expire_tokens) and switches."""
+        if product_info_down is not None:
+            self.faults.product_info_down = product_info_down
         if stall is not None:
             self.faults.stall = stall
             if stall:
@@ -421,6 +429,7 @@ class KisSandbox:
                 data_changed=body.get("data_changed"),
                 rate_limited=body.get("rate_limited"),
                 notice_layout=body.get("notice_layout"),
+                product_info_down=body.get("product_info_down"),
             )
         except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)

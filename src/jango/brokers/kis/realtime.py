@@ -276,6 +276,18 @@ class KisRealtime:
         except WireError as exc:
             self._sink(Undecodable(text, str(exc), SOURCE, _now()))
             return
+        except Exception as exc:
+            # Not a declared decoding error: a bug in the parser. Keep the frame, say so loudly
+            # and read on; ending the reader would stop the stream for good.
+            log.exception("KIS frame decoder failed unexpectedly; frame kept as undecodable")
+            self._sink(
+                Undecodable(text, f"decoder error {type(exc).__name__}: {exc}", SOURCE, _now())
+            )
+            return
         at = _now()
         for event in events:
-            self._sink(Received(event, text, SOURCE, at))
+            try:
+                self._sink(Received(event, text, SOURCE, at))
+            except Exception:
+                # A failing consumer must not end the reader either; the event is logged.
+                log.exception("KIS push consumer failed on %r", event)
