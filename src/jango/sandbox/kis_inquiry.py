@@ -66,7 +66,8 @@ class Inquiries:
                 False,
             ),
             (PSBL_RVSECNCL_PATH, self._pending, {"TTTC0084R": "", "TTTC8036R": ""}, True),
-            (SEARCH_INFO_PATH, self._search_info, {"CTPF1604R": ""}, False),
+            # KIS's sample client turns a leading C into V on paper, so both spellings come.
+            (SEARCH_INFO_PATH, self._search_info, {"CTPF1604R": "", "VTPF1604R": ""}, False),
             (SEARCH_STOCK_INFO_PATH, self._stock_info, {"CTPF1002R": ""}, True),
             (PRICE_PATH, self._price, {"FHKST01010100": ""}, False),
             (DAILY_CHART_PATH, self._daily_chart, {"FHKST03010100": ""}, False),

@@ -75,6 +75,9 @@ _REFUSALS = {
 }
 
 
+_CAPITALIZED = {b"content-type": b"Content-Type", b"content-length": b"Content-Length"}
+
+
 @dataclass(frozen=True)
 class SandboxUser:
     """One customer of the sandbox: app credentials, HTS ID and the accounts they reach."""
@@ -482,7 +485,14 @@ class KisSandbox:
         body: dict[str, Any], *, tr_id: str, tr_cont: str = "", status: int = 200
     ) -> JSONResponse:
         headers = {"tr_id": tr_id, "tr_cont": tr_cont, "gt_uid": uuid.uuid4().hex}
-        return JSONResponse(body, status_code=status, headers=headers)
+        response = JSONResponse(body, status_code=status, headers=headers)
+        # KIS's gateway spells the standard headers capitalized and its own in lower case; the
+        # official sample client keeps only the all-lower-case names (as namedtuple fields), so
+        # a lower-case "content-type" would break it.
+        response.raw_headers = [
+            (_CAPITALIZED.get(name, name), value) for name, value in response.raw_headers
+        ]
+        return response
 
     def _business(self, tr_id: str, msg_cd: str, msg1: str, rt_cd: str = "1") -> JSONResponse:
         return self._reply({"rt_cd": rt_cd, "msg_cd": msg_cd, "msg1": msg1}, tr_id=tr_id)
