@@ -35,14 +35,9 @@ from jango.domain.model import (
 from jango.sandbox.kis_server import KisSandbox
 from jango.sandbox.venue import Venue
 from tests.kis.helpers import FAST, config_for, rig
+from tests.kis.test_wire import SPEC_TICK
 
 ACCOUNT = "5012345601"
-SPEC_TICK_FIELDS = (
-    "005930^093354^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^1^3052507"
-    "^219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820"
-    "^5^-500^092619^2^200^20230612^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0"
-    "^^72100"
-).split("^")
 
 
 def run(coro: object) -> None:
@@ -506,7 +501,7 @@ def test_a_five_thousand_digit_number_does_not_end_the_reader(tmp_path: Path) ->
     async def scenario() -> None:
         async with rig(tmp_path) as r:
             await r.broker.subscribe(Code("005930"))
-            record = SPEC_TICK_FIELDS.copy()
+            record = SPEC_TICK.split("^")
             record[2] = "9" * 5000
             frame = "0|H0STCNT0|001|" + "^".join(record)
             r.sandbox.set_faults(malformed=frame)

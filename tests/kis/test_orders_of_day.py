@@ -74,7 +74,9 @@ def test_rows_get_their_market_from_the_product_lookup_once_per_day(tmp_path: Pa
             assert markets[ETF] is Market.ETF  # an ETF lists on KOSPI but is not taxed as stock
             assert markets[STOCK] is Market.KOSPI
             assert all(m is r.venue.instrument(c).market for c, m in markets.items())
-            lookups = r.sandbox.requests.count("/uapi/domestic-stock/v1/quotations/search-stock-info")
+            lookups = r.sandbox.requests.count(
+                "/uapi/domestic-stock/v1/quotations/search-stock-info"
+            )
             assert lookups == len(markets)
             await r.broker.balance(ACCOUNT)
             again = r.sandbox.requests.count("/uapi/domestic-stock/v1/quotations/search-stock-info")

@@ -234,19 +234,22 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-_FILL_26 = _new_layout(
+_FILL_HEAD = (
     "jangodemo^5012345601^0000000007^^02^0^00^0^005930^0000000001^000071000^093000^0^2^2"
-    "^06010^000000003^김한투".split("^"),
-    price="000071000",
+    "^06010^000000003^김한투"
 )
+_FILL_26 = _new_layout(_FILL_HEAD.split("^"), price="000071000")
 SEEDS = [
     "0|H0STCNT0|001|" + SPEC_TICK,
     "0|H0STCNT0|002|" + SPEC_TICK + "^" + SPEC_TICK,
     "1|H0STCNI0|001|" + kis_frames.encrypt(_FILL_26, KEY, IV),
     "0|H0STCNI0|001|" + _FILL_26,
     '{"header":{"tr_id":"H0STCNI0","tr_key":"x","encrypt":"Y"},"body":{"rt_cd":"0",'
-    '"msg_cd":"OPSP0000","msg1":"SUBSCRIBE SUCCESS","output":{"iv":"' + IV + '","key":"'
-    + KEY + '"}}}',
+    '"msg_cd":"OPSP0000","msg1":"SUBSCRIBE SUCCESS","output":{"iv":"'
+    + IV
+    + '","key":"'
+    + KEY
+    + '"}}}',
     '{"header":{"tr_id":"PINGPONG","datetime":"20261124093000"}}',
 ]
 _JUNK = st.one_of(
@@ -287,7 +290,7 @@ def test_mutated_and_arbitrary_frames_raise_only_wire_errors(text: str) -> None:
 def test_a_five_thousand_digit_number_is_a_wire_error_not_a_value_error() -> None:
     fields = SPEC_TICK.split("^")
     fields[2] = "9" * 5000
-    with pytest.raises(WireError, match="digits|characters"):
+    with pytest.raises(WireError, match=r"digits|characters"):
         wire.parse_ticks("^".join(fields), 1, today=TODAY)
     with pytest.raises(WireError, match="record count"):
         wire.parse_frame("0|H0STCNT0|" + "1" * 5000 + "|x")

@@ -307,7 +307,7 @@ class Inquiries:
         return instrument, quote, history
 
     async def _search_info(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = "CTPF1604R"
+        tr_id = request.headers["tr_id"]
         found = self._product(request, tr_id)
         if isinstance(found, JSONResponse):
             return found
@@ -320,7 +320,7 @@ class Inquiries:
         )
 
     async def _stock_info(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = "CTPF1002R"
+        tr_id = request.headers["tr_id"]
         found = self._product(request, tr_id)
         if isinstance(found, JSONResponse):
             return found
@@ -336,7 +336,7 @@ class Inquiries:
     # ------------------------------------------------------------------ charts and books
 
     async def _price(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = "FHKST01010100"
+        tr_id = request.headers["tr_id"]
         context = self._quote_context(tr_id, self.sb._params(request))
         if isinstance(context, JSONResponse):
             return context
@@ -345,7 +345,7 @@ class Inquiries:
         return self._ok(tr_id, {"output": output})
 
     async def _daily_chart(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = "FHKST03010100"
+        tr_id = request.headers["tr_id"]
         params = self.sb._params(request)
         names = ("FID_INPUT_DATE_1", "FID_INPUT_DATE_2", "FID_PERIOD_DIV_CODE", "FID_ORG_ADJ_PRC")
         missing = self._missing(tr_id, params, names)
@@ -371,7 +371,7 @@ class Inquiries:
         return self._ok(tr_id, {"output1": output1, "output2": output2})
 
     async def _daily_price(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = "FHKST01010400"
+        tr_id = request.headers["tr_id"]
         params = self.sb._params(request)
         missing = self._missing(tr_id, params, ("FID_PERIOD_DIV_CODE", "FID_ORG_ADJ_PRC"))
         if missing is not None:
@@ -391,7 +391,7 @@ class Inquiries:
         return self._ok(tr_id, {"output": rows})
 
     async def _asking_price(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = "FHKST01010200"
+        tr_id = request.headers["tr_id"]
         params = self.sb._params(request)
         context = self._quote_context(tr_id, params)
         if isinstance(context, JSONResponse):
@@ -402,7 +402,7 @@ class Inquiries:
         return self._ok(tr_id, {"output1": out1, "output2": out2})
 
     async def _time_chart(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = "FHKST03010200"
+        tr_id = request.headers["tr_id"]
         params = self.sb._params(request)
         names = ("FID_INPUT_HOUR_1", "FID_PW_DATA_INCU_YN", "FID_ETC_CLS_CODE")
         missing = self._missing(tr_id, params, names)
