@@ -178,8 +178,9 @@ def notice_record(
     return "^".join(head + tail)
 
 
-def balance_item(row: BalanceRow) -> dict[str, str]:
-    """One ``output1`` row of inquire-balance."""
+def balance_item(row: BalanceRow, bought: int = 0, sold: int = 0) -> dict[str, str]:
+    """One ``output1`` row of inquire-balance; ``bought``/``sold`` are today's filled shares
+    into and out of the row (thdt_buyqty, thdt_sll_qty)."""
     value = row.qty * row.price
     average = (
         (Decimal(row.purchase_amount) / row.qty).quantize(Decimal("0.0001"), ROUND_HALF_UP)
@@ -198,8 +199,8 @@ def balance_item(row: BalanceRow) -> dict[str, str]:
         "trad_dvsn_name": row.credit.label_ko,
         "bfdy_buy_qty": "0",
         "bfdy_sll_qty": "0",
-        "thdt_buyqty": "0",
-        "thdt_sll_qty": "0",
+        "thdt_buyqty": str(bought),
+        "thdt_sll_qty": str(sold),
         "hldg_qty": str(row.qty),
         "ord_psbl_qty": str(row.sellable),
         "pchs_avg_pric": str(average),

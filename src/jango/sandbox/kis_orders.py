@@ -22,6 +22,7 @@ from jango.domain.model import (
     Code,
     Condition,
     Credit,
+    HoldingKey,
     NoticeKind,
     OrderAction,
     OrderNotice,
@@ -88,6 +89,22 @@ class OrderLedger:
         with self._lock:
             rows = [o for o in self._orders.values() if o.account == account]
             return [replace(o, fills=list(o.fills)) for o in rows]
+
+    def traded_today(self, account: str) -> dict[HoldingKey, tuple[int, int]]:
+        """Shares filled today per balance row key: (bought, sold)."""
+        traded: dict[HoldingKey, tuple[int, int]] = {}
+        with self._lock:
+            for order in self._orders.values():
+                if order.account != account or not order.filled:
+                    continue
+                key = HoldingKey(account, order.code, order.credit, order.loan_date)
+                bought, sold = traded.get(key, (0, 0))
+                if order.side is Side.BUY:
+                    bought += order.filled
+                else:
+                    sold += order.filled
+                traded[key] = (bought, sold)
+        return traded
 
     def _row(self, notice: OrderNotice, action: OrderAction, qty: int) -> DayOrder:
         row = DayOrder(

@@ -532,6 +532,8 @@ class KisSandbox:
         if account is None:
             return self._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
         snapshot = self.venue.balance(account)
+        # Read together with the balance (no await in between), so they agree.
+        traded = self.orders.traded_today(account)
         rows = list(snapshot.rows) + self._sold_out_rows(snapshot.rows)
         version = self._version(rows)
         continuation = request.headers.get("tr_cont", "") == "N"
@@ -560,7 +562,7 @@ class KisSandbox:
         body = {
             "ctx_area_fk100": fk.ljust(100),
             "ctx_area_nk100": next_key,
-            "output1": [frames.balance_item(row) for row in page],
+            "output1": [frames.balance_item(row, *traded.get(row.key, (0, 0))) for row in page],
             "output2": [frames.balance_totals(list(snapshot.rows), snapshot.cash)],
             "rt_cd": "0",
             "msg_cd": ("KIOK0490" if more else "KIOK0510") if real else "20310000",

@@ -93,6 +93,7 @@ PENDING_TR = "TTTC0084R"  # real only; old id TTTC8036R
 DATA_CHANGED = "SYDB0050"  # "조회이후에 자료가 변경되었습니다": restart paging from page 1
 MAX_PAGES = 100  # 5,000 rows real / 2,000 paper: far beyond any retail account
 MULTPRICE_BATCH = 30
+SEED_READS = 3  # reads of the day's orders to seed the fill counters while fills arrive
 
 
 def limits_for(paper: bool) -> BrokerLimits:
@@ -199,16 +200,23 @@ class KisBroker:
         """Every page of inquire-balance (one row per loan date), restarting on SYDB0050, with
         the orders of the day and each row's market.
 
-        The orders are read before and after the balance; if any order's filled quantity moved
-        in between, the balance may or may not hold that fill, so the whole read is repeated
-        (at most ``balance_restarts`` times; then the last one is used and a warning logged).
+        Balance and orders are two reads, so an order that fills in between could be counted
+        in one and not the other. The orders are read before and after the balance; when their
+        filled quantities agree, the balance holds exactly those fills. When they do not (an
+        order filling while we read), each row's own count of today's fills (``thdt_buyqty``,
+        ``thdt_sll_qty``) says how many the balance holds, and the watermarks of the orders that
+        moved are lowered to match it (newest order first). Only if KIS sent no such counts is
+        the read repeated, at most ``balance_restarts`` times, and then a warning logged.
         """
         self._check_account(account)
         before = await self.orders(account)
         for attempt in range(self.tuning.balance_restarts + 1):
-            rows, cash = await self._balance_rows(account)
+            rows, cash, traded = await self._balance_rows(account)
             after = await self.orders(account)
             if _watermarks(before) == _watermarks(after):
+                break
+            if traded:
+                after = _fit_watermarks(before, after, traded)
                 break
             if attempt == self.tuning.balance_restarts:
                 log.warning(
@@ -223,7 +231,9 @@ class KisBroker:
             account, tuple(rows), cash, datetime.now(KST), "kis", orders=tuple(after)
         )
 
-    async def _balance_rows(self, account: str) -> tuple[list[BalanceRow], Cash]:
+    async def _balance_rows(
+        self, account: str
+    ) -> tuple[list[BalanceRow], Cash, dict[wire.TradedKey, tuple[int, int]]]:
         for restart in range(self.tuning.balance_restarts + 1):
             pages = await self._balance_pages(account)
             if pages is not None:
@@ -349,7 +359,9 @@ class KisBroker:
         info = await self.instrument(row.code)
         return replace(row, market=info.market, name=row.name or info.name)
 
-    async def _balance_pages(self, account: str) -> tuple[list[BalanceRow], Cash] | None:
+    async def _balance_pages(
+        self, account: str
+    ) -> tuple[list[BalanceRow], Cash, dict[wire.TradedKey, tuple[int, int]]] | None:
         """All pages once; None when the server says the data changed mid-way."""
         params = {
             "CANO": self.config.cano,
@@ -365,6 +377,7 @@ class KisBroker:
             "CTX_AREA_NK100": "",
         }
         rows: list[BalanceRow] = []
+        traded: dict[wire.TradedKey, tuple[int, int]] = {}
         cash: Cash | None = None
         tr_cont = ""
         for _ in range(MAX_PAGES):
@@ -376,10 +389,13 @@ class KisBroker:
             if not reply.ok:
                 raise BrokerError(f"KIS balance refused: {reply.message}", code=reply.msg_cd)
             rows.extend(wire.parse_balance_rows(account, reply.body.get("output1")))
+            for key, (bought, sold) in wire.parse_traded_today(reply.body.get("output1")).items():
+                was = traded.get(key, (0, 0))
+                traded[key] = (was[0] + bought, was[1] + sold)
             if cash is None:
                 cash = wire.parse_cash(reply.body.get("output2"))
             if not reply.more:
-                return rows, cash
+                return rows, cash, traded
             # Continuation keys go back verbatim (padding included), with header tr_cont N.
             params["CTX_AREA_FK100"] = str(reply.body.get("ctx_area_fk100", ""))
             params["CTX_AREA_NK100"] = str(reply.body.get("ctx_area_nk100", ""))
@@ -485,23 +501,40 @@ class KisBroker:
         return total
 
     async def _seed(self, generation: int) -> None:
-        """Read the orders of the day, seed the counters, release what was held (module doc)."""
-        sent_at = self._arrivals  # held items up to here arrived before the request was sent
-        try:
-            orders = await self.orders(self.config.account)
-        except BrokerError as exc:
-            if generation != self._generation:
+        """Read the orders of the day, seed the counters, release what was held (module doc).
+
+        A fill that arrives while the read is in flight may or may not be in it; the read is
+        then repeated (every fill held so far arrived before the repeat was sent, so it counts
+        them all), up to ``SEED_READS`` reads. Only if fills keep arriving during every read
+        are the last read's in-flight fills taken as not counted: the documented race."""
+        for attempt in range(1, SEED_READS + 1):
+            sent_at = self._arrivals  # held items up to here arrived before the request was sent
+            try:
+                orders = await self.orders(self.config.account)
+            except BrokerError as exc:
+                if generation != self._generation:
+                    return
+                log.warning(
+                    "KIS fill counters not seeded (%s): fills of orders not yet counted carry "
+                    "no cumulative quantity until the next balance snapshot",
+                    exc,
+                )
+                self._seed_known = False
+                self._release({}, sent_at)
                 return
-            log.warning(
-                "KIS fill counters not seeded (%s): fills of orders not yet counted carry no "
-                "cumulative quantity until the next balance snapshot",
-                exc,
+            if generation != self._generation:
+                return  # dropped again meanwhile: the next session's seed takes over
+            in_flight = any(
+                self._fill_of(item) is not None for seq, item in self._held if seq > sent_at
             )
-            self._seed_known = False
-            self._release({}, sent_at)
-            return
-        if generation != self._generation:
-            return  # dropped again meanwhile: the next session's seed takes over
+            if not in_flight or attempt == SEED_READS:
+                if in_flight:
+                    log.info(
+                        "KIS fills kept arriving during %d seeding reads; the last read's "
+                        "in-flight fills are counted on top of it",
+                        SEED_READS,
+                    )
+                break
         self._seed_known = True
         self._release({order.order_no: order.filled for order in orders}, sent_at)
 
@@ -636,6 +669,45 @@ class KisBroker:
 
 def _watermarks(orders: list[OrderState]) -> dict[str, tuple[int, int]]:
     return {order.order_no: (order.filled, order.remaining) for order in orders}
+
+
+def _fit_watermarks(
+    before: list[OrderState],
+    after: list[OrderState],
+    traded: dict[wire.TradedKey, tuple[int, int]],
+) -> list[OrderState]:
+    """Lower the watermarks of orders that filled between the two order reads so each row's
+    orders add up to the fills the balance says it holds (never below the first read)."""
+    first = {order.order_no: order.filled for order in before}
+    fitted = {order.order_no: order for order in after}
+    groups: dict[tuple[wire.TradedKey, Side], list[OrderState]] = {}
+    for order in after:
+        key = (order.code, order.credit, order.loan_date)
+        groups.setdefault((key, order.side), []).append(order)
+    for (key, side), orders in groups.items():
+        if key not in traded:
+            continue
+        held = traded[key][0 if side is Side.BUY else 1]
+        excess = sum(order.filled for order in orders) - held
+        for order in sorted(orders, key=lambda o: o.order_no, reverse=True):
+            if excess <= 0:
+                break
+            floor = min(order.filled, first.get(order.order_no, 0))
+            cut = min(excess, order.filled - floor)
+            if cut:
+                # Shares not yet filled at the balance's instant were still open then.
+                fitted[order.order_no] = replace(
+                    order, filled=order.filled - cut, remaining=order.remaining + cut
+                )
+                excess -= cut
+        if excess > 0:
+            log.warning(
+                "KIS balance holds %d fewer of today's %s fills of %s than the order reads show",
+                excess,
+                side,
+                key[0],
+            )
+    return [fitted[order.order_no] for order in after]
 
 
 def _refusal(reply: Reply) -> OrderRefused:

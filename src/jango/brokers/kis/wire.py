@@ -705,3 +705,23 @@ def parse_product_info(output: object) -> ProductInfo:
             market = value
     name = _text(output.get("prdt_abrv_name")).strip() or _text(output.get("prdt_name")).strip()
     return ProductInfo(name, market)
+
+
+TradedKey = tuple[Code, Credit, date | None]
+
+
+def parse_traded_today(output1: object) -> dict[TradedKey, tuple[int, int]]:
+    """Today's filled shares per balance row (``thdt_buyqty``, ``thdt_sll_qty``), rows sold out
+    today included: what the balance holds of today's fills, to check order watermarks by."""
+    traded: dict[TradedKey, tuple[int, int]] = {}
+    for item in _objects(output1, "output1"):
+        key = (
+            _code(_field(item, "pdno")),
+            balance_credit(_text(item.get("trad_dvsn_name"))),
+            _loan_date(_text(item.get("loan_dt"))),
+        )
+        bought = _int(_text(item.get("thdt_buyqty")) or "0", "thdt_buyqty")
+        sold = _int(_text(item.get("thdt_sll_qty")) or "0", "thdt_sll_qty")
+        before = traded.get(key, (0, 0))
+        traded[key] = (before[0] + bought, before[1] + sold)
+    return traded
