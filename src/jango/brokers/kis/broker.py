@@ -12,23 +12,26 @@ seeded from the orders-of-day inquiry each time the notice subscription is (re)e
 nothing is ever deduplicated by content.
 
 While the counters are not seeded (from the moment a session drops, or before the first seed),
-every pushed item is held back, in order, and released when the seeding read has answered:
+every pushed item is held back, in order, and released when a seeding read has answered:
 
 * a fill that arrived **before the seeding request was sent** happened before the read, so the
   read's ``tot_ccld_qty`` already counts it; held fills of one order are stamped so that the
   last of them equals that total (earlier ones count back from it);
-* a fill that arrived **while the request was in flight** (after the subscription ack and the
-  send, before the reply) may or may not be in the read: this is the race window. It is treated
-  as not counted (``filled_total`` = seed + qty). If the read did count it, ``filled_total``
-  runs one fill ahead of the truth and the book applies that fill on top of a snapshot that
-  already holds it; the next reconcile (the next balance snapshot, whose order watermarks and
-  rows are read afresh) finds the difference and records it as a discrepancy, and the book
-  follows the broker from there. The window is one round trip of one request;
+* a fill that arrived **while the request was in flight** may or may not be in the read. The
+  read is then repeated (each repeat is sent after every held fill arrived, so it counts them
+  all), up to ``SEED_READS`` reads;
+* only if fills keep arriving during every one of those reads is there a race window left: the
+  last read's in-flight fills (after the subscription ack, between that read's send and its
+  reply) are taken as not counted (``filled_total`` = seed + qty). If the read did count one,
+  ``filled_total`` runs ahead of the truth by that fill and the book applies it on top of a
+  snapshot that already holds it; the next reconcile (a balance snapshot, whose rows and order
+  watermarks are read afresh) finds the difference and records it as a discrepancy, and the
+  book follows the broker from there;
 * a fill after the reply counts up from the seed.
 
 If the seeding read fails, the held items are released with ``filled_total`` unknown (None) for
 orders the adapter has no count of, a warning is logged, and the next balance snapshot seeds the
-counters from its own order read.
+counters from its own order read. See ``docs/kis-notices.md``.
 """
 
 from __future__ import annotations
