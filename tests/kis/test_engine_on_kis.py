@@ -6,7 +6,7 @@ from pathlib import Path
 from jango.brokers.kis import KisBroker
 from jango.brokers.port import OrderRequest
 from jango.domain.book import OrderStatus
-from jango.domain.model import Code, Market, OrderType, Side
+from jango.domain.model import Code, Credit, Market, OrderType, Side
 from jango.engine import Session
 from jango.sandbox.kis_server import KisSandbox
 from jango.sandbox.venue import Venue
@@ -136,6 +136,36 @@ def test_sessions_started_while_an_order_fills_end_true_and_never_silently_off(
                 finally:
                     await broker.close()
         finally:
+            await sandbox.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_margin_buy_through_the_engine_books_a_loan_row_like_the_venue(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        venue = Venue(seed=15, depth_won=10**12)
+        sandbox = KisSandbox(venue, tick_interval=None)
+        await sandbox.start()
+        broker = KisBroker(config_for(sandbox, tmp_path / "token.json"), tuning=FAST)
+        try:
+            async with Session(broker, poll_interval=0.1) as session:
+                code = Code("000660")
+                upper = venue.quote(code).upper
+                order = OrderRequest(ACCOUNT, Side.BUY, code, 2, upper, credit=Credit.MARGIN_SELF)
+                await session.place(order)
+                await session.wait_for(
+                    lambda book: _rows(book.rows()) == _rows(venue.balance(ACCOUNT).rows)
+                )
+                (row,) = [
+                    r
+                    for r in session.book.rows()
+                    if r.key.code == code and r.key.credit is Credit.MARGIN_SELF
+                ]
+                assert row.key.loan_date == venue.now().date()
+                await session.reconcile()
+                assert _rows(session.book.rows()) == _rows(venue.balance(ACCOUNT).rows)
+        finally:
+            await broker.close()
             await sandbox.stop()
 
     asyncio.run(scenario())

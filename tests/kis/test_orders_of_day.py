@@ -3,13 +3,14 @@ amend/cancel by a process that did not place the order; against the sandbox on l
 
 import asyncio
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
 from jango.brokers.kis import KisBroker
-from jango.brokers.port import NoSuchOrder, OrderRequest
+from jango.brokers.port import NoSuchOrder, NotSupported, OrderRefused, OrderRequest
 from jango.domain.model import Code, Credit, Market, OrderType, Side
 from jango.sandbox.venue import Venue
 from tests.kis.helpers import FAST, config_for, rig
@@ -188,5 +189,53 @@ def test_order_rvsecncl_refuses_an_empty_branch_as_kis_does(tmp_path: Path) -> N
             assert reply.json()["msg_cd"] == "OPSQ2001"
             assert "KRX_FWDG_ORD_ORGNO" in reply.json()["msg1"]
             assert [o.order_no for o in r.venue.open_orders(ACCOUNT)] == [ack.order_no]
+
+    run(scenario())
+
+
+def test_a_margin_buy_and_its_repaying_sell_go_through_order_credit(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with rig(tmp_path) as r:
+            code = Code("000660")
+            upper = r.venue.quote(code).upper
+            buy = OrderRequest(ACCOUNT, Side.BUY, code, 3, upper, credit=Credit.MARGIN_SELF)
+            await r.broker.place(buy)
+            day = r.venue.now().date()
+            (row,) = [
+                x
+                for x in r.venue.balance(ACCOUNT).rows
+                if x.code == code and x.credit is Credit.MARGIN_SELF
+            ]
+            assert (row.qty, row.loan_date) == (3, day)
+            lower = r.venue.quote(code).lower
+            sell = OrderRequest(
+                ACCOUNT, Side.SELL, code, 2, lower, credit=Credit.MARGIN_SELF, loan_date=day
+            )
+            await r.broker.place(sell)
+            (row,) = [
+                x
+                for x in r.venue.balance(ACCOUNT).rows
+                if x.code == code and x.credit is Credit.MARGIN_SELF
+            ]
+            assert row.qty == 1
+            assert r.sandbox.requests.count("/uapi/domestic-stock/v1/trading/order-credit") == 2
+            with pytest.raises(OrderRefused, match="loan date"):
+                await r.broker.place(replace(sell, loan_date=None))
+            snapshot = await r.broker.balance(ACCOUNT)
+            assert snapshot.orders is not None
+            assert {(o.side, o.credit, o.loan_date) for o in snapshot.orders} == {
+                (Side.BUY, Credit.MARGIN_SELF, day),
+                (Side.SELL, Credit.MARGIN_SELF, day),
+            }
+
+    run(scenario())
+
+
+def test_paper_accounts_have_no_credit_orders(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with rig(tmp_path, mode="paper", rate_limit=1000) as r:
+            order = OrderRequest(ACCOUNT, Side.BUY, STOCK, 1, 70000, credit=Credit.MARGIN_SELF)
+            with pytest.raises(NotSupported, match="paper"):
+                await r.broker.place(order)
 
     run(scenario())

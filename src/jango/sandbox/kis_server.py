@@ -42,6 +42,7 @@ from websockets.exceptions import ConnectionClosed
 from jango.domain.model import (
     KST,
     BalanceRow,
+    Credit,
     HoldingKey,
     NoticeKind,
     OrderAction,
@@ -64,6 +65,20 @@ BALANCE_PATH = "/uapi/domestic-stock/v1/trading/inquire-balance"
 MULTPRICE_PATH = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
 ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
 REVISE_PATH = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
+CREDIT_PATH = "/uapi/domestic-stock/v1/trading/order-credit"
+
+# order-credit's CRDT_TYPE → (side, credit): 21/23 margin buys (new), 25/27 their repaying sells;
+# 22/24 short sells (new), 26/28 their repaying buys (KIS's sample docstring).
+_CREDIT_TYPES = {
+    "21": (Side.BUY, Credit.MARGIN_SELF),
+    "23": (Side.BUY, Credit.MARGIN_KSFC),
+    "25": (Side.SELL, Credit.MARGIN_SELF),
+    "27": (Side.SELL, Credit.MARGIN_KSFC),
+    "22": (Side.SELL, Credit.SHORT_KSFC),
+    "24": (Side.SELL, Credit.SHORT_SELF),
+    "26": (Side.BUY, Credit.SHORT_KSFC),
+    "28": (Side.BUY, Credit.SHORT_SELF),
+}
 
 # Venue refusal reasons → KIS msg_cd. APBK0656 ("order not open") is our assumption, shared
 # with the adapter; the rest reuse the order-rejection codes kis.md names.
@@ -72,6 +87,9 @@ _REFUSALS = {
     "QTY_ABOVE_REMAINING": "APBK0656",
     "INSUFFICIENT_CASH": "APBK0919",
     "INSUFFICIENT_SELLABLE": "APBK0919",
+    "SHORT_UNSUPPORTED": "APBK1234",
+    "LOAN_DATE_REQUIRED": "APBK1234",
+    "BAD_CREDIT": "APBK1234",
 }
 
 
@@ -338,6 +356,7 @@ class KisSandbox:
                 Route(MULTPRICE_PATH, self._multprice, methods=["GET"]),
                 Route(ORDER_PATH, self._order_cash, methods=["POST"]),
                 Route(REVISE_PATH, self._order_revise, methods=["POST"]),
+                Route(CREDIT_PATH, self._order_credit, methods=["POST"]),
                 *Inquiries(self).routes(),
                 Route("/sandbox/faults", self._faults_endpoint, methods=["POST"]),
                 Route("/{path:path}", self.unsupported, methods=["GET", "POST"]),
@@ -637,6 +656,67 @@ class KisSandbox:
             self._tr("TTTC0802U"): "buy",
         }
         return await self._guarded(request, self._place, tr_ids)  # type: ignore[no-any-return]
+
+    async def _order_credit(self, request: Request) -> JSONResponse:
+        if self.mode == "paper":  # "모의투자는 사용 불가합니다"
+            return self.unsupported(request)
+        tr_ids = {"TTTC0052U": "buy", "TTTC0051U": "sell"}
+        return await self._guarded(request, self._place_credit, tr_ids)  # type: ignore[no-any-return]
+
+    async def _place_credit(self, request: Request, user: SandboxUser, side: str) -> JSONResponse:
+        tr_id = request.headers["tr_id"]
+        names = (
+            "CANO",
+            "ACNT_PRDT_CD",
+            "PDNO",
+            "CRDT_TYPE",
+            "LOAN_DT",
+            "ORD_DVSN",
+            "ORD_QTY",
+            "ORD_UNPR",
+        )
+        fields = self._order_fields(tr_id, await self._json(request), names)
+        if isinstance(fields, JSONResponse):
+            return fields
+        account = self._user_account(user, fields["CANO"], fields["ACNT_PRDT_CD"])
+        if account is None:
+            return self._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
+        credit_type = _CREDIT_TYPES.get(fields["CRDT_TYPE"])
+        wanted = Side.SELL if side == "sell" else Side.BUY
+        if credit_type is None or credit_type[0] is not wanted:
+            return self._business(tr_id, "APBK1234", "신용유형을 확인해주세요.")
+        kind = frames.ORDER_DIVISIONS.get(fields["ORD_DVSN"])
+        loan = fields["LOAN_DT"].strip()
+        if (
+            kind is None
+            or not fields["ORD_QTY"].isdigit()
+            or not fields["ORD_UNPR"].isdigit()
+            or not (len(loan) == 8 and loan.isdigit())
+        ):
+            return self._business(
+                tr_id, "APBK1234", "주문구분, 수량, 단가 또는 대출일자를 확인해주세요."
+            )
+        # A new loan is dated today (the venue's trading day); a repaying sell names its row's.
+        opening = credit_type[0] is Side.BUY and not credit_type[1].is_short
+        try:
+            loan_date = None if opening else datetime.strptime(loan, "%Y%m%d").date()
+        except ValueError:
+            return self._business(tr_id, "APBK1234", "대출일자를 확인해주세요.")
+        try:
+            order_no = self.venue.place(
+                account,
+                wanted,
+                fields["PDNO"],
+                int(fields["ORD_QTY"]),
+                int(fields["ORD_UNPR"]),
+                order_type=kind[0],
+                condition=kind[1],
+                credit=credit_type[1],
+                loan_date=loan_date,
+            )
+        except VenueRefusal as exc:
+            return self._refused(tr_id, exc)
+        return self._done(tr_id, order_no, side)
 
     async def _order_revise(self, request: Request) -> JSONResponse:
         tr_ids = {self._tr("TTTC0013U"): "revise", self._tr("TTTC0803U"): "revise"}

@@ -86,6 +86,7 @@ PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price"
 MULTPRICE_PATH = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
 ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
 REVISE_PATH = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
+CREDIT_PATH = "/uapi/domestic-stock/v1/trading/order-credit"
 DAILY_ORDERS_PATH = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
 PENDING_PATH = "/uapi/domestic-stock/v1/trading/inquire-psbl-rvsecncl"
 STOCK_INFO_PATH = "/uapi/domestic-stock/v1/quotations/search-stock-info"
@@ -96,6 +97,18 @@ PENDING_TR = "TTTC0084R"  # real only; old id TTTC8036R
 DATA_CHANGED = "SYDB0050"  # "조회이후에 자료가 변경되었습니다": restart paging from page 1
 MAX_PAGES = 100  # 5,000 rows real / 2,000 paper: far beyond any retail account
 MULTPRICE_BATCH = 30
+# order-credit's CRDT_TYPE by (side, credit): new margin buys 21/23 and their repaying sells
+# 25/27; new short sells 22/24 and their repaying buys 26/28.
+_CREDIT_TYPES = {
+    (Side.BUY, Credit.MARGIN_SELF): "21",
+    (Side.BUY, Credit.MARGIN_KSFC): "23",
+    (Side.SELL, Credit.MARGIN_SELF): "25",
+    (Side.SELL, Credit.MARGIN_KSFC): "27",
+    (Side.SELL, Credit.SHORT_KSFC): "22",
+    (Side.SELL, Credit.SHORT_SELF): "24",
+    (Side.BUY, Credit.SHORT_KSFC): "26",
+    (Side.BUY, Credit.SHORT_SELF): "28",
+}
 SEED_READS = 3  # reads of the day's orders to seed the fill counters while fills arrive
 
 
@@ -590,10 +603,9 @@ class KisBroker:
             yield item
 
     async def place(self, order: OrderRequest) -> OrderAck:
-        """order-cash. Credit orders go through another KIS API (order-credit): not supported."""
+        """order-cash for cash orders; order-credit (real accounts only) for margin buys
+        (dated today) and the sells that repay them (dated by the row's loan date)."""
         self._check_account(order.account)
-        if order.credit is not Credit.CASH:
-            raise NotSupported("KIS credit orders (order-credit) are not supported by jango yet")
         try:
             division = wire.order_division(order.order_type, order.condition)
         except wire.WireError as exc:
@@ -607,10 +619,30 @@ class KisBroker:
             "ORD_UNPR": str(order.price),
             "EXCG_ID_DVSN_CD": "KRX",  # the only venue paper accounts accept
         }
+        if order.credit is not Credit.CASH:
+            return await self._place_credit(order, body)
         if order.side is Side.SELL:
             body["SLL_TYPE"] = "01"
         tr_id = self._tr("TTTC0011U" if order.side is Side.SELL else "TTTC0012U")
         return await self._order(ORDER_PATH, tr_id, body)
+
+    async def _place_credit(self, order: OrderRequest, body: dict[str, str]) -> OrderAck:
+        if self.config.paper:
+            raise NotSupported("KIS paper trading has no credit orders (order-credit is real only)")
+        credit_type = _CREDIT_TYPES.get((order.side, order.credit))
+        if credit_type is None:
+            raise NotSupported(f"KIS order-credit has no {order.side} for {order.credit}")
+        opening = credit_type in ("21", "23", "22", "24")
+        if opening:
+            loan = datetime.now(KST).date()
+        elif order.loan_date is None:
+            raise OrderRefused(f"a {order.credit} {order.side} must name the row's loan date")
+        else:
+            loan = order.loan_date
+        body["CRDT_TYPE"] = credit_type
+        body["LOAN_DT"] = loan.strftime("%Y%m%d")
+        tr_id = "TTTC0051U" if order.side is Side.SELL else "TTTC0052U"
+        return await self._order(CREDIT_PATH, tr_id, body)
 
     async def amend(
         self, account: str, order_no: str, *, price: int, qty: int | None = None
