@@ -518,3 +518,20 @@ def test_a_five_thousand_digit_number_does_not_end_the_reader(tmp_path: Path) ->
             assert r.broker.realtime.connected
 
     run(scenario())
+
+
+def test_a_binary_frame_that_is_not_utf8_is_undecodable_and_reading_goes_on(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with rig(tmp_path) as r:
+            r.sandbox.set_faults(malformed=b"0|H0STCNT0|001|\xff\xfe")
+            bad = await r.next_item(lambda i: not isinstance(i, ConnectionStatus))
+            assert isinstance(bad, Undecodable) and "not UTF-8" in bad.error
+            assert bad.raw == "0|H0STCNT0|001|\\xff\\xfe"
+            lower = r.venue.quote("005930").lower
+            await r.broker.place(OrderRequest(ACCOUNT, Side.BUY, Code("005930"), 1, lower))
+            accepted = await r.next_item(is_notice(NoticeKind.ACCEPTED))
+            assert isinstance(accepted, Received)
+
+    run(scenario())

@@ -139,7 +139,7 @@ class _Session:
     ws: ServerConnection
     key: str
     iv: str
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[str | bytes] = field(default_factory=asyncio.Queue)
     registrations: set[tuple[str, str]] = field(default_factory=set)
     app_key: str = ""
     pongs: int = 0
@@ -295,7 +295,7 @@ class KisSandbox:
         *,
         drop: bool = False,
         stall: bool | None = None,
-        malformed: str | None = None,
+        malformed: str | bytes | None = None,
         expire_tokens: bool = False,
         data_changed: int | None = None,
         rate_limited: int | None = None,

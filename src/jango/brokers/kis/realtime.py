@@ -244,7 +244,18 @@ class KisRealtime:
                 return f"no frame for {self._tuning.idle_timeout:g} s"
             except ConnectionClosed as exc:
                 return f"connection closed ({exc})"
-            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+            if isinstance(message, str):
+                text = message
+            else:
+                try:
+                    text = message.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    # KIS sends text frames; a binary one that is not UTF-8 is kept, escaped.
+                    raw = message.decode("utf-8", "backslashreplace")
+                    self._sink(
+                        Undecodable(raw, f"binary frame is not UTF-8: {exc}", SOURCE, _now())
+                    )
+                    continue
             await self._handle(ws, text)
 
     async def _handle(self, ws: ClientConnection, text: str) -> None:
