@@ -5,33 +5,10 @@ also ``inquire-psbl-rvsecncl``, which is where an order's branch for amend/cance
 every row's market from the product-info lookup (``search-stock-info``, or ``search-info`` on
 paper, where the former is not served), cached per code and day.
 
-Fill notices (``H0STCNI0``/``H0STCNI9``) carry no fill id and no cumulative quantity, so the
-adapter stamps :attr:`OrderNotice.filled_total` itself: a per-order counter of filled shares,
-seeded from the orders-of-day inquiry each time the notice subscription is (re)established, then
-``counter += qty`` per fill. Two fills with the same quantity, price and second are two fills:
-nothing is ever deduplicated by content.
-
-While the counters are not seeded (from the moment a session drops, or before the first seed),
-every pushed item is held back, in order, and released when a seeding read has answered:
-
-* a fill that arrived **before the seeding request was sent** happened before the read, so the
-  read's ``tot_ccld_qty`` already counts it; held fills of one order are stamped so that the
-  last of them equals that total (earlier ones count back from it);
-* a fill that arrived **while the request was in flight** may or may not be in the read. The
-  read is then repeated (each repeat is sent after every held fill arrived, so it counts them
-  all), up to ``SEED_READS`` reads;
-* only if fills keep arriving during every one of those reads is there a race window left: the
-  last read's in-flight fills (after the subscription ack, between that read's send and its
-  reply) are taken as not counted (``filled_total`` = seed + qty). If the read did count one,
-  ``filled_total`` runs ahead of the truth by that fill and the book applies it on top of a
-  snapshot that already holds it; the next reconcile (a balance snapshot, whose rows and order
-  watermarks are read afresh) finds the difference and records it as a discrepancy, and the
-  book follows the broker from there;
-* a fill after the reply counts up from the seed.
-
-If the seeding read fails, the held items are released with ``filled_total`` unknown (None) for
-orders the adapter has no count of, a warning is logged, and the next balance snapshot seeds the
-counters from its own order read. See ``docs/kis-notices.md``.
+Fill notices carry no fill id and no cumulative quantity; :mod:`jango.brokers.kis.fills` stamps
+each with its order's cumulative filled quantity, seeded here from the orders of the day each
+time the notice subscription is (re)established (the race window is documented there and in
+``docs/kis-notices.md``).
 """
 
 from __future__ import annotations
@@ -48,20 +25,19 @@ import httpx
 from jango.brokers.kis import wire
 from jango.brokers.kis.auth import TokenManager
 from jango.brokers.kis.config import KisConfig, KisTuning
+from jango.brokers.kis.fills import FillCounter
 from jango.brokers.kis.ratelimit import limiter_for
 from jango.brokers.kis.realtime import MAX_REGISTRATIONS, KisRealtime
 from jango.brokers.kis.rest import KisRest, Reply
 from jango.brokers.port import (
     BrokerError,
     BrokerLimits,
-    ConnectionStatus,
     NoSuchOrder,
     NotSupported,
     OrderAck,
     OrderRefused,
     OrderRequest,
     PushItem,
-    Received,
 )
 from jango.domain.model import (
     KST,
@@ -71,8 +47,6 @@ from jango.domain.model import (
     Code,
     Credit,
     Market,
-    NoticeKind,
-    OrderNotice,
     OrderState,
     Quote,
     Side,
@@ -141,13 +115,7 @@ class KisBroker:
         self.tokens = TokenManager(config, self.tuning, self._client)
         self._events: asyncio.Queue[PushItem | None] = asyncio.Queue()
         self.realtime = KisRealtime(config, self.tuning, self._approval, self._on_push)
-        # Fill counters (see the module docstring): order no → filled shares so far.
-        self._filled: dict[str, int] = {}
-        self._seeded = False  # False: hold every pushed item until a seeding read answers
-        self._seed_known = False  # whether the last seed succeeded (orders absent from it had 0)
-        self._held: list[tuple[int, PushItem]] = []
-        self._arrivals = 0  # sequence number of held items
-        self._generation = 0  # bumped by every drop, so a stale seed is abandoned
+        self._fills = FillCounter(self._events.put_nowait)
         self._seed_task: asyncio.Task[None] | None = None
         self._instruments: dict[tuple[Code, str], wire.ProductInfo] = {}
         self._rest: KisRest | None = None
@@ -185,10 +153,10 @@ class KisBroker:
             limiter_for(self.config.app_key, rate, self.limits.window_seconds),
         )
         await self.tokens.token()
-        self._seeded = False
+        self._fills.unseed()
         await self.realtime.start()
         await self.realtime.subscribe(self._notice_tr, self.config.hts_id)
-        await self._seed(self._generation)
+        await self._seed(self._fills.generation)
         log.info(
             "KIS connected (%s, account %s)", self.config.mode, mask_account(self.config.account)
         )
@@ -241,8 +209,8 @@ class KisBroker:
                 )
             before = after
         rows = [await self._with_market(row) for row in rows]
-        if not self._seed_known:
-            self._reseed(after)
+        if not self._fills.known:
+            self._fills.reseed(after)
         return BalanceSnapshot(
             account, tuple(rows), cash, datetime.now(KST), "kis", orders=tuple(after)
         )
@@ -470,79 +438,36 @@ class KisBroker:
     # ------------------------------------------------------------------ pushes and fill counters
 
     def _on_push(self, item: PushItem) -> None:
-        """The WebSocket's sink: hold items while unseeded, stamp fills, queue the rest."""
-        if isinstance(item, ConnectionStatus) and not item.connected:
-            # Fills may be missed while down: the counters are stale until the next seed. The
-            # drop itself is told at once (nothing held is older than it unless already down).
-            self._seeded = False
-            self._generation += 1
-            if not self._held:
-                self._events.put_nowait(item)
-                return
-        if self._seeded:
-            self._emit(item, self._stamp(item))
-            return
-        self._arrivals += 1
-        self._held.append((self._arrivals, item))
-        if isinstance(item, ConnectionStatus) and item.reconnected and not self._closed:
+        """The WebSocket's sink: the fill counter holds, stamps and queues every item."""
+        if self._fills.push(item) and not self._closed:
             self._seed_task = asyncio.get_running_loop().create_task(
-                self._seed(self._generation), name="kis-fill-seed"
+                self._seed(self._fills.generation), name="kis-fill-seed"
             )
 
-    def _emit(self, item: PushItem, filled_total: int | None) -> None:
-        fill = self._fill_of(item)
-        if fill is not None and isinstance(item, Received):
-            item = replace(item, event=replace(fill, filled_total=filled_total))
-        self._events.put_nowait(item)
-
-    def _fill_of(self, item: PushItem) -> OrderNotice | None:
-        if (
-            isinstance(item, Received)
-            and isinstance(item.event, OrderNotice)
-            and item.event.kind is NoticeKind.FILLED
-        ):
-            return item.event
-        return None
-
-    def _stamp(self, item: PushItem) -> int | None:
-        """Count a live fill: counter += qty (None while the order's count is unknown)."""
-        fill = self._fill_of(item)
-        if fill is None:
-            return None
-        known = self._filled.get(fill.order_no)
-        if known is None and not self._seed_known:
-            return None
-        total = (known or 0) + fill.qty
-        self._filled[fill.order_no] = total
-        return total
-
     async def _seed(self, generation: int) -> None:
-        """Read the orders of the day, seed the counters, release what was held (module doc).
+        """Read the orders of the day and seed the fill counter with them.
 
         A fill that arrives while the read is in flight may or may not be in it; the read is
         then repeated (every fill held so far arrived before the repeat was sent, so it counts
         them all), up to ``SEED_READS`` reads. Only if fills keep arriving during every read
         are the last read's in-flight fills taken as not counted: the documented race."""
         for attempt in range(1, SEED_READS + 1):
-            sent_at = self._arrivals  # held items up to here arrived before the request was sent
+            sent_at = self._fills.mark()  # held items up to here arrived before the request
             try:
                 orders = await self.orders(self.config.account)
             except BrokerError as exc:
-                if generation != self._generation:
+                if generation != self._fills.generation:
                     return
                 log.warning(
                     "KIS fill counters not seeded (%s): fills of orders not yet counted carry "
                     "no cumulative quantity until the next balance snapshot",
                     exc,
                 )
-                self._seed_known = False
-                self._release({}, sent_at)
+                self._fills.release(None, sent_at)
                 return
-            if generation != self._generation:
+            if generation != self._fills.generation:
                 return  # dropped again meanwhile: the next session's seed takes over
-            in_flight = any(
-                self._fill_of(item) is not None for seq, item in self._held if seq > sent_at
-            )
+            in_flight = self._fills.fills_since(sent_at)
             if not in_flight or attempt == SEED_READS:
                 if in_flight:
                     log.info(
@@ -551,48 +476,7 @@ class KisBroker:
                         SEED_READS,
                     )
                 break
-        self._seed_known = True
-        self._release({order.order_no: order.filled for order in orders}, sent_at)
-
-    def _release(self, seed: dict[str, int], sent_at: int) -> None:
-        held, self._held = self._held, []
-        counted: dict[str, int] = {}  # per order: shares of held fills the seed already counts
-        for seq, item in held:
-            fill = self._fill_of(item)
-            if fill is not None and seq <= sent_at and fill.order_no in seed:
-                counted[fill.order_no] = counted.get(fill.order_no, 0) + fill.qty
-        for order_no, shares in counted.items():
-            if shares > seed[order_no]:
-                # The read counts fewer shares than the fills seen before it: treat them as
-                # not counted rather than stamp a total below a fill's own quantity.
-                log.warning(
-                    "KIS order %s: %d shares of fills before the seeding read, but the read "
-                    "counts %d; counting them on top",
-                    order_no,
-                    shares,
-                    seed[order_no],
-                )
-                counted[order_no] = 0
-        self._filled = {
-            order_no: filled - counted.get(order_no, 0) for order_no, filled in seed.items()
-        }
-        for seq, item in held:
-            fill = self._fill_of(item)
-            if fill is not None and seq <= sent_at and counted.get(fill.order_no):
-                # Already in the seed: step up to it without counting the fill twice.
-                total = self._filled[fill.order_no] + fill.qty
-                self._filled[fill.order_no] = total
-                self._emit(item, total)
-            else:
-                self._emit(item, self._stamp(item))
-        self._seeded = True
-
-    def _reseed(self, orders: list[OrderState]) -> None:
-        """Seed counters from a snapshot's order read when the connect-time seed failed."""
-        for order in orders:
-            self._filled.setdefault(order.order_no, order.filled)
-        self._seed_known = True
-        log.info("KIS fill counters seeded from the balance snapshot's order read")
+        self._fills.release({order.order_no: order.filled for order in orders}, sent_at)
 
     async def events(self) -> AsyncIterator[PushItem]:
         """Pushed ticks, notices, undecodable frames and connection changes; ends on close."""
