@@ -12,7 +12,8 @@ the next balance continuations with ``SYDB0050``, answer the next requests with 
 fail the product-info lookups.
 
 The inquiry endpoints (orders of the day, pending orders, product info, charts, order book,
-the full inquire-price) live in :mod:`jango.sandbox.kis_inquiry`.
+the full inquire-price) live in :mod:`jango.sandbox.kis_inquiry`, the order endpoints in
+:mod:`jango.sandbox.kis_trading`; see ``docs/kis-sandbox.md``.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ class KisBroker:
         the read repeated, at most ``balance_restarts`` times, and then a warning logged.
         """
         self._check_account(account)
-        before = await self.orders(account)
+        before = await self.orders(account, branches=False)
         for attempt in range(self.tuning.balance_restarts + 1):
             rows, cash, traded = await self._balance_rows(account)
             after = await self.orders(account)
@@ -229,17 +229,18 @@ class KisBroker:
             code=DATA_CHANGED,
         )
 
-    async def orders(self, account: str) -> list[OrderState]:
+    async def orders(self, account: str, *, branches: bool = True) -> list[OrderState]:
         """The account's orders of the day (inquire-daily-ccld, every page, oldest first), each
         with its cumulative filled quantity and what is still open. Cancel requests, which have
         order numbers of their own, are not orders that trade and are left out. On real
-        accounts the pending-orders inquiry is read too, for the branches amend/cancel need."""
+        accounts (with ``branches``) the pending-orders inquiry is read too, for the branches
+        amend/cancel need."""
         self._check_account(account)
         rows = await self._daily_rows()
         for row in rows:
             if row.branch:
                 self._branches[row.state.order_no] = row.branch
-        if not self.config.paper:
+        if branches and not self.config.paper:
             for pending in await self._pending_rows():
                 if pending.branch:
                     self._branches[pending.order_no] = pending.branch
