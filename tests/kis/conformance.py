@@ -158,6 +158,27 @@ def calls(cano: str, product: str, code: str = "005930") -> list[Call]:
                 "FID_ETC_CLS_CODE": "",
             },
         ),
+        Call(
+            "chk_holiday",
+            "GET",
+            Q + "chk-holiday",
+            ("CTCA0903R", None),
+            {"BASS_DT": today(), "CTX_AREA_FK": "", "CTX_AREA_NK": ""},
+        ),
+        Call(
+            "inquire_psbl_order",
+            "GET",
+            T + "inquire-psbl-order",
+            ("TTTC8908R", "VTTC8908R"),
+            {
+                **account,
+                "PDNO": code,
+                "ORD_UNPR": "",
+                "ORD_DVSN": "01",
+                "CMA_EVLU_AMT_ICLD_YN": "N",
+                "OVRS_ICLD_YN": "N",
+            },
+        ),
     ]
 
 

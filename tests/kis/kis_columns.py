@@ -500,4 +500,24 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
             "acml_tr_pbmn",
         ),
     },
+    "chk_holiday": {
+        "output": ("bass_dt", "wday_dvsn_cd", "bzdy_yn", "tr_day_yn", "opnd_yn", "sttl_day_yn"),
+    },
+    "inquire_psbl_order": {
+        "output": (
+            "ord_psbl_cash",
+            "ord_psbl_sbst",
+            "ruse_psbl_amt",
+            "fund_rpch_chgs",
+            "psbl_qty_calc_unpr",
+            "nrcvb_buy_amt",
+            "nrcvb_buy_qty",
+            "max_buy_amt",
+            "max_buy_qty",
+            "cma_evlu_amt",
+            "ovrs_re_use_amt_wcrc",
+            "ord_psbl_frcr_amt_wcrc",
+        ),
+    },
+    "order_credit": {"output": ("KRX_FWDG_ORD_ORGNO", "ODNO", "ORD_TMD")},
 }

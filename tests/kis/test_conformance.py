@@ -2,6 +2,7 @@
 real and paper TR ids, paging, and amend/cancel with the branch the samples look up first."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -115,6 +116,39 @@ def test_the_days_orders_page_with_tr_cont_and_the_continuation_keys() -> None:
             assert conts == ["F", "E"]
             assert seen == sorted(placed, reverse=True)  # INQR_DVSN 00: newest first
             assert int(body["output2"]["tot_ord_qty"]) == 20
+            await asyncio.to_thread(client.close)
+        finally:
+            await sandbox.stop()
+
+    asyncio.run(scenario())
+
+
+def test_orderable_cash_and_the_holiday_calendar_follow_the_venue() -> None:
+    async def scenario() -> None:
+        sandbox = await started("real")
+        try:
+            client = await asyncio.to_thread(client_for, sandbox)
+            by_name = {call.name: call for call in conformance.calls(CANO, PRODUCT)}
+            call = by_name["inquire_psbl_order"]
+            first = (await asyncio.to_thread(client.send, call)).json()["output"]
+            assert int(first["ord_psbl_cash"]) == sandbox.venue.orderable_cash(ACCOUNT)
+            upper = sandbox.venue.quote("005930").upper
+            assert int(first["psbl_qty_calc_unpr"]) == upper  # a market buy is held there
+            qty, cash = int(first["max_buy_qty"]), int(first["ord_psbl_cash"])
+            assert qty * upper + sandbox.costs.commission(qty * upper) <= cash
+            more = (qty + 1) * upper
+            assert more + sandbox.costs.commission(more) > cash
+            lower = sandbox.venue.quote("005930").lower
+            sandbox.venue.place(ACCOUNT, Side.BUY, "005930", 10, lower)  # holds cash
+            second = (await asyncio.to_thread(client.send, call)).json()["output"]
+            assert int(second["ord_psbl_cash"]) < cash
+            holidays = replace(
+                by_name["chk_holiday"],
+                params={"BASS_DT": "20261224", "CTX_AREA_FK": "", "CTX_AREA_NK": ""},
+            )
+            days = (await asyncio.to_thread(client.send, holidays)).json()["output"]
+            opened = {day["bass_dt"]: day["opnd_yn"] for day in days}
+            assert (opened["20261224"], opened["20261225"], opened["20261226"]) == ("Y", "N", "N")
             await asyncio.to_thread(client.close)
         finally:
             await sandbox.stop()

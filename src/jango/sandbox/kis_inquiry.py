@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from jango.domain.model import KST, Side
+from jango.domain import krx
+from jango.domain.costs import CostSchedule
+from jango.domain.model import KST, OrderType, Side
 from jango.sandbox import kis_orders, kis_quote_frames
 from jango.sandbox.kis_frames import ORDER_DIVISIONS
 from jango.sandbox.kis_market import Bar, ymd
@@ -38,6 +40,9 @@ DAILY_CHART_PATH = Q + "inquire-daily-itemchartprice"
 DAILY_PRICE_PATH = Q + "inquire-daily-price"
 ASKING_PRICE_PATH = Q + "inquire-asking-price-exp-ccn"
 TIME_CHART_PATH = Q + "inquire-time-itemchartprice"
+HOLIDAY_PATH = Q + "chk-holiday"
+ORDERABLE_PATH = T + "inquire-psbl-order"
+HOLIDAY_ROWS = 30
 
 DAILY_PAGE = {"real": 100, "paper": 15}  # rows per inquire-daily-ccld call (KIS sample docstring)
 PENDING_PAGE = 50
@@ -74,6 +79,9 @@ class Inquiries:
             (DAILY_PRICE_PATH, self._daily_price, {"FHKST01010400": ""}, False),
             (ASKING_PRICE_PATH, self._asking_price, {"FHKST01010200": ""}, False),
             (TIME_CHART_PATH, self._time_chart, {"FHKST03010200": ""}, False),
+            # chk-holiday is real only ("모의투자 미지원" is our reading of KIS's notes).
+            (HOLIDAY_PATH, self._holiday, {"CTCA0903R": ""}, True),
+            (ORDERABLE_PATH, self._orderable, {sb._tr("TTTC8908R"): ""}, False),
         ]
         routes = []
         for path, handler, tr_ids, real_only in table:
@@ -333,6 +341,91 @@ class Inquiries:
             tr_id, {"output": output, "msg_cd": "KIOK0510", "msg1": "조회가 완료되었습니다"}
         )
 
+    # ------------------------------------------------------------------ calendar and cash
+
+    async def _holiday(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
+        """chk-holiday: from BASS_DT on, whether each day is a business, trading, open and
+        settlement day, from the KRX calendar the venue trades by."""
+        tr_id = request.headers["tr_id"]
+        params = self.sb._params(request)
+        missing = self._missing(tr_id, params, ("BASS_DT", "CTX_AREA_FK", "CTX_AREA_NK"))
+        if missing is not None:
+            return missing  # type: ignore[no-any-return]
+        try:
+            start = datetime.strptime(params["BASS_DT"].strip(), "%Y%m%d").date()
+        except ValueError:
+            return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : BASS_DT")
+        rows = []
+        for offset in range(HOLIDAY_ROWS):
+            day = start + timedelta(days=offset)
+            open_ = krx.is_business_day(day)
+            rows.append(
+                {
+                    "bass_dt": ymd(day),
+                    "wday_dvsn_cd": f"{day.isoweekday() % 7 + 1:02d}",  # 01 Sunday … 07 Saturday
+                    "bzdy_yn": _yn(open_),
+                    "tr_day_yn": _yn(open_),
+                    "opnd_yn": _yn(open_),
+                    "sttl_day_yn": _yn(open_),
+                }
+            )
+        body = {"ctx_area_fk": "".ljust(20), "ctx_area_nk": "".ljust(20), "output": rows}
+        return self._ok(tr_id, body, tr_cont="D")
+
+    async def _orderable(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
+        """inquire-psbl-order: what a buy of PDNO at ORD_UNPR may use (the venue's orderable
+        cash) and how many shares that buys with commission (market orders at the upper
+        limit, where the venue holds them)."""
+        tr_id = request.headers["tr_id"]
+        params = self.sb._params(request)
+        names = (
+            "CANO",
+            "ACNT_PRDT_CD",
+            "PDNO",
+            "ORD_UNPR",
+            "ORD_DVSN",
+            "CMA_EVLU_AMT_ICLD_YN",
+            "OVRS_ICLD_YN",
+        )
+        missing = self._missing(tr_id, params, names)
+        if missing is not None:
+            return missing  # type: ignore[no-any-return]
+        account = self.sb._user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
+        if account is None:
+            return self.sb._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
+        kind = ORDER_DIVISIONS.get(params["ORD_DVSN"])
+        price_text = params["ORD_UNPR"].strip() or "0"
+        if kind is None or not price_text.isdigit() or len(price_text) > 12:
+            return self.sb._business(tr_id, "APBK1234", "주문구분 또는 단가를 확인해주세요.")
+        cash = self.sb.venue.orderable_cash(account)
+        price = int(price_text)
+        code = params["PDNO"].strip()
+        if code:
+            try:
+                quote = self.sb.venue.quote(code)
+            except UnknownInstrument:
+                return self.sb._business(tr_id, "APBK1234", "종목코드를 확인해주세요.")
+            if kind[0] is not OrderType.LIMIT or not price:
+                price = quote.upper
+        qty = _affordable(max(0, cash), price, self.sb.costs)
+        output = {
+            "ord_psbl_cash": str(cash),
+            "ord_psbl_sbst": "0",
+            "ruse_psbl_amt": "0",
+            "fund_rpch_chgs": "0",
+            "psbl_qty_calc_unpr": str(price),
+            "nrcvb_buy_amt": str(max(0, cash)),
+            "nrcvb_buy_qty": str(qty),
+            "max_buy_amt": str(max(0, cash)),
+            "max_buy_qty": str(qty),
+            "cma_evlu_amt": "0",
+            "ovrs_re_use_amt_wcrc": "0",
+            "ord_psbl_frcr_amt_wcrc": "0",
+        }
+        return self._ok(
+            tr_id, {"output": output, "msg_cd": "KIOK0510", "msg1": "조회가 완료되었습니다"}
+        )
+
     # ------------------------------------------------------------------ charts and books
 
     async def _price(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
@@ -436,8 +529,22 @@ class Inquiries:
 _DIVISION_CODES = {value: key for key, value in ORDER_DIVISIONS.items()}
 
 
+def _yn(flag: bool) -> str:
+    return "Y" if flag else "N"
+
+
 def _division(row: DayOrder) -> str:
     return _DIVISION_CODES.get((row.order_type, row.condition), "00")
+
+
+def _affordable(cash: int, price: int, costs: CostSchedule) -> int:
+    """The most shares at ``price`` that ``cash`` pays for, commission included."""
+    if price <= 0:
+        return 0
+    qty = cash // price
+    while qty > 0 and qty * price + costs.commission(qty * price) > cash:
+        qty -= 1
+    return qty
 
 
 def _ccld_filter(row: DayOrder, division: str) -> bool:

@@ -40,6 +40,7 @@ from starlette.routing import Route
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from jango.domain.costs import CostSchedule
 from jango.domain.model import (
     KST,
     BalanceRow,
@@ -154,6 +155,7 @@ class KisSandbox:
         ping_interval: float = 10.0,
         rate_limit: int | None = None,
         users: tuple[SandboxUser, ...] = (DEMO_USER,),
+        costs: CostSchedule = CostSchedule(),  # noqa: B008 - frozen value, safe as a default
     ) -> None:
         self.venue = venue
         self.host = host
@@ -182,6 +184,7 @@ class KisSandbox:
         self._orders: dict[str, _Order] = {}
         self.orders = OrderLedger()  # the day's orders, as KIS's order inquiries report them
         self.market = MarketData()  # today's bars, history and fundamentals per code
+        self.costs = costs  # for inquire-psbl-order's quantities (the venue's own schedule)
         self._sold_out: dict[str, dict[HoldingKey, None]] = {}
         self._pending_ticks: list[Tick] = []
         self._unstalled = asyncio.Event()
