@@ -18,7 +18,7 @@ import hashlib
 import random
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from jango.domain import krx
@@ -223,7 +223,3 @@ def year_bars(bars: list[Bar], day: date) -> list[Bar]:
 
 def weeks_ago(day: date, weeks: int) -> date:
     return day - timedelta(weeks=weeks)
-
-
-def now_kst() -> datetime:
-    return datetime.now(KST)

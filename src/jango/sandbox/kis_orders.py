@@ -15,7 +15,7 @@ the cancelled quantity confirmed in ``cnc_cfrm_qty``; an order the exchange canc
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from jango.domain.model import (
@@ -54,7 +54,6 @@ class DayOrder:
     remaining: int = 0
     cancelled: int = 0  # cancel confirmed on this row (cnc_cfrm_qty)
     rejected: int = 0
-    fills: list[tuple[int, int]] = field(default_factory=list)  # (qty, price) in order
 
     @property
     def is_cancel_request(self) -> bool:
@@ -88,7 +87,7 @@ class OrderLedger:
         """Copies of ``account``'s rows, oldest first (order numbers rise with time)."""
         with self._lock:
             rows = [o for o in self._orders.values() if o.account == account]
-            return [replace(o, fills=list(o.fills)) for o in rows]
+            return [replace(o) for o in rows]
 
     def traded_today(self, account: str) -> dict[HoldingKey, tuple[int, int]]:
         """Shares filled today per balance row key: (bought, sold)."""
@@ -138,7 +137,6 @@ class OrderLedger:
             row.filled += notice.qty
             row.filled_amount += notice.qty * notice.price
             row.remaining = max(0, row.remaining - notice.qty)
-            row.fills.append((notice.qty, notice.price))
         elif notice.kind is NoticeKind.REJECTED:
             if row is None:
                 row = self._row(notice, notice.action, notice.qty)
