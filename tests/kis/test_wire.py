@@ -1,8 +1,9 @@
 import base64
+import os
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jango.brokers.kis import wire
@@ -224,3 +225,77 @@ def test_non_numeric_tick_fields_are_wire_errors(junk: str) -> None:
         assert str(exc)
     else:
         assert tick.price == int(junk.strip().split(".")[0])
+
+
+# --- mutated frames: quick by default, 100,000 examples with JANGO_LONG=1 --------------------
+
+FUZZ = settings(
+    max_examples=100_000 if os.environ.get("JANGO_LONG") == "1" else 300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+_FILL_HEAD = (
+    "jangodemo^5012345601^0000000007^^02^0^00^0^005930^0000000001^000071000^093000^0^2^2"
+    "^06010^000000003^김한투"
+)
+_FILL_26 = _new_layout(_FILL_HEAD.split("^"), price="000071000")
+SEEDS = [
+    "0|H0STCNT0|001|" + SPEC_TICK,
+    "0|H0STCNT0|002|" + SPEC_TICK + "^" + SPEC_TICK,
+    "1|H0STCNI0|001|" + kis_frames.encrypt(_FILL_26, KEY, IV),
+    "0|H0STCNI0|001|" + _FILL_26,
+    '{"header":{"tr_id":"H0STCNI0","tr_key":"x","encrypt":"Y"},"body":{"rt_cd":"0",'
+    '"msg_cd":"OPSP0000","msg1":"SUBSCRIBE SUCCESS","output":{"iv":"'
+    + IV
+    + '","key":"'
+    + KEY
+    + '"}}}',
+    '{"header":{"tr_id":"PINGPONG","datetime":"20261124093000"}}',
+]
+_JUNK = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["^", "|", "9" * 5000, "-" + "9" * 30, "１２", "²", "\udcff", "0" * 25 + "1"]),
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> str:
+    """A real frame with a few edits: replace, insert or delete a slice, or swap a field."""
+    text = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        end = draw(st.integers(at, min(len(text), at + 12)))
+        action = draw(st.sampled_from(["replace", "insert", "delete", "field"]))
+        if action == "delete":
+            text = text[:at] + text[end:]
+        elif action == "field" and "^" in text:
+            fields = text.split("^")
+            fields[draw(st.integers(0, len(fields) - 1))] = draw(_JUNK)
+            text = "^".join(fields)
+        else:
+            junk = draw(_JUNK)
+            text = text[:at] + junk + (text[end:] if action == "replace" else text[at:])
+    return text
+
+
+@FUZZ
+@given(st.one_of(mutated(), frame_text, st.text(max_size=2000)))
+def test_mutated_and_arbitrary_frames_raise_only_wire_errors(text: str) -> None:
+    try:
+        _decode(text)
+    except WireError as exc:
+        assert str(exc)
+
+
+def test_a_five_thousand_digit_number_is_a_wire_error_not_a_value_error() -> None:
+    fields = SPEC_TICK.split("^")
+    fields[2] = "9" * 5000
+    with pytest.raises(WireError, match=r"digits|characters"):
+        wire.parse_ticks("^".join(fields), 1, today=TODAY)
+    with pytest.raises(WireError, match="record count"):
+        wire.parse_frame("0|H0STCNT0|" + "1" * 5000 + "|x")
+
+
+def test_oversized_frames_are_refused_before_they_are_split() -> None:
+    with pytest.raises(WireError, match="exceeds"):
+        wire.parse_frame("0|H0STCNT0|001|" + "^" * (wire.MAX_FRAME_CHARS + 1))

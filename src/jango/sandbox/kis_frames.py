@@ -178,8 +178,9 @@ def notice_record(
     return "^".join(head + tail)
 
 
-def balance_item(row: BalanceRow) -> dict[str, str]:
-    """One ``output1`` row of inquire-balance."""
+def balance_item(row: BalanceRow, bought: int = 0, sold: int = 0) -> dict[str, str]:
+    """One ``output1`` row of inquire-balance; ``bought``/``sold`` are today's filled shares
+    into and out of the row (thdt_buyqty, thdt_sll_qty)."""
     value = row.qty * row.price
     average = (
         (Decimal(row.purchase_amount) / row.qty).quantize(Decimal("0.0001"), ROUND_HALF_UP)
@@ -198,8 +199,8 @@ def balance_item(row: BalanceRow) -> dict[str, str]:
         "trad_dvsn_name": row.credit.label_ko,
         "bfdy_buy_qty": "0",
         "bfdy_sll_qty": "0",
-        "thdt_buyqty": "0",
-        "thdt_sll_qty": "0",
+        "thdt_buyqty": str(bought),
+        "thdt_sll_qty": str(sold),
         "hldg_qty": str(row.qty),
         "ord_psbl_qty": str(row.sellable),
         "pchs_avg_pric": str(average),
@@ -229,7 +230,9 @@ def balance_totals(rows: list[BalanceRow], cash: Cash) -> dict[str, str]:
     loans = sum(row.purchase_amount for row in rows if row.credit.is_loan)
     totals = {
         "dnca_tot_amt": cash.deposit,
-        "nxdy_excc_amt": cash.d2,
+        # D+1: the venue's own figure when it has one; otherwise nothing settles before D+2
+        # (the venue's fills are today's), so D+1 is the deposit.
+        "nxdy_excc_amt": cash.d1 if cash.d1 is not None else cash.deposit,
         "prvs_rcdl_excc_amt": cash.d2,
         "cma_evlu_amt": 0,
         "bfdy_buy_amt": 0,
@@ -255,29 +258,6 @@ def balance_totals(rows: list[BalanceRow], cash: Cash) -> dict[str, str]:
     result["fncg_gld_auto_rdpt_yn"] = "N"
     result["asst_icdc_erng_rt"] = "0.00000000"
     return result
-
-
-def price_output(quote: Quote) -> dict[str, str]:
-    """``output`` of inquire-price (no stock name: KIS does not send one there)."""
-    return {
-        "stck_shrn_iscd": quote.code,
-        "stck_prpr": str(quote.price),
-        "prdy_vrss": str(quote.diff),
-        "prdy_vrss_sign": _sign(quote.diff, quote.price, quote.upper, quote.lower),
-        "prdy_ctrt": _rate(quote.diff, quote.base),
-        "acml_vol": str(quote.volume),
-        "acml_tr_pbmn": str(quote.volume * quote.price),
-        "stck_oprc": str(quote.base),
-        "stck_hgpr": str(max(quote.base, quote.price)),
-        "stck_lwpr": str(min(quote.base, quote.price)),
-        "stck_mxpr": str(quote.upper),
-        "stck_llam": str(quote.lower),
-        "stck_sdpr": str(quote.base),
-        "rprs_mrkt_kor_name": _MARKET_NAMES[quote.market],
-        "bstp_kor_isnm": "",
-        "iscd_stat_cls_code": "55",
-        "temp_stop_yn": "N",
-    }
 
 
 def multprice_item(quote: Quote) -> dict[str, str]:

@@ -8,7 +8,12 @@ frames and AES-encrypted fill notices with a fresh key per session.
 
 Faults for tests, set in-process (:meth:`KisSandbox.set_faults`) or over ``POST /sandbox/faults``:
 drop every socket, stall the push stream, send a malformed frame, expire every token, answer
-the next balance continuations with ``SYDB0050``, answer the next requests with ``EGW00201``.
+the next balance continuations with ``SYDB0050``, answer the next requests with ``EGW00201``,
+fail the product-info lookups.
+
+The inquiry endpoints (orders of the day, pending orders, product info, charts, order book,
+the full inquire-price) live in :mod:`jango.sandbox.kis_inquiry`, the order endpoints in
+:mod:`jango.sandbox.kis_trading`; see ``docs/kis-sandbox.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from starlette.routing import Route
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from jango.domain.costs import CostSchedule
 from jango.domain.model import (
     KST,
     BalanceRow,
@@ -42,11 +48,14 @@ from jango.domain.model import (
     NoticeKind,
     OrderAction,
     OrderNotice,
-    Side,
     Tick,
 )
 from jango.sandbox import kis_frames as frames
-from jango.sandbox.venue import UnknownInstrument, Venue, VenueRefusal
+from jango.sandbox.kis_inquiry import Inquiries
+from jango.sandbox.kis_market import MarketData
+from jango.sandbox.kis_orders import OrderLedger
+from jango.sandbox.kis_trading import Trading
+from jango.sandbox.venue import UnknownInstrument, Venue
 
 Mode = Literal["real", "paper"]
 
@@ -54,19 +63,9 @@ MAX_REGISTRATIONS = 41
 TICK_TR = "H0STCNT0"
 SAME_TOKEN_WINDOW = 6 * 3600.0  # a re-issue within six hours returns the same token
 BALANCE_PATH = "/uapi/domestic-stock/v1/trading/inquire-balance"
-PRICE_PATH = "/uapi/domestic-stock/v1/quotations/inquire-price"
 MULTPRICE_PATH = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
-ORDER_PATH = "/uapi/domestic-stock/v1/trading/order-cash"
-REVISE_PATH = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
 
-# Venue refusal reasons → KIS msg_cd. APBK0656 ("order not open") is our assumption, shared
-# with the adapter; the rest reuse the order-rejection codes kis.md names.
-_REFUSALS = {
-    "NO_SUCH_ORDER": "APBK0656",
-    "QTY_ABOVE_REMAINING": "APBK0656",
-    "INSUFFICIENT_CASH": "APBK0919",
-    "INSUFFICIENT_SELLABLE": "APBK0919",
-}
+_CAPITALIZED = {b"content-type": b"Content-Type", b"content-length": b"Content-Length"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,7 @@ class Faults:
     data_changed: int = 0  # next N balance continuation pages answer SYDB0050
     rate_limited: int = 0  # next N /uapi requests answer EGW00201
     notice_layout: int = 26  # 23 sends the pre-2025 fill-notice layout
+    product_info_down: bool = False  # search-info / search-stock-info answer EGW00002
 
 
 @dataclass
@@ -111,7 +111,7 @@ class _Session:
     ws: ServerConnection
     key: str
     iv: str
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[str | bytes] = field(default_factory=asyncio.Queue)
     registrations: set[tuple[str, str]] = field(default_factory=set)
     app_key: str = ""
     pongs: int = 0
@@ -155,6 +155,7 @@ class KisSandbox:
         ping_interval: float = 10.0,
         rate_limit: int | None = None,
         users: tuple[SandboxUser, ...] = (DEMO_USER,),
+        costs: CostSchedule = CostSchedule(),  # noqa: B008 - frozen value, safe as a default
     ) -> None:
         self.venue = venue
         self.host = host
@@ -181,6 +182,9 @@ class KisSandbox:
         self._sessions: set[_Session] = set()
         self._owners: dict[str, _Session] = {}  # app key → its one live session
         self._orders: dict[str, _Order] = {}
+        self.orders = OrderLedger()  # the day's orders, as KIS's order inquiries report them
+        self.market = MarketData()  # today's bars, history and fundamentals per code
+        self.costs = costs  # for inquire-psbl-order's quantities (the venue's own schedule)
         self._sold_out: dict[str, dict[HoldingKey, None]] = {}
         self._pending_ticks: list[Tick] = []
         self._unstalled = asyncio.Event()
@@ -265,13 +269,16 @@ class KisSandbox:
         *,
         drop: bool = False,
         stall: bool | None = None,
-        malformed: str | None = None,
+        malformed: str | bytes | None = None,
         expire_tokens: bool = False,
         data_changed: int | None = None,
         rate_limited: int | None = None,
         notice_layout: int | None = None,
+        product_info_down: bool | None = None,
     ) -> None:
         """Apply faults: one-shot actions (drop, malformed, expire_tokens) and switches."""
+        if product_info_down is not None:
+            self.faults.product_info_down = product_info_down
         if stall is not None:
             self.faults.stall = stall
             if stall:
@@ -320,13 +327,18 @@ class KisSandbox:
                 Route("/oauth2/revokeP", self._token_revoke, methods=["POST"]),
                 Route("/uapi/hashkey", self._hashkey, methods=["POST"]),
                 Route(BALANCE_PATH, self._balance, methods=["GET"]),
-                Route(PRICE_PATH, self._price, methods=["GET"]),
                 Route(MULTPRICE_PATH, self._multprice, methods=["GET"]),
-                Route(ORDER_PATH, self._order_cash, methods=["POST"]),
-                Route(REVISE_PATH, self._order_revise, methods=["POST"]),
+                *Trading(self).routes(),
+                *Inquiries(self).routes(),
                 Route("/sandbox/faults", self._faults_endpoint, methods=["POST"]),
+                Route("/{path:path}", self.unsupported, methods=["GET", "POST"]),
             ]
         )
+
+    def unsupported(self, request: Request) -> JSONResponse:
+        """What KIS answers for a path it does not serve (or, on paper, a real-only service)."""
+        body = {"rt_cd": "1", "msg_cd": "MCA00124", "msg1": "해당 서비스를 찾을수 없습니다."}
+        return self._reply(body, tr_id=request.headers.get("tr_id", ""), status=500)
 
     @staticmethod
     async def _json(request: Request) -> dict[str, Any]:
@@ -411,6 +423,7 @@ class KisSandbox:
                 data_changed=body.get("data_changed"),
                 rate_limited=body.get("rate_limited"),
                 notice_layout=body.get("notice_layout"),
+                product_info_down=body.get("product_info_down"),
             )
         except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -463,7 +476,14 @@ class KisSandbox:
         body: dict[str, Any], *, tr_id: str, tr_cont: str = "", status: int = 200
     ) -> JSONResponse:
         headers = {"tr_id": tr_id, "tr_cont": tr_cont, "gt_uid": uuid.uuid4().hex}
-        return JSONResponse(body, status_code=status, headers=headers)
+        response = JSONResponse(body, status_code=status, headers=headers)
+        # KIS's gateway spells the standard headers capitalized and its own in lower case; the
+        # official sample client keeps only the all-lower-case names (as namedtuple fields), so
+        # a lower-case "content-type" would break it.
+        response.raw_headers = [
+            (_CAPITALIZED.get(name, name), value) for name, value in response.raw_headers
+        ]
+        return response
 
     def _business(self, tr_id: str, msg_cd: str, msg1: str, rt_cd: str = "1") -> JSONResponse:
         return self._reply({"rt_cd": rt_cd, "msg_cd": msg_cd, "msg1": msg1}, tr_id=tr_id)
@@ -503,6 +523,8 @@ class KisSandbox:
         if account is None:
             return self._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
         snapshot = self.venue.balance(account)
+        # Read together with the balance (no await in between), so they agree.
+        traded = self.orders.traded_today(account)
         rows = list(snapshot.rows) + self._sold_out_rows(snapshot.rows)
         version = self._version(rows)
         continuation = request.headers.get("tr_cont", "") == "N"
@@ -531,7 +553,7 @@ class KisSandbox:
         body = {
             "ctx_area_fk100": fk.ljust(100),
             "ctx_area_nk100": next_key,
-            "output1": [frames.balance_item(row) for row in page],
+            "output1": [frames.balance_item(row, *traded.get(row.key, (0, 0))) for row in page],
             "output2": [frames.balance_totals(list(snapshot.rows), snapshot.cash)],
             "rt_cd": "0",
             "msg_cd": ("KIOK0490" if more else "KIOK0510") if real else "20310000",
@@ -572,26 +594,6 @@ class KisSandbox:
 
     # quotes -------------------------------------------------------------------------------
 
-    async def _price(self, request: Request) -> JSONResponse:
-        return await self._guarded(  # type: ignore[no-any-return]
-            request, self._price_reply, {"FHKST01010100": "price"}
-        )
-
-    async def _price_reply(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        params = self._params(request)
-        code = params.get("FID_INPUT_ISCD", "")
-        try:
-            quote = self.venue.quote(code)
-        except UnknownInstrument:
-            return self._business("FHKST01010100", "OPSQ2002", "INVALID_CHECK_FIELD_LENGTH")
-        body = {
-            "output": frames.price_output(quote),
-            "rt_cd": "0",
-            "msg_cd": "MCA00000",
-            "msg1": "정상처리 되었습니다.",
-        }
-        return self._reply(body, tr_id="FHKST01010100")
-
     async def _multprice(self, request: Request) -> JSONResponse:
         if self.mode == "paper":
             body = {"rt_cd": "1", "msg_cd": "MCA00124", "msg1": "해당 서비스를 찾을수 없습니다."}
@@ -618,120 +620,18 @@ class KisSandbox:
 
     # orders -------------------------------------------------------------------------------
 
-    async def _order_cash(self, request: Request) -> JSONResponse:
-        tr_ids = {
-            self._tr("TTTC0011U"): "sell",
-            self._tr("TTTC0012U"): "buy",
-            self._tr("TTTC0801U"): "sell",  # old ids, still accepted
-            self._tr("TTTC0802U"): "buy",
-        }
-        return await self._guarded(request, self._place, tr_ids)  # type: ignore[no-any-return]
-
-    async def _order_revise(self, request: Request) -> JSONResponse:
-        tr_ids = {self._tr("TTTC0013U"): "revise", self._tr("TTTC0803U"): "revise"}
-        return await self._guarded(request, self._revise, tr_ids)  # type: ignore[no-any-return]
-
-    def _order_fields(
-        self, tr_id: str, body: dict[str, Any], names: tuple[str, ...]
-    ) -> dict[str, str] | JSONResponse:
-        values = {}
-        for name in names:
-            value = body.get(name)  # POST keys must be upper-case on KIS
-            if not isinstance(value, str):
-                return self._business(tr_id, "OPSQ2001", f"ERROR : INPUT FIELD NOT FOUND [{name}]")
-            values[name] = value
-        exchange = body.get("EXCG_ID_DVSN_CD", "KRX") or "KRX"
-        if exchange != "KRX" and (self.mode == "paper" or exchange not in ("NXT", "SOR")):
-            return self._business(tr_id, "APBK1234", "거래소ID구분코드를 확인해주세요.")
-        return values
-
-    def _done(self, tr_id: str, order_no: str, side: str) -> JSONResponse:
-        if self.mode == "real":
-            msg_cd, msg1 = "APBK0013", "주문 전송 완료 되었습니다."
-        elif side == "sell":
-            msg_cd, msg1 = "40590000", "모의투자 매도주문이 완료 되었습니다."
-        else:
-            msg_cd, msg1 = "40600000", "모의투자 매수주문이 완료 되었습니다."
-        output = {
-            "KRX_FWDG_ORD_ORGNO": self.branch,
-            "ODNO": order_no,
-            "ORD_TMD": self.venue.now().astimezone(KST).strftime("%H%M%S"),
-        }
-        body = {"rt_cd": "0", "msg_cd": msg_cd, "msg1": msg1, "output": output}
-        return self._reply(body, tr_id=tr_id)
-
-    def _refused(self, tr_id: str, exc: VenueRefusal) -> JSONResponse:
-        return self._business(tr_id, _REFUSALS.get(exc.reason_code, "APBK0918"), exc.message)
-
-    async def _place(self, request: Request, user: SandboxUser, side: str) -> JSONResponse:
-        tr_id = request.headers["tr_id"]
-        names = ("CANO", "ACNT_PRDT_CD", "PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR")
-        fields = self._order_fields(tr_id, await self._json(request), names)
-        if isinstance(fields, JSONResponse):
-            return fields
-        account = self._user_account(user, fields["CANO"], fields["ACNT_PRDT_CD"])
-        if account is None:
-            return self._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
-        kind = frames.ORDER_DIVISIONS.get(fields["ORD_DVSN"])
-        if kind is None or not fields["ORD_QTY"].isdigit() or not fields["ORD_UNPR"].isdigit():
-            return self._business(tr_id, "APBK1234", "주문구분, 수량 또는 단가를 확인해주세요.")
-        try:
-            order_no = self.venue.place(
-                account,
-                Side.SELL if side == "sell" else Side.BUY,
-                fields["PDNO"],
-                int(fields["ORD_QTY"]),
-                int(fields["ORD_UNPR"]),
-                order_type=kind[0],
-                condition=kind[1],
-            )
-        except VenueRefusal as exc:
-            return self._refused(tr_id, exc)
-        return self._done(tr_id, order_no, side)
-
-    async def _revise(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = request.headers["tr_id"]
-        names = (
-            "CANO",
-            "ACNT_PRDT_CD",
-            "KRX_FWDG_ORD_ORGNO",
-            "ORGN_ODNO",
-            "ORD_DVSN",
-            "RVSE_CNCL_DVSN_CD",
-            "ORD_QTY",
-            "ORD_UNPR",
-            "QTY_ALL_ORD_YN",
-        )
-        fields = self._order_fields(tr_id, await self._json(request), names)
-        if isinstance(fields, JSONResponse):
-            return fields
-        account = self._user_account(user, fields["CANO"], fields["ACNT_PRDT_CD"])
-        if account is None:
-            return self._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
-        all_qty = fields["QTY_ALL_ORD_YN"] == "Y"
-        if not fields["ORD_QTY"].isdigit() or not fields["ORD_UNPR"].isdigit():
-            return self._business(tr_id, "APBK1234", "수량 또는 단가를 확인해주세요.")
-        qty = None if all_qty else int(fields["ORD_QTY"])
-        order_no = fields["ORGN_ODNO"].strip().zfill(10)
-        try:
-            if fields["RVSE_CNCL_DVSN_CD"] == "01":
-                new_no = self.venue.amend(account, order_no, price=int(fields["ORD_UNPR"]), qty=qty)
-            elif fields["RVSE_CNCL_DVSN_CD"] == "02":
-                new_no = self.venue.cancel(account, order_no, qty=qty)
-            else:
-                return self._business(tr_id, "APBK1234", "정정취소구분코드를 확인해주세요.")
-        except VenueRefusal as exc:
-            return self._refused(tr_id, exc)
-        return self._done(tr_id, new_no, "revise")
-
     # ------------------------------------------------------------------ venue → pushes
 
     def _tick_from_venue(self, tick: Tick) -> None:
         # Called under the venue's lock on whatever thread stepped it: hand over and return.
+        self.market.on_tick(tick)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._queue_tick, tick)
 
     def _notice_from_venue(self, notice: OrderNotice) -> None:
+        # The ledger is kept in step with the venue (under its lock), so an order inquiry always
+        # agrees with the balance; pushing the notice waits for the event loop.
+        self.orders.on_notice(notice)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._push_notice, notice)
 

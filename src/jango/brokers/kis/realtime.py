@@ -244,7 +244,18 @@ class KisRealtime:
                 return f"no frame for {self._tuning.idle_timeout:g} s"
             except ConnectionClosed as exc:
                 return f"connection closed ({exc})"
-            text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+            if isinstance(message, str):
+                text = message
+            else:
+                try:
+                    text = message.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    # KIS sends text frames; a binary one that is not UTF-8 is kept, escaped.
+                    raw = message.decode("utf-8", "backslashreplace")
+                    self._sink(
+                        Undecodable(raw, f"binary frame is not UTF-8: {exc}", SOURCE, _now())
+                    )
+                    continue
             await self._handle(ws, text)
 
     async def _handle(self, ws: ClientConnection, text: str) -> None:
@@ -276,6 +287,18 @@ class KisRealtime:
         except WireError as exc:
             self._sink(Undecodable(text, str(exc), SOURCE, _now()))
             return
+        except Exception as exc:
+            # Not a declared decoding error: a bug in the parser. Keep the frame, say so loudly
+            # and read on; ending the reader would stop the stream for good.
+            log.exception("KIS frame decoder failed unexpectedly; frame kept as undecodable")
+            self._sink(
+                Undecodable(text, f"decoder error {type(exc).__name__}: {exc}", SOURCE, _now())
+            )
+            return
         at = _now()
         for event in events:
-            self._sink(Received(event, text, SOURCE, at))
+            try:
+                self._sink(Received(event, text, SOURCE, at))
+            except Exception:
+                # A failing consumer must not end the reader either; the event is logged.
+                log.exception("KIS push consumer failed on %r", event)

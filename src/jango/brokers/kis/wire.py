@@ -32,6 +32,7 @@ from jango.domain.model import (
     NoticeKind,
     OrderAction,
     OrderNotice,
+    OrderState,
     OrderType,
     Quote,
     Side,
@@ -50,6 +51,13 @@ PINGPONG = "PINGPONG"
 NO_SUCH_ORDER_CODES = frozenset({"APBK0656"})
 
 TICK_FIELDS = 46  # minimum record width; a 2026 spec adds a 47th field, so width comes from count
+# Bounds on what one frame may hold. KIS sends at most a few dozen records per frame (the count is
+# three digits), fields of at most 40 characters and numbers that fit in 20 digits; anything
+# beyond is refused before it is split or converted, so no input can cost unbounded work.
+MAX_FRAME_CHARS = 1_000_000
+MAX_RECORDS = 999
+MAX_FIELDS = 200_000
+MAX_DIGITS = 20
 NOTICE_FIELDS_OLD = 23
 NOTICE_FIELDS_NEW = 26
 
@@ -98,6 +106,8 @@ def parse_frame(text: str) -> Control | DataFrame:
     """Split one WebSocket text frame into a control message or a data frame."""
     if not text:
         raise WireError("empty frame")
+    if len(text) > MAX_FRAME_CHARS:
+        raise WireError(f"frame of {len(text)} characters exceeds {MAX_FRAME_CHARS}")
     if text[0] == "{":
         return _parse_control(text)
     if text[0] not in "01":
@@ -108,8 +118,14 @@ def parse_frame(text: str) -> Control | DataFrame:
     enc, tr_id, count_text, payload = parts
     if enc not in ("0", "1"):
         raise WireError(f"data frame encryption flag {enc!r} is not 0 or 1")
-    if not (count_text.isascii() and count_text.isdigit()) or int(count_text) < 1:
-        raise WireError(f"data frame record count {count_text!r} is not a positive number")
+    if (
+        not (count_text.isascii() and count_text.isdigit())
+        or len(count_text) > 4
+        or not 1 <= int(count_text) <= MAX_RECORDS
+    ):
+        raise WireError(
+            f"data frame record count {count_text[:10]!r} is not a number from 1 to {MAX_RECORDS}"
+        )
     if not tr_id:
         raise WireError("data frame has no tr_id")
     return DataFrame(enc == "1", tr_id, int(count_text), payload)
@@ -173,6 +189,10 @@ def decrypt(payload: str, key: str, iv: str) -> str:
 
 
 def _records(payload: str, count: int, minimum: int, what: str) -> list[list[str]]:
+    if not 1 <= count <= MAX_RECORDS:
+        raise WireError(f"{what}: record count {count} is not from 1 to {MAX_RECORDS}")
+    if len(payload) > MAX_FRAME_CHARS or payload.count("^") >= MAX_FIELDS:
+        raise WireError(f"{what}: payload of {len(payload)} characters is too large")
     fields = payload.split("^")
     if len(fields) % count:
         raise WireError(f"{what}: {len(fields)} fields do not split into {count} records")
@@ -385,6 +405,7 @@ def parse_balance_rows(account: str, output1: object) -> list[BalanceRow]:
                     loan_date=_loan_date(_text(item.get("loan_dt"))),
                     name=_text(item.get("prdt_name")).strip(),
                     price=_int(_text(item.get("prpr")) or "0", "prpr"),
+                    loan_amount=_int(_text(item.get("loan_amt")) or "0", "loan_amt"),
                 )
             )
         except DomainError as exc:
@@ -393,14 +414,18 @@ def parse_balance_rows(account: str, output1: object) -> list[BalanceRow]:
 
 
 def parse_cash(output2: object) -> Cash:
-    """Cash from ``output2`` (repeated on every page: the first element is used, never summed)."""
+    """Cash from ``output2`` (repeated on every page: the first element is used, never summed).
+
+    ``nxdy_excc_amt`` is D+1 (익일정산금액), ``prvs_rcdl_excc_amt`` D+2 (가수도정산금액)."""
     items = _objects(output2, "output2")
     if not items:
         raise WireError("output2 is empty: no account totals in the balance reply")
     first = items[0]
+    d1 = _text(first.get("nxdy_excc_amt"))
     return Cash(
         deposit=_int(_field(first, "dnca_tot_amt"), "dnca_tot_amt"),
         d2=_int(_field(first, "prvs_rcdl_excc_amt"), "prvs_rcdl_excc_amt"),
+        d1=_int(d1, "nxdy_excc_amt") if d1.strip() else None,
     )
 
 
@@ -500,19 +525,25 @@ def _field(item: Mapping[str, Any], name: str) -> str:
 
 def _int(text: str, name: str) -> int:
     value = text.strip()
+    if len(value) > 2 * MAX_DIGITS:
+        raise WireError(f"{name} has {len(value)} characters; a number has at most {MAX_DIGITS}")
     body = value[1:] if value[:1] in "+-" else value
     if not body or not (body.isascii() and body.isdigit()):
         # KIS sends whole won and shares; "12.00"-style decimals only ever carry zeros.
         whole, dot, fraction = body.partition(".")
         if not (dot and whole.isascii() and whole.isdigit() and fraction.strip("0") == ""):
-            raise WireError(f"{name} {text!r} is not a whole number")
+            raise WireError(f"{name} {text[:30]!r} is not a whole number")
         body = whole
+    if len(body.lstrip("0")) > MAX_DIGITS:
+        raise WireError(f"{name} {text[:30]!r}… has more than {MAX_DIGITS} digits")
     number = int(body)
     return -number if value.startswith("-") else number
 
 
 def _digits(text: str, name: str) -> str:
     value = text.strip()
+    if len(value) > MAX_DIGITS:
+        raise WireError(f"{name} has {len(value)} characters, more than {MAX_DIGITS}")
     if not value or not (value.isascii() and value.isdigit()):
         raise WireError(f"{name} {text!r} is not digits")
     return value
@@ -550,3 +581,147 @@ def _loan_date(text: str) -> date | None:
     if not value or value.strip("0") == "":
         return None
     return _date(value, "loan date")
+
+
+# ---------------------------------------------------------------------------------------------
+# Orders of the day and product info
+
+
+@dataclass(frozen=True, slots=True)
+class DayOrderRow:
+    """One row of inquire-daily-ccld (or inquire-psbl-rvsecncl): an order number of the day."""
+
+    state: OrderState
+    branch: str  # ord_gno_brno: the KRX_FWDG_ORD_ORGNO an amend or cancel must name
+    cancel_request: bool  # a cancel order's own row (cncl_yn Y), not an order that trades
+
+
+_SIDES = {"01": Side.SELL, "02": Side.BUY}
+
+
+def parse_daily_orders(account: str, output1: object, *, today: date) -> list[DayOrderRow]:
+    """Decode ``output1`` of inquire-daily-ccld: filled watermark ``tot_ccld_qty``, remaining
+    ``rmn_qty``; the credit type comes from the side name (현금매수, 자기융자매도, …)."""
+    rows = []
+    for item in _objects(output1, "output1"):
+        side = _SIDES.get(_field(item, "sll_buy_dvsn_cd").strip())
+        if side is None:
+            raise WireError(f"sll_buy_dvsn_cd {item.get('sll_buy_dvsn_cd')!r} is not 01 or 02")
+        stamp = _text(item.get("ord_dt")).strip()
+        day = _date(stamp, "ord_dt") if stamp else today
+        kind = _text(item.get("ord_dvsn_cd")).strip()
+        order_type, condition = _ORDER_KINDS.get(kind, (OrderType.OTHER, Condition.NONE))
+        qty = _int(_field(item, "ord_qty"), "ord_qty")
+        filled = _int(_field(item, "tot_ccld_qty"), "tot_ccld_qty")
+        remaining = _int(_text(item.get("rmn_qty")) or "0", "rmn_qty")
+        try:
+            state = OrderState(
+                account=account,
+                order_no=_digits(_field(item, "odno"), "odno"),
+                code=_code(_field(item, "pdno")),
+                side=side,
+                qty=qty,
+                filled=filled,
+                remaining=min(remaining, max(0, qty - filled)),
+                price=_int(_text(item.get("ord_unpr")) or "0", "ord_unpr"),
+                time=datetime.combine(day, _hhmmss(_field(item, "ord_tmd"), "ord_tmd"), KST),
+                orig_order_no=_text(item.get("orgn_odno")).strip(),
+                credit=balance_credit(_text(item.get("sll_buy_dvsn_cd_name"))),
+                loan_date=_loan_date(_text(item.get("loan_dt"))),
+                order_type=order_type,
+                condition=condition,
+            )
+        except DomainError as exc:
+            raise WireError(f"daily order row: {exc}") from exc
+        rows.append(
+            DayOrderRow(
+                state,
+                _text(item.get("ord_gno_brno")).strip(),
+                _text(item.get("cncl_yn")).strip().upper() == "Y",
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
+    """One row of inquire-psbl-rvsecncl: an order that can still be amended or cancelled."""
+
+    order_no: str
+    branch: str
+    amendable: int  # psbl_qty
+    filled: int
+
+
+def parse_pending(output: object) -> list[PendingOrder]:
+    """Decode ``output`` of inquire-psbl-rvsecncl."""
+    return [
+        PendingOrder(
+            order_no=_digits(_field(item, "odno"), "odno"),
+            branch=_field(item, "ord_gno_brno").strip(),
+            amendable=_int(_field(item, "psbl_qty"), "psbl_qty"),
+            filled=_int(_text(item.get("tot_ccld_qty")) or "0", "tot_ccld_qty"),
+        )
+        for item in _objects(output, "output")
+    ]
+
+
+_GROUP_MARKETS = {"EF": Market.ETF, "EN": Market.ETN, "EW": Market.ELW}
+_MARKET_IDS = {"STK": Market.KOSPI, "KSQ": Market.KOSDAQ, "KNX": Market.KONEX}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    """What a product-info lookup says about a code: its name and market (UNKNOWN if unsaid)."""
+
+    name: str
+    market: Market
+
+
+def parse_stock_info(output: object) -> ProductInfo:
+    """Decode ``output`` of search-stock-info (CTPF1002R): the security group (ETF/ETN/ELW)
+    wins over the listing market (an ETF lists on KOSPI but is untaxed)."""
+    if not isinstance(output, Mapping):
+        raise WireError("search-stock-info output is not an object")
+    group = _text(output.get("scty_grp_id_cd")).strip().upper()
+    market = _GROUP_MARKETS.get(group)
+    if market is None and _text(output.get("etf_dvsn_cd")).strip() not in ("", "0"):
+        market = Market.ETF
+    if market is None:
+        market = _MARKET_IDS.get(_text(output.get("mket_id_cd")).strip().upper(), Market.UNKNOWN)
+    name = _text(output.get("prdt_abrv_name")).strip() or _text(output.get("prdt_name")).strip()
+    return ProductInfo(name, market)
+
+
+def parse_product_info(output: object) -> ProductInfo:
+    """Decode ``output`` of search-info (CTPF1604R): the product class names ETF/ETN/ELW; a
+    plain stock (주권) says nothing of KOSPI or KOSDAQ, so its market stays UNKNOWN here."""
+    if not isinstance(output, Mapping):
+        raise WireError("search-info output is not an object")
+    text = _text(output.get("prdt_clsf_name")).upper()
+    market = Market.UNKNOWN
+    for key, value in (("ETF", Market.ETF), ("ETN", Market.ETN), ("ELW", Market.ELW)):
+        if key in text:
+            market = value
+    name = _text(output.get("prdt_abrv_name")).strip() or _text(output.get("prdt_name")).strip()
+    return ProductInfo(name, market)
+
+
+TradedKey = tuple[Code, Credit, date | None]
+
+
+def parse_traded_today(output1: object) -> dict[TradedKey, tuple[int, int]]:
+    """Today's filled shares per balance row (``thdt_buyqty``, ``thdt_sll_qty``), rows sold out
+    today included: what the balance holds of today's fills, to check order watermarks by."""
+    traded: dict[TradedKey, tuple[int, int]] = {}
+    for item in _objects(output1, "output1"):
+        key = (
+            _code(_field(item, "pdno")),
+            balance_credit(_text(item.get("trad_dvsn_name"))),
+            _loan_date(_text(item.get("loan_dt"))),
+        )
+        bought = _int(_text(item.get("thdt_buyqty")) or "0", "thdt_buyqty")
+        sold = _int(_text(item.get("thdt_sll_qty")) or "0", "thdt_sll_qty")
+        before = traded.get(key, (0, 0))
+        traded[key] = (before[0] + bought, before[1] + sold)
+    return traded
