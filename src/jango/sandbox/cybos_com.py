@@ -38,14 +38,15 @@ from jango.domain.model import (
     Tick,
 )
 from jango.sandbox import cybos_frames as frames
+from jango.sandbox.cybos_day import DayOrder, DayOrders
 from jango.sandbox.cybos_objects import (
-    PROGIDS,
     ComObject,
     CpConclusion,
     CpCybos,
     StockCur,
     SubscribeObject,
 )
+from jango.sandbox.cybos_registry import PROGIDS
 from jango.sandbox.cybos_runtime import (
     E_FAIL,
     LT_NONTRADE_REQUEST,
@@ -72,6 +73,8 @@ class VenueLike(Protocol):
     def quote(self, code: str) -> Quote: ...
     def accounts(self) -> list[str]: ...
     def balance(self, account: str) -> BalanceSnapshot: ...
+    def orderable_cash(self, account: str) -> int: ...
+    def open_orders(self, account: str) -> list[Any]: ...
     def add_tick_listener(self, callback: Callable[[Tick], None]) -> Callable[[], None]: ...
     def add_notice_listener(
         self, callback: Callable[[OrderNotice], None]
@@ -131,6 +134,7 @@ class CybosEmulator:
         self._status_objects: list[CpCybos] = []
         self._last_volume: dict[Code, int] = {}
         self._order_nos: dict[int, str] = {}
+        self.day_orders = DayOrders()
         self._removers = [
             venue.add_tick_listener(self._on_tick),
             venue.add_notice_listener(self._on_notice),
@@ -266,6 +270,14 @@ class CybosEmulator:
         with self._lock:
             return self._order_nos.get(number, str(number))
 
+    def orders_of(self, account: str) -> list[DayOrder]:
+        """The account's orders of the day (the server's order log), oldest first."""
+        self.day_orders.merge_open([_day_order(o) for o in self.venue.open_orders(account)])
+        return self.day_orders.of(account)
+
+    def orderable_cash(self, account: str) -> int:
+        return self.venue.orderable_cash(account)
+
     def name_of(self, code: Code) -> str:
         try:
             return self.venue.instrument(code).name
@@ -287,6 +299,7 @@ class CybosEmulator:
             obj.deliver(dict(header))
 
     def _on_notice(self, notice: OrderNotice) -> None:
+        self.day_orders.on_notice(notice)
         with self._lock:
             objs = list(self._conclusion_subs)
         if not objs:
@@ -336,6 +349,26 @@ class CybosEmulator:
             "pythoncom": self.pythoncom,
             "pywintypes": pywintypes,
         }
+
+
+def _day_order(order: Any) -> DayOrder:
+    """A venue's open order as the day log's entry."""
+    return DayOrder(
+        order_no=order.order_no,
+        account=order.account,
+        code=order.code,
+        side=order.side,
+        qty=order.qty,
+        price=order.price,
+        time=order.time,
+        orig_order_no=order.orig_order_no,
+        credit=order.credit,
+        loan_date=order.loan_date,
+        order_type=order.order_type,
+        condition=order.condition,
+        filled=order.filled,
+        remaining=order.remaining,
+    )
 
 
 def _no_op(*_args: object) -> None:

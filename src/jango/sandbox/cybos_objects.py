@@ -582,21 +582,6 @@ class CpTd6033(TradeObject):
         }
 
 
-class CpTdNew5331A(TradeObject):
-    """Orderable cash; the emulator fills 예수금 (45), 가능예수금 (47) and 현금주문가능금액 (10)."""
-
-    progid = "CpTrade.CpTdNew5331A"
-    service = "ordsb.cststkordable"
-
-    def _serve(self) -> int:
-        account = self._account_goods(0, 1)
-        if account is None:
-            return self._refuse("계좌번호 또는 상품관리구분코드를 확인하십시오", "0001")
-        cash = self._emu.venue.balance(account).cash
-        self._header = {10: cash.d2, 45: cash.deposit, 47: cash.d2}
-        return self._ok()
-
-
 _ORDER_TYPES = {
     "01": OrderType.LIMIT,
     "03": OrderType.MARKET,
@@ -730,22 +715,3 @@ class CpTd0314(_OrderObject):
             8: self._emu.name_of(code),
         }
         return self._ok("취소주문이 접수되었습니다", "10766")
-
-
-PROGIDS: dict[str, type[ComObject]] = {
-    cls.progid.lower(): cls
-    for cls in (
-        CpCybos,
-        CpCodeMgr,
-        CpTdUtil,
-        StockMst,
-        MarketEye,
-        StockCur,
-        CpConclusion,
-        CpTd6033,
-        CpTdNew5331A,
-        CpTd0311,
-        CpTd0313,
-        CpTd0314,
-    )
-}

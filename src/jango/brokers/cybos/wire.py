@@ -9,6 +9,7 @@ where one exists; a value the event cannot be understood without (체결플래�
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
@@ -25,6 +26,7 @@ from jango.domain.model import (
     NoticeKind,
     OrderAction,
     OrderNotice,
+    OrderState,
     OrderType,
     Quote,
     Side,
@@ -41,7 +43,21 @@ STOCKMST_FIELDS = (0, 1, 8, 9, 10, 11, 12, 18, 27, 45, 58)
 # 대비부호 (2) is requested with 전일대비 (3), as the help requires for a signed change.
 MARKETEYE_FIELDS = (0, 2, 3, 4, 10, 17, 23, 33, 34)
 BALANCE_FIELDS = (0, 1, 2, 7, 12, 15, 17)
-BALANCE_HEADER_FIELDS = (0, 7, 9)
+BALANCE_HEADER_FIELDS = (0, 6, 7, 9)
+
+OPEN_ORDERS = "CpTrade.CpTd5339"
+DAILY_ORDERS = "CpTrade.CpTd5341"
+# Data fields read from each order inquiry (every row's raw values are kept for errors).
+ORDER_FIELDS: dict[str, tuple[int, ...]] = {
+    OPEN_ORDERS: (1, 2, 3, 4, 6, 7, 8, 9, 11, 13, 17, 21),
+    DAILY_ORDERS: (1, 2, 3, 4, 7, 8, 9, 10, 11, 24, 35, 36, 37, 38, 39, 42),
+}
+# Inputs beyond account and goods, and the header index of the row count. 5339: all codes, newest
+# first, 20 a page; 5341: all codes, oldest first, 20 a page, one row per fill.
+ORDER_INQUIRIES: dict[str, tuple[dict[int, object], int]] = {
+    OPEN_ORDERS: ({3: "", 4: "0", 5: "0", 6: "0", 7: 20}, 5),
+    DAILY_ORDERS: ({2: "", 3: 0, 4: ord("0"), 5: 20, 6: ord("2")}, 6),
+}
 
 
 class WireError(ValueError):
@@ -285,3 +301,110 @@ def balance_row(account: str, values: Values) -> BalanceRow:
         )
     except DomainError as exc:
         raise WireError(str(exc)) from None
+
+
+def filled_totals(rows: Sequence[Values]) -> dict[str, int]:
+    """Each order's cumulative filled quantity in CpTd5341 rows (one row per fill or per order):
+    the largest 총체결수량 (9) of its rows, or the sum of their 체결수량 (10) where 9 is absent."""
+    biggest: dict[str, int] = {}
+    summed: dict[str, int] = {}
+    for row in rows:
+        if flag(row.get(36) or "1") == "3":
+            continue  # a cancel request's own number never fills
+        order_no = str(integer(row.get(1), "주문번호"))
+        if row.get(9) is not None:
+            biggest[order_no] = max(biggest.get(order_no, 0), integer(row.get(9), "총체결수량"))
+        summed[order_no] = summed.get(order_no, 0) + integer(row.get(10) or 0, "체결수량")
+    return {order_no: biggest.get(order_no, total) for order_no, total in summed.items()}
+
+
+def order_states(
+    account: str, daily: Sequence[Values], open_rows: Sequence[Values], day: date
+) -> tuple[OrderState, ...]:
+    """The day's orders of ``account`` from CpTd5341 rows (quantities, fills) and CpTd5339 rows
+    (what is still open: 정정취소가능수량, 11). An order in 5339 and not (yet) in 5341 comes from
+    5339 alone. Cancel requests (5341 36 ``'3'``) are left out: they never fill."""
+    totals = filled_totals(daily)
+    remaining: dict[str, int] = {}
+    open_by_no: dict[str, Values] = {}
+    for row in open_rows:
+        order_no = str(integer(row.get(1), "주문번호"))
+        remaining[order_no] = integer(row.get(11), "정정취소가능수량")
+        open_by_no[order_no] = row
+    states: dict[str, OrderState] = {}
+    try:
+        for row in daily:
+            order_no = str(integer(row.get(1), "주문번호"))
+            if flag(row.get(36) or "1") == "3" or order_no in states:
+                continue
+            side = _SIDE.get(flag(row.get(35) or row.get(24) or ""))
+            if side is None:
+                raise WireError(f"order {order_no}: unknown 매매구분 {row.get(35)!r}")
+            qty = integer(row.get(7), "주문수량")
+            filled = totals.get(order_no, 0)
+            orig = integer(row.get(2) or 0, "원주문번호")
+            states[order_no] = OrderState(
+                account=account,
+                order_no=order_no,
+                code=code_of(row.get(3)),
+                side=side,
+                qty=qty,
+                filled=filled,
+                remaining=min(remaining.get(order_no, 0), max(0, qty - filled)),
+                price=integer(row.get(8) or 0, "주문단가"),
+                time=at_time(day, row.get(42) or 0),
+                orig_order_no=str(orig) if orig else "",
+                credit=balance_credit(row.get(38) if row.get(38) is not None else " "),
+                loan_date=yyyymmdd(row.get(39)),
+                order_type=_ORDER_TYPE.get(flag(row.get(37) or "01"), OrderType.OTHER),
+            )
+        for order_no, row in open_by_no.items():
+            if order_no in states:
+                continue
+            side = _SIDE.get(flag(row.get(13) or ""))
+            if side is None:
+                raise WireError(f"open order {order_no}: unknown 매매구분 {row.get(13)!r}")
+            orig = integer(row.get(2) or 0, "원주문번호")
+            states[order_no] = OrderState(
+                account=account,
+                order_no=order_no,
+                code=code_of(row.get(3)),
+                side=side,
+                qty=integer(row.get(6), "주문수량"),
+                filled=integer(row.get(8) or 0, "체결수량"),
+                remaining=remaining[order_no],
+                price=integer(row.get(7) or 0, "주문단가"),
+                time=at_time(day, 0),
+                orig_order_no=str(orig) if orig else "",
+                credit=balance_credit(row.get(9) if row.get(9) is not None else " "),
+                loan_date=yyyymmdd(row.get(17)),
+                order_type=_ORDER_TYPE.get(flag(row.get(21) or "01"), OrderType.OTHER),
+            )
+    except DomainError as exc:
+        raise WireError(str(exc)) from None
+    return tuple(states.values())
+
+
+def with_loan_amounts(rows: Sequence[BalanceRow], total: int) -> list[BalanceRow]:
+    """Spread CpTd6033 header 6 대출금액 (the account's loans) over its loan rows.
+
+    The help gives the loan amount per account, not per row. One loan row takes it all (exact);
+    several share it in proportion to their 매입금액, the last taking the remainder so the rows
+    add up to the header exactly (an estimate per row, exact in total). No loan row: rows as given.
+    """
+    loans = [i for i, r in enumerate(rows) if r.credit.is_loan]
+    result = list(rows)
+    if not loans or total <= 0:
+        return result
+    weight = sum(rows[i].purchase_amount for i in loans)
+    given = 0
+    for n, i in enumerate(loans):
+        if n == len(loans) - 1:
+            share = total - given
+        elif weight:
+            share = total * rows[i].purchase_amount // weight
+        else:
+            share = total // len(loans)
+        given += share
+        result[i] = dataclasses.replace(rows[i], loan_amount=share)
+    return result
