@@ -3,9 +3,9 @@ and orderable cash and quantities.
 
 * ``CpTrade.CpTd5339`` 미체결 잔량: inputs 0 계좌, 1 상품, 3 종목코드 (blank: all), 5 정렬 ``"1"``
   newest first, 7 요청개수 (≤ 20). Header 5 = rows in the page. Data 1 주문번호 (long),
-  2 원주문번호, 3 종목코드, 4 종목명, 5 주문구분내용, 6 주문수량, 7 주문단가, 8 체결수량, 9 신용구분 (char),
-  11 정정취소가능수량, 13 매매구분 (``"1"`` 매도 ``"2"`` 매수), 17 대출일, 19 주문호가구분 text,
-  21 주문호가구분 code.
+  2 원주문번호, 3 종목코드, 4 종목명, 5 주문구분내용, 6 주문수량, 7 주문단가, 8 체결수량,
+  9 신용구분 (char), 11 정정취소가능수량, 13 매매구분 (``"1"`` 매도 ``"2"`` 매수),
+  17 대출일, 19 주문호가구분 text, 21 주문호가구분 code.
 * ``CpTrade.CpTd5341`` 주문/체결 내역: inputs 0 계좌, 1 상품, 2 종목코드, 3 시작주문번호,
   4 정렬 (char ``'0'`` oldest first / ``'1'`` newest first), 5 요청개수 (≤ 20), 6 조회구분
   (char ``'1'`` per order, ``'2'`` per fill). Header 6 = rows. Data 1 주문번호, 2 원주문번호,
