@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -61,7 +62,14 @@ ORDER_INQUIRIES: dict[str, tuple[dict[int, object], int]] = {
 
 
 class WireError(ValueError):
-    """A COM value the adapter cannot turn into a domain value."""
+    """A COM value the adapter cannot turn into a domain value: the one error every decoder
+    here raises, whatever it is given."""
+
+
+# The widest integer a COM VARIANT carries (VT_I8 / VT_UI8); anything longer is not a COM value
+# and is refused before Python's int-from-text digit limit could be reached.
+_MAX_INTEGER = 2**64
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
 
 
 # CpTd6033 data 1 신용구분 (char). Cash is ' ' (Daishin's sample); 0 is accepted too because the
@@ -116,6 +124,8 @@ def raw_json(values: Values) -> str:
 def char(value: object) -> str:
     """A COM ``char`` as text: pywin32 gives an int (the character code); 0 means empty."""
     if isinstance(value, int) and not isinstance(value, bool):
+        if not -128 <= value <= 0x10FFFF:
+            raise WireError(f"a char out of range: {value!r}")
         return chr(value) if value > 0 else ""
     if isinstance(value, str):
         return value
@@ -132,15 +142,53 @@ def flag(value: object) -> str:
 
 
 def integer(value: object, what: str) -> int:
+    """A COM integer (long, longlong; an integral double or digit text as COM converts)."""
     if isinstance(value, bool) or value is None:
         raise WireError(f"{what}: expected a number, got {value!r}")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise WireError(f"{what}: expected an integer, got {value!r}")
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise WireError(f"{what}: expected an integer, got {_short(value)}")
+    if abs(number) >= _MAX_INTEGER:
+        raise WireError(f"{what}: {_short(number)} is wider than a COM integer")
+    return number
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge integer"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def text(value: object) -> str:
+    """A COM string field (a name): ``None`` is empty; anything else must be text."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise WireError(f"expected text, got {_short(value)}")
+    return value
+
+
+# A book price (double) beyond this is not a price: refused before it could make a huge amount.
+_MAX_BOOK_PRICE = Decimal(10) ** 12
+
+
+def decimal(value: object, what: str) -> Decimal:
+    """A COM double (or decimal text) as an exact, finite, bounded Decimal."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise WireError(f"{what}: expected a number, got {_short(value)}")
+    if isinstance(value, str) and len(value) > 40:
+        raise WireError(f"{what}: {_short(value)} is too long for a number")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise WireError(f"{what}: invalid number {_short(value)}") from None
+    if not number.is_finite() or abs(number) >= _MAX_BOOK_PRICE:
+        raise WireError(f"{what}: {_short(value)} is not a plausible amount")
+    return number
 
 
 def code_of(value: object) -> Code:
@@ -152,24 +200,30 @@ def code_of(value: object) -> Code:
 
 def yyyymmdd(value: object) -> date | None:
     """A CYBOS date (long or string ``YYYYMMDD``; 0 or empty for none)."""
-    text = "" if value is None else str(value).strip()
+    if value is None:
+        return None
+    text = str(integer(value, "date")) if not isinstance(value, str) else value.strip()
     if text in ("", "0"):
         return None
+    if not re.fullmatch(r"[0-9]{8}", text):
+        raise WireError(f"invalid date {_short(value)}")
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:
-        raise WireError(f"invalid date {value!r}") from None
+        raise WireError(f"invalid date {_short(value)}") from None
 
 
 def at_time(day: date, hhmmss: object) -> datetime:
     """``day`` at the time in a ``hhmmss`` field (KST)."""
     number = integer(hhmmss, "time")
+    if not 0 <= number <= 235959:
+        raise WireError(f"invalid time {_short(hhmmss)}")
     hours, rest = divmod(number, 10000)
     minutes, seconds = divmod(rest, 100)
     try:
         return datetime.combine(day, time(hours, minutes, seconds), KST)
     except ValueError:
-        raise WireError(f"invalid time {hhmmss!r}") from None
+        raise WireError(f"invalid time {_short(hhmmss)}") from None
 
 
 def balance_credit(value: object) -> Credit:
@@ -184,14 +238,17 @@ def notice_credit(value: object) -> Credit:
 
 def tick_from_stockcur(values: Values, day: date) -> Tick:
     """A StockCur event; 예상체결 구분 (19) ``'1'`` marks an auction expected price."""
-    return Tick(
-        code=code_of(values.get(0)),
-        price=integer(values.get(13), "현재가"),
-        diff=integer(values.get(2), "전일대비"),
-        volume=integer(values.get(9), "누적거래량"),
-        time=at_time(day, values.get(18)),
-        expected=char(values.get(19)) == "1",
-    )
+    try:
+        return Tick(
+            code=code_of(values.get(0)),
+            price=integer(values.get(13), "현재가"),
+            diff=integer(values.get(2), "전일대비"),
+            volume=integer(values.get(9), "누적거래량"),
+            time=at_time(day, values.get(18)),
+            expected=char(values.get(19)) == "1",
+        )
+    except DomainError as exc:
+        raise WireError(str(exc)) from None
 
 
 def notice_from_conclusion(values: Values, at: datetime) -> OrderNotice:
@@ -226,7 +283,7 @@ def notice_from_conclusion(values: Values, at: datetime) -> OrderNotice:
             order_type=_ORDER_TYPE.get(flag(values.get(18)), OrderType.OTHER),
             # Condition has no "unknown" member; an unlisted code reads as none (raw keeps it).
             condition=_CONDITION.get(flag(values.get(19)), Condition.NONE),
-            name=str(values.get(2) or ""),
+            name=text(values.get(2)),
             post_qty=integer(values.get(23), "체결기준잔고수량") if filled else None,
             post_sellable=integer(values.get(22), "매도가능수량"),
             post_book_price=Decimal(integer(values.get(21), "장부가")) if filled else None,
@@ -237,17 +294,20 @@ def notice_from_conclusion(values: Values, at: datetime) -> OrderNotice:
 
 def quote_from_stockmst(values: Values) -> Quote:
     """A StockMst answer."""
-    return Quote(
-        code=code_of(values.get(0)),
-        price=integer(values.get(11), "현재가"),
-        diff=integer(values.get(12), "전일대비"),
-        volume=integer(values.get(18), "거래량"),
-        base=integer(values.get(27), "기준가"),
-        upper=integer(values.get(8), "상한가"),
-        lower=integer(values.get(9), "하한가"),
-        name=str(values.get(1) or ""),
-        market=_MARKET.get(char(values.get(45)), Market.UNKNOWN),
-    )
+    try:
+        return Quote(
+            code=code_of(values.get(0)),
+            price=integer(values.get(11), "현재가"),
+            diff=integer(values.get(12), "전일대비"),
+            volume=integer(values.get(18), "거래량"),
+            base=integer(values.get(27), "기준가"),
+            upper=integer(values.get(8), "상한가"),
+            lower=integer(values.get(9), "하한가"),
+            name=text(values.get(1)),
+            market=_MARKET.get(char(values.get(45)), Market.UNKNOWN),
+        )
+    except DomainError as exc:
+        raise WireError(str(exc)) from None
 
 
 def quotes_from_marketeye(
@@ -259,23 +319,29 @@ def quotes_from_marketeye(
     for row in range(count):
 
         def get(f: int, row: int = row) -> object:
-            return columns[col[f]][row]
+            try:
+                return columns[col[f]][row]
+            except (KeyError, IndexError):
+                raise WireError(f"MarketEye: no field {f} in row {row}") from None
 
         diff = integer(get(3), "전일대비")
         if char(get(2)) in ("4", "5") and diff > 0:
             diff = -diff  # 하한/하락 with an unsigned change
-        quotes.append(
-            Quote(
-                code=code_of(get(0)),
-                price=integer(get(4), "현재가"),
-                diff=diff,
-                volume=integer(get(10), "거래량"),
-                base=integer(get(23), "전일종가"),
-                upper=integer(get(33), "상한가"),
-                lower=integer(get(34), "하한가"),
-                name=str(get(17) or ""),
+        try:
+            quotes.append(
+                Quote(
+                    code=code_of(get(0)),
+                    price=integer(get(4), "현재가"),
+                    diff=diff,
+                    volume=integer(get(10), "거래량"),
+                    base=integer(get(23), "전일종가"),
+                    upper=integer(get(33), "상한가"),
+                    lower=integer(get(34), "하한가"),
+                    name=text(get(17)),
+                )
             )
-        )
+        except DomainError as exc:
+            raise WireError(str(exc)) from None
     return quotes
 
 
@@ -283,10 +349,7 @@ def balance_row(account: str, values: Values) -> BalanceRow:
     """One CpTd6033 row. 매입금액 = 체결장부단가 (17, a double) × 체결잔고수량 (7), rounded to won,
     as Daishin's sample computes it; 평가금액/손익 (9/10) are truncated to 천원 and not used."""
     qty = integer(values.get(7), "체결잔고수량")
-    try:
-        book = Decimal(str(values.get(17)))
-    except InvalidOperation:
-        raise WireError(f"invalid 체결장부단가 {values.get(17)!r}") from None
+    book = decimal(values.get(17), "체결장부단가")
     amount = int((book * qty).to_integral_value(ROUND_HALF_UP))
     try:
         return BalanceRow(
@@ -297,7 +360,7 @@ def balance_row(account: str, values: Values) -> BalanceRow:
             purchase_amount=amount,
             credit=balance_credit(values.get(1)),
             loan_date=yyyymmdd(values.get(2)),
-            name=str(values.get(0) or ""),
+            name=text(values.get(0)),
         )
     except DomainError as exc:
         raise WireError(str(exc)) from None
