@@ -88,7 +88,11 @@ def only_wire_errors(decode: Callable[[], Any]) -> None:
         decode()
 
 
-fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+fuzz = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @fuzz

@@ -8,7 +8,6 @@ Method names keep COM's PascalCase so a trader's script runs unchanged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from jango.domain.model import (
@@ -17,15 +16,12 @@ from jango.domain.model import (
     Condition,
     Credit,
     InvalidCode,
-    Market,
     OrderType,
     Side,
-    cybos_code,
     parse_code,
 )
 from jango.sandbox import cybos_frames as frames
 from jango.sandbox.cybos_runtime import (
-    E_FAIL,
     LT_NONTRADE_REQUEST,
     LT_SUBSCRIBE,
     LT_TRADE_REQUEST,
@@ -267,93 +263,6 @@ class CpCybos(ComObject):
         )
 
 
-_MARKET_KIND = {
-    Market.KOSPI: 1,
-    Market.ETF: 1,
-    Market.ETN: 1,
-    Market.ELW: 1,
-    Market.KOSDAQ: 2,
-    Market.KONEX: 5,
-}
-
-
-class CpCodeMgr(ComObject):
-    """The code master: names, markets and price limits of the venue's instruments."""
-
-    progid = "CpUtil.CpCodeMgr"
-
-    def _market(self, code: object) -> Market | None:
-        try:
-            return self._emu.venue.instrument(parse_code(code)).market
-        except Exception:
-            return None
-
-    def CodeToName(self, code: object) -> str:
-        self._check_thread()
-        try:
-            return self._emu.venue.instrument(parse_code(code)).name
-        except Exception:
-            return ""
-
-    def GetStockMarketKind(self, code: object) -> int:
-        self._check_thread()
-        market = self._market(code)
-        return 0 if market is None else _MARKET_KIND.get(market, 0)
-
-    def GetStockSectionKind(self, code: object) -> int:
-        self._check_thread()
-        market = self._market(code)
-        if market is None:
-            return 0
-        return 10 if market is Market.ETF else 1
-
-    def GetStockListByMarket(self, kind: int) -> tuple[str, ...]:
-        self._check_thread()
-        return tuple(
-            cybos_code(i.code)
-            for i in self._emu.venue.instruments()
-            if _MARKET_KIND.get(i.market, 0) == kind
-        )
-
-    def GetStockStatusKind(self, code: object) -> int:
-        self._check_thread()
-        return 0
-
-    def GetStockControlKind(self, code: object) -> int:
-        self._check_thread()
-        return 0
-
-    def GetStockSupervisionKind(self, code: object) -> int:
-        self._check_thread()
-        return 0
-
-    def GetStockMemeMin(self, code: object) -> int:
-        self._check_thread()
-        return 1
-
-    def _quote_field(self, code: object, name: str) -> int:
-        try:
-            return int(getattr(self._emu.venue.quote(parse_code(code)), name))
-        except Exception:
-            return 0
-
-    def GetStockMaxPrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "upper")
-
-    def GetStockMinPrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "lower")
-
-    def GetStockStdPrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "base")
-
-    def GetStockYdClosePrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "base")
-
-
 # --- CpTrade.CpTdUtil --------------------------------------------------------------------------
 
 
@@ -378,71 +287,6 @@ class CpTdUtil(ComObject):
         if account not in self._emu.venue.accounts():
             return ()
         return (frames.GOODS_STOCK,) if goods_filter == -1 or goods_filter & 1 else ()
-
-
-# --- quote requests ------------------------------------------------------------------------------
-
-
-class StockMst(DibObject):
-    """Current price of one code (header only)."""
-
-    progid = "DsCbo1.StockMst"
-    service = "stock.new.mst"
-
-    def _serve(self) -> int:
-        try:
-            code = parse_code(self._inputs.get(0))
-            quote = self._emu.venue.quote(code)
-        except Exception:
-            self._header = {}
-            return self._refuse("종목코드를 확인하십시오", "0041")
-        self._header = frames.stockmst_header(quote, self._emu.venue.now())
-        self._data = {}
-        return self._ok()
-
-
-class MarketEye(DibObject):
-    """Chosen fields of up to 200 codes; data columns follow the fields sorted ascending."""
-
-    progid = "CpSysDib.MarketEye"
-    service = "mkteye.new"
-
-    def _serve(self) -> int:
-        fields = sorted(set(_as_list(self._inputs.get(0), int)))
-        codes = _as_list(self._inputs.get(1), str)
-        if not fields or len(fields) > MARKETEYE_MAX_FIELDS:
-            return self._refuse("요청 필드 개수가 잘못되었습니다 (1~64)", "0042")
-        if not codes or len(codes) > MARKETEYE_MAX_CODES:
-            return self._refuse("요청 종목 개수가 잘못되었습니다 (1~200)", "0043")
-        moment = self._emu.venue.now()
-        quotes = []
-        for raw in codes:
-            try:
-                quotes.append(self._emu.venue.quote(parse_code(raw)))
-            except Exception:
-                # An unknown code is left out (an emulator choice: the help does not say).
-                continue
-        signed = 2 in fields
-        self._header = {
-            0: len(fields),
-            1: tuple(frames.MARKETEYE_NAMES.get(f, "") for f in fields),
-            2: len(quotes),
-        }
-        self._data = {
-            col: [frames.marketeye_value(f, q, moment, signed_diff=signed) for q in quotes]
-            for col, f in enumerate(fields)
-        }
-        return self._ok()
-
-
-def _as_list(value: object, kind: type[Any]) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str | int):
-        return [kind(value)]
-    if isinstance(value, Sequence):
-        return [kind(v) for v in value]
-    return [kind(value)]
 
 
 # --- subscriptions -------------------------------------------------------------------------------
@@ -490,11 +334,7 @@ class StockCur(SubscribeObject):
     progid = "DsCbo1.StockCur"
 
     def _register(self) -> None:
-        try:
-            code = parse_code(self._inputs.get(0))
-        except InvalidCode:
-            raise ComError(E_FAIL, f"종목코드가 잘못되었습니다: {self._inputs.get(0)!r}") from None
-        self._emu.register_ticks(self, code)
+        self._emu.register_ticks(self, self._inputs.get(0))
 
 
 class CpConclusion(SubscribeObject):

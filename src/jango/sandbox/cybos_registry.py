@@ -6,17 +6,25 @@ base classes) and never each other or :mod:`cybos_com`.
 
 from __future__ import annotations
 
+from jango.sandbox import cybos_codes as codes
 from jango.sandbox import cybos_objects as objects
+from jango.sandbox import cybos_quotes as quotes
 from jango.sandbox import cybos_trade as trade
 
 PROGIDS: dict[str, type[objects.ComObject]] = {
     cls.progid.lower(): cls
     for cls in (
         objects.CpCybos,
-        objects.CpCodeMgr,
+        codes.CpCodeMgr,
+        codes.CpStockCode,
         objects.CpTdUtil,
-        objects.StockMst,
-        objects.MarketEye,
+        quotes.StockMst,
+        quotes.StockMst2,
+        quotes.StockJpBid,
+        quotes.StockJpBid2,
+        quotes.StockChart,
+        quotes.StockAdj,
+        quotes.MarketEye,
         objects.StockCur,
         objects.CpConclusion,
         objects.CpTd6033,
