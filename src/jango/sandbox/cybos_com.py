@@ -436,6 +436,14 @@ class CybosEmulator:
         module.DispatchEx = self.Dispatch  # type: ignore[attr-defined]
         module.WithEvents = self.WithEvents  # type: ignore[attr-defined]
         module.emulator = self  # type: ignore[attr-defined]
+        # gencache.EnsureDispatch and dynamic.Dispatch make the same objects (no type library).
+        gencache = types.ModuleType("win32com.client.gencache", "CYBOS emulator stand-in")
+        gencache.EnsureDispatch = self.Dispatch  # type: ignore[attr-defined]
+        dynamic = types.ModuleType("win32com.client.dynamic", "CYBOS emulator stand-in")
+        dynamic.Dispatch = self.Dispatch  # type: ignore[attr-defined]
+        module.gencache = gencache  # type: ignore[attr-defined]
+        module.dynamic = dynamic  # type: ignore[attr-defined]
+        module.__path__ = []
         return module
 
     def _pythoncom_module(self) -> types.ModuleType:
@@ -459,6 +467,8 @@ class CybosEmulator:
         return {
             "win32com": package,
             "win32com.client": self.win32com_client,
+            "win32com.client.gencache": self.win32com_client.gencache,
+            "win32com.client.dynamic": self.win32com_client.dynamic,
             "pythoncom": self.pythoncom,
             "pywintypes": pywintypes,
         }
@@ -497,7 +507,14 @@ def install(venue: VenueLike, **options: Any) -> CybosEmulator:
 
 
 def uninstall(
-    names: Iterable[str] = ("win32com", "win32com.client", "pythoncom", "pywintypes"),
+    names: Iterable[str] = (
+        "win32com",
+        "win32com.client",
+        "win32com.client.gencache",
+        "win32com.client.dynamic",
+        "pythoncom",
+        "pywintypes",
+    ),
 ) -> None:
     """Remove the emulator's modules from ``sys.modules`` (only if they are the emulator's)."""
     for name in names:

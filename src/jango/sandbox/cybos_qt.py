@@ -419,11 +419,13 @@ def _module(name: str, classes: dict[str, Any]) -> types.ModuleType:
     return module
 
 
-def install_shim(queues: MessageQueues, *, seconds: float | None = None) -> dict[str, Any]:
-    """Put the stand-in PyQt5 into ``sys.modules`` (only where no real PyQt5 is importable);
-    returns the modules installed (none if a real PyQt5 exists)."""
+def install_shim(
+    queues: MessageQueues, *, seconds: float | None = None, force: bool = False
+) -> dict[str, Any]:
+    """Put the stand-in PyQt5 into ``sys.modules`` where no real PyQt5 is importable (or always,
+    with ``force``); returns the modules installed (none if a real PyQt5 is used)."""
     global _LOOP
-    if qt_available():
+    if qt_available() and not force:
         return {}
     _LOOP = _Loop(queues, seconds)
     core = {
