@@ -338,30 +338,33 @@ def intraday_bars(
         bar.open, bar.low, bar.high, bar.close
     ]  # fmt: skip
 
-    def at(i: int) -> float:
-        # Piecewise linear over three legs.
-        position = i / total * 3
+    def at(minute: float) -> float:
+        # Piecewise linear over three legs, turning at a third and two thirds of the day.
+        position = minute / total * 3
         leg = min(int(position), 2)
         fraction = position - leg
         value = points[leg] + (points[leg + 1] - points[leg]) * fraction
         return _on_tick(value, market, bar.day, is_index)
 
-    per_minute = [at(i) for i in range(total + 1)]
-    per_minute[-1] = bar.close
+    turns = {total / 3: points[1], total * 2 / 3: points[2], 0.0: bar.open, float(total): bar.close}
     bars = []
     width = max(1, minutes)
     for first in range(0, total, width):
-        prices = per_minute[first : min(first + width, total) + 1]
-        stamp = start + timedelta(minutes=min(first + width, total))
+        last = min(first + width, total)
+        prices = [at(m) for m in range(first, last + 1)]
+        prices[0] = turns.get(float(first), prices[0])
+        prices[-1] = turns.get(float(last), prices[-1])
+        inside = [p for t, p in turns.items() if first <= t <= last]
+        stamp = start + timedelta(minutes=last)
         bars.append(
             Bar(
                 bar.day,
                 stamp.hour * 100 + stamp.minute,
                 prices[0],
-                max(prices),
-                min(prices),
+                max(prices + inside),
+                min(prices + inside),
                 prices[-1],
-                bar.volume * (len(prices) - 1) // total,
+                bar.volume * (last - first) // total,
             )
         )
     bars.reverse()
