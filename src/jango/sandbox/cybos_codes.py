@@ -171,6 +171,11 @@ class CpCodeMgr(ComObject):
         self._check_thread()
         return 0
 
+    def GetStockMarginRate(self, code: object) -> int:
+        """증거금률 (%): the emulator's accounts trade with 100% margin."""
+        self._check_thread()
+        return 0 if self._instrument(code) is None else 100
+
     def GetStockMemeMin(self, code: object) -> int:
         self._check_thread()
         return 1

@@ -78,6 +78,18 @@ class ComObject:
                     callback()
                     break
 
+    def __getattr__(self, name: str) -> Any:
+        # IDispatch resolves member names case-insensitively (GetIDsOfNames), so pywin32's
+        # dynamic objects accept ``getHeaderValue`` as well as ``GetHeaderValue``.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        wanted = name.lower()
+        for cls in type(self).__mro__:
+            for member in vars(cls):
+                if member.lower() == wanted and member != name and not member.startswith("_"):
+                    return getattr(self, member)
+        raise AttributeError(f"{self.progid}.{name}")
+
     def __repr__(self) -> str:
         return f"<COMObject {self.progid}>"
 
@@ -210,7 +222,9 @@ class TradeObject(DibObject):
 
     def _account_goods(self, acc_index: int, goods_index: int) -> str | None:
         account = str(self._inputs.get(acc_index, ""))
-        goods = str(self._inputs.get(goods_index, ""))
+        # A request without 상품관리구분코드 uses the account's stock goods (scripts from the
+        # well-known algorithmic-trading book leave it out and are answered).
+        goods = str(self._inputs.get(goods_index, frames.GOODS_STOCK))
         if account not in self._emu.venue.accounts():
             return None
         if goods != frames.GOODS_STOCK:

@@ -338,6 +338,55 @@ class StockMst2(DibObject):
         return self._ok()
 
 
+class StockWeek(_QuoteObject):
+    """일자별 data of one code, newest first, 10 days a page (``Continue`` pages back):
+    header 0 code, 1 rows; data 0 일자, 1 시가, 2 고가, 3 저가, 4 종가, 5 전일대비, 6 거래량."""
+
+    progid = "DsCbo1.StockWeek"
+    service = "stock.week1"
+    page = 10
+    depth = 250
+
+    def __init__(self, emulator: CybosEmulator) -> None:
+        super().__init__(emulator)
+        self._page_no = 0
+
+    def _inputs_changed(self) -> None:
+        self._page_no = 0
+        self._continue = 0
+
+    def _serve(self) -> int:
+        snap = self._snapshot(self._inputs.get(0))
+        if snap is None:
+            self._header, self._data, self._continue = {1: 0}, {}, 0
+            return self._refuse("종목코드를 확인하십시오", "0041")
+        if not self._continue:
+            self._page_no = 0
+        q = snap.quote
+        bars = mkt.daily_bars(
+            q.code, snap.market, (snap.open, snap.high, snap.low, snap.close, q.volume),
+            snap.day, self.depth + 1,
+        )  # fmt: skip
+        first = self._page_no * self.page
+        rows = bars[first : first + self.page]
+        self._page_no += 1
+        self._continue = 1 if first + self.page < self.depth else 0
+        closes = [b.close for b in bars]
+        self._header = {0: cybos_code(q.code), 1: len(rows)}
+        self._data = {
+            0: [frames.yyyymmdd(b.day) for b in rows],
+            1: [int(b.open) for b in rows],
+            2: [int(b.high) for b in rows],
+            3: [int(b.low) for b in rows],
+            4: [int(b.close) for b in rows],
+            5: [int(b.close - closes[first + i + 1]) for i, b in enumerate(rows)],
+            6: [b.volume for b in rows],
+        }
+        if self._continue:
+            return self._ok("조회가 계속 됩니다", "B035")
+        return self._ok()
+
+
 class StockAdj(DibObject):
     """수정주가 (adjustment) history of one code: the simulated venue has no splits, rights
     issues or dividends, so the answer is always empty (header 0 code, 1 count 0)."""
@@ -410,6 +459,7 @@ class MarketEye(DibObject):
         codes: list[object] = (
             [raw_codes] if isinstance(raw_codes, str) else list(raw_codes or ())  # type: ignore[call-overload]
         )
+        self._header, self._data = {0: 0, 2: 0}, {}
         if not fields or len(fields) > MARKETEYE_MAX_FIELDS:
             return self._refuse("요청 필드 개수가 잘못되었습니다 (1~64)", "0042")
         if not codes or len(codes) > MARKETEYE_MAX_CODES:
@@ -494,6 +544,8 @@ class StockChart(DibObject):
         else:
             snap = self._snapshot(raw)
             if snap is None:
+                # An unknown code: no rows (header 3 is 0, as scripts loop over it).
+                self._header, self._data, self._continue = {0: raw, 3: 0}, {}, 0
                 return self._refuse("종목코드를 확인하십시오", "0041")
             q = snap.quote
             today = (snap.open, snap.high, snap.low, snap.close, q.volume)
@@ -501,7 +553,8 @@ class StockChart(DibObject):
             is_index = False
             base, quote_price = q.base, q.price
         end = self._date_input(2) or day
-        start = self._date_input(3)
+        # A count request ('2') ignores the start date; a period request ('1') uses both.
+        start = None if by_count else self._date_input(3)
         days_needed = self._days_needed(kind, count, start, day)
         daily = mkt.daily_bars(code, market, today, day, days_needed, is_index=is_index)
         bars = self._bars(kind, daily, market, moment, is_index)

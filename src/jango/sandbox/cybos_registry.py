@@ -24,6 +24,7 @@ PROGIDS: dict[str, type[objects.ComObject]] = {
         quotes.StockJpBid2,
         quotes.StockChart,
         quotes.StockAdj,
+        quotes.StockWeek,
         quotes.MarketEye,
         objects.StockCur,
         objects.CpConclusion,
