@@ -192,3 +192,49 @@ def test_no_pump_means_no_events() -> None:
         assert Handler.seen == pending
     finally:
         emu.close()
+
+
+SEED_UNDER_QT = """
+import sys
+from PyQt5.QtCore import QTimer
+from PyQt5.QtWidgets import QApplication
+
+namespace = {"__name__": "cybos_seed"}
+exec(compile(open(sys.argv[1], encoding="utf-8").read(), sys.argv[1], "exec"), namespace)
+received = []
+original = namespace["CpEvent"].OnReceived
+
+
+def counting(self):
+    received.append(self.name)
+    original(self)
+
+
+namespace["CpEvent"].OnReceived = counting
+app = QApplication(sys.argv)
+window = namespace["MyWindow"]()
+window.show()
+before = len(received)
+
+
+def report():
+    print("before exec", before, "ticks", received.count("stockcur") > 0)
+    app.quit()
+
+
+QTimer.singleShot(3000, report)
+app.exec_()
+"""
+
+
+def test_the_seed_runs_unchanged_under_a_real_pyqt5_loop(tmp_path: Path) -> None:
+    pytest.importorskip("PyQt5")
+    from .test_seed_sample import seed_source
+
+    seed = tmp_path / "seed.py"
+    seed.write_text(seed_source(), encoding="utf-8")
+    harness = tmp_path / "harness.py"
+    harness.write_text(SEED_UNDER_QT, encoding="utf-8")
+    done = run(harness, "--step-interval", "0.02", "--seconds", "60", "--", str(seed))
+    assert done.returncode == 0, done.stderr
+    assert "before exec 0 ticks True" in done.stdout

@@ -74,6 +74,8 @@ class QtHook:
         self.queues = queues
         self.seconds = seconds
         self.hooked: list[str] = []
+        self.applications = 0  # applications created with a pump (and the bound's timer)
+        self.fallback_armed = False
 
     def patch(self, package: str) -> None:
         """Replace ``package``'s application classes (QtCore must be importable)."""
@@ -104,6 +106,7 @@ class QtHook:
             pump = _QtPump(hook.queues, threading.get_ident())
             app._cybos_notifier = pump.attach(qtcore, app)
             app._cybos_pump = pump
+            hook.applications += 1
             if hook.seconds is not None:
                 qtcore.QTimer.singleShot(int(hook.seconds * 1000), app.quit)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from jango.sandbox.cybos_com import CybosEmulator, install
 from jango.sandbox.cybos_master import extra_instruments
-from jango.sandbox.cybos_qt import hook_qt, install_shim
+from jango.sandbox.cybos_qt import QtHook, hook_qt, install_shim
 from jango.sandbox.instruments import load_instruments
 from jango.sandbox.venue import Venue
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator = install(venue)
     stop = threading.Event()
     _install_pumps(emulator, stop)
-    hook_qt(emulator.queues, seconds=options.seconds)
+    hook = hook_qt(emulator.queues, seconds=options.seconds)
     install_shim(emulator.queues, seconds=options.seconds, force=options.qt == "shim")
     if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a GUI script runs headless here
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             target=_market, args=(venue, options.step_interval, stop), daemon=True
         ).start()
     if options.seconds is not None:
-        timer = threading.Timer(options.seconds, _interrupt)
+        timer = threading.Timer(options.seconds, _interrupt, args=(hook,))
         timer.daemon = True
         timer.start()
     sys.argv = [options.script, *args]
@@ -147,7 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _interrupt() -> None:
+def _interrupt(hook: QtHook) -> None:
+    # A Qt application quits its own loop at the bound (the hook's timer); a signal is the
+    # fallback, a moment later, for a script that goes on after its loop or never had one.
+    if hook.applications and not hook.fallback_armed:
+        hook.fallback_armed = True
+        retry = threading.Timer(2.0, _interrupt, args=(hook,))
+        retry.daemon = True
+        retry.start()
+        return
     # SIGINT wakes the main thread from a sleep or a pump loop with KeyboardInterrupt.
     os.kill(os.getpid(), signal.SIGINT)
 
