@@ -89,10 +89,13 @@ class CpCodeMgr(ComObject):
     def GetStockListByMarket(self, kind: object) -> tuple[str, ...]:
         self._check_thread()
         wanted = com_long(kind, "market kind")
+        # CYBOS lists a market's codes in code order (A000020, A000040, A000050, …).
         return tuple(
-            cybos_code(i.code)
-            for i in self._emu.venue.instruments()
-            if MARKET_KIND.get(i.market, 0) == wanted
+            sorted(
+                cybos_code(i.code)
+                for i in self._emu.venue.instruments()
+                if MARKET_KIND.get(i.market, 0) == wanted
+            )
         )
 
     def GetIndustryList(self) -> tuple[str, ...]:
