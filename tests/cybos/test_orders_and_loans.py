@@ -11,7 +11,16 @@ from typing import Any
 
 from jango.brokers.cybos import CybosBroker, wire
 from jango.brokers.port import OrderRequest, PushItem, Received
-from jango.domain.model import BalanceRow, Code, Credit, NoticeKind, OrderNotice, OrderType, Side
+from jango.domain.model import (
+    BalanceRow,
+    Code,
+    Credit,
+    Market,
+    NoticeKind,
+    OrderNotice,
+    OrderType,
+    Side,
+)
 from jango.sandbox.venue import DEMO_ACCOUNT, Venue
 
 WAIT = 30.0  # a guard against hanging, not a timing expectation
@@ -215,3 +224,30 @@ def test_an_open_order_missing_from_the_daily_list_comes_from_5339_alone() -> No
     (state,) = wire.order_states("1", [], open_rows, date(2026, 11, 2))
     assert (state.order_no, state.qty, state.filled, state.remaining) == ("12", 10, 4, 6)
     assert state.side is Side.BUY and state.order_type is OrderType.LIMIT
+
+
+def test_each_row_carries_its_market_from_the_code_manager() -> None:
+    venue = Venue(seed=4)
+    venue.open_demo_account()
+
+    async def scenario() -> None:
+        broker = CybosBroker.for_emulator(venue)
+        await broker.connect()
+        try:
+            snap = await broker.balance(DEMO_ACCOUNT)
+        finally:
+            await broker.close()
+        markets = {row.code: row.market for row in snap.rows}
+        truth = {i.code: i.market for i in venue.instruments()}
+        assert markets == {code: truth[code] for code in markets}
+        assert markets[Code("069500")] is Market.ETF  # an ETF sell is not taxed as a stock
+        assert markets[Code("247540")] is Market.KOSDAQ
+
+    asyncio.run(scenario())
+
+
+def test_the_code_managers_kinds_map_to_markets() -> None:
+    assert wire.market_from_kinds(1, 10) is Market.ETF
+    assert wire.market_from_kinds(1, 17) is Market.ETN
+    assert wire.market_from_kinds(2, 1) is Market.KOSDAQ
+    assert wire.market_from_kinds(0, 0) is Market.UNKNOWN

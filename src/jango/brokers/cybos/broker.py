@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import importlib
 import struct
@@ -286,7 +287,8 @@ class CybosBroker:
     async def balance(self, account: str) -> BalanceSnapshot:
         """Every CpTd6033 page (50 rows each, following ``Continue``), one row per (code,
         신용구분, 대출일), each loan row with its share of 대출금액 (header 6, see
-        :func:`wire.with_loan_amounts`); cash (예수금 from CpTdNew5331A, D+2 from CpTd6033); and
+        :func:`wire.with_loan_amounts`) and its market from CpCodeMgr (so ETF rows are ETF, not
+        taxed as stocks); cash (예수금 from CpTdNew5331A, D+2 from CpTd6033); and
         the day's orders with their filled watermarks: the day's orders and fills (CpTd5341),
         read after the balance, then the open orders (CpTd5339) for what remains."""
         _, com = self._require()
@@ -304,6 +306,10 @@ class CybosBroker:
             if not page.more:
                 break
         deposit: int = await self._trade_call(lambda: com.deposit(account), "CpTdNew5331A")
+        thread, _ = self._require()
+        codes = sorted({row.code for row in rows})
+        markets = await thread.call(lambda: com.markets(codes))
+        rows = [dataclasses.replace(row, market=markets.get(row.code, row.market)) for row in rows]
         daily = await self._order_rows(com, wire.DAILY_ORDERS, account)
         open_rows = await self._order_rows(com, wire.OPEN_ORDERS, account)
         stamp = self._clock()

@@ -46,7 +46,7 @@ from jango.brokers.port import (
     StartupError,
     Undecodable,
 )
-from jango.domain.model import BalanceRow, Code, NoticeKind, OrderNotice, cybos_code
+from jango.domain.model import BalanceRow, Code, Market, NoticeKind, OrderNotice, cybos_code
 
 SOURCE = "cybos"
 
@@ -343,6 +343,20 @@ class ComSide:
         }
         for key, total in before.items():
             self._filled.setdefault(key, None if total else 0)
+
+    def markets(self, codes: list[Code]) -> dict[Code, Market]:
+        """Each code's market from CpCodeMgr (a local table: no request limit)."""
+        mgr = self._object("CpUtil.CpCodeMgr")
+        found: dict[Code, Market] = {}
+        for code in codes:
+            try:
+                found[code] = wire.market_from_kinds(
+                    mgr.GetStockMarketKind(cybos_code(code)),
+                    mgr.GetStockSectionKind(cybos_code(code)),
+                )
+            except wire.WireError:
+                found[code] = Market.UNKNOWN
+        return found
 
     def deposit(self, account: str) -> RetryAfter | int:
         obj = self._object("CpTrade.CpTdNew5331A")

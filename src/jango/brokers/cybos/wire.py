@@ -116,6 +116,21 @@ SIDE_CODES = {Side.SELL: "1", Side.BUY: "2"}
 _MARKET = {"1": Market.KOSPI, "5": Market.KOSDAQ, "6": Market.KONEX}
 
 
+# CpCodeMgr.GetStockMarketKind and GetStockSectionKind (cybos.md §4).
+_MARKET_KIND = {1: Market.KOSPI, 2: Market.KOSDAQ, 5: Market.KONEX}
+_SECTION_MARKET = {10: Market.ETF, 12: Market.ETF, 17: Market.ETN, 14: Market.ELW}
+
+
+def market_from_kinds(market_kind: object, section_kind: object) -> Market:
+    """A listing's market from the code manager: ETF/ETN/ELW by section kind (10 and 12 ETF,
+    17 ETN, 14 ELW), else the market kind (1 KOSPI, 2 KOSDAQ, 5 KONEX); anything else is
+    ``Market.UNKNOWN`` (the book then flags the row rather than guess a tax)."""
+    section = integer(section_kind, "GetStockSectionKind")
+    if section in _SECTION_MARKET:
+        return _SECTION_MARKET[section]
+    return _MARKET_KIND.get(integer(market_kind, "GetStockMarketKind"), Market.UNKNOWN)
+
+
 def raw_json(values: Values) -> str:
     """The raw payload kept with every event: the COM values read, as JSON text."""
     return json.dumps({str(k): v for k, v in values.items()}, ensure_ascii=False, default=repr)
