@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, Protocol
 
+from jango.domain import krx
 from jango.domain.model import (
     BalanceSnapshot,
     Code,
@@ -36,16 +37,20 @@ from jango.domain.model import (
     Quote,
     Side,
     Tick,
+    parse_code,
 )
 from jango.sandbox import cybos_frames as frames
+from jango.sandbox import cybos_market as mkt
+from jango.sandbox.cybos_day import DayOrder, DayOrders
+from jango.sandbox.cybos_master import IndexSpec
 from jango.sandbox.cybos_objects import (
-    PROGIDS,
     ComObject,
     CpConclusion,
     CpCybos,
-    StockCur,
     SubscribeObject,
 )
+from jango.sandbox.cybos_quotes import Snapshot, StockJpBid, stockcur_extra
+from jango.sandbox.cybos_registry import PROGIDS
 from jango.sandbox.cybos_runtime import (
     E_FAIL,
     LT_NONTRADE_REQUEST,
@@ -72,6 +77,8 @@ class VenueLike(Protocol):
     def quote(self, code: str) -> Quote: ...
     def accounts(self) -> list[str]: ...
     def balance(self, account: str) -> BalanceSnapshot: ...
+    def orderable_cash(self, account: str) -> int: ...
+    def open_orders(self, account: str) -> list[Any]: ...
     def add_tick_listener(self, callback: Callable[[Tick], None]) -> Callable[[], None]: ...
     def add_notice_listener(
         self, callback: Callable[[OrderNotice], None]
@@ -126,11 +133,18 @@ class CybosEmulator:
         self._lock = threading.Lock()
         self._connected = True
         self._confirm_cancels = 0
-        self._tick_subs: dict[Code, list[StockCur]] = {}
+        self._tick_subs: dict[Code, list[SubscribeObject]] = {}
+        self._index_subs: dict[str, list[SubscribeObject]] = {}
+        # Last price and 기준가 of every code from the ticks, for index values in listeners
+        # (which must not call back into the venue).
+        self._prices: dict[Code, tuple[int, int]] = {}
+        self._limits: dict[Code, tuple[object, int, int]] = {}
+        self.intraday = mkt.Intraday()
         self._conclusion_subs: list[CpConclusion] = []
         self._status_objects: list[CpCybos] = []
         self._last_volume: dict[Code, int] = {}
         self._order_nos: dict[int, str] = {}
+        self.day_orders = DayOrders()
         self._removers = [
             venue.add_tick_listener(self._on_tick),
             venue.add_notice_listener(self._on_notice),
@@ -170,8 +184,10 @@ class CybosEmulator:
             self._connected = False
             self.trade_initialized = False
             subs: list[SubscribeObject] = [o for objs in self._tick_subs.values() for o in objs]
+            subs += [o for objs in self._index_subs.values() for o in objs]
             subs += self._conclusion_subs
             self._tick_subs.clear()
+            self._index_subs.clear()
             self._conclusion_subs.clear()
             status_objects = list(self._status_objects)
         for obj in subs:
@@ -223,21 +239,55 @@ class CybosEmulator:
     def subscription_count(self) -> int:
         # Assumption (cybos.md leaves it open): CpConclusion does not count toward the 400.
         with self._lock:
-            return sum(len(objs) for objs in self._tick_subs.values())
-
-    def register_ticks(self, obj: StockCur, code: Code) -> None:
-        # Read the volume outside our lock: the venue calls _on_tick holding its own lock.
-        volume = self.venue.quote(code).volume
-        with self._lock:
-            self._last_volume.setdefault(code, volume)
             count = sum(len(objs) for objs in self._tick_subs.values())
-            if count >= self.subscription_limit:
-                raise ComError(
-                    E_FAIL, f"실시간 등록 개수({self.subscription_limit})를 초과하였습니다"
-                )
-            if not self._connected:
-                raise ComError(E_FAIL, "통신 연결이 끊어졌습니다")
+            return count + sum(len(objs) for objs in self._index_subs.values())
+
+    def register_ticks(self, obj: SubscribeObject, raw_code: object) -> None:
+        """Register a realtime object for the code ``raw_code`` (stock or index); an unknown
+        code is refused with the COM error a real object raises."""
+        spec = mkt.index_spec(str(raw_code))
+        if spec is not None:
+            self._register_index(obj, spec)
+            return
+        quote = self.quote_of(raw_code)
+        if quote is None:
+            raise ComError(E_FAIL, f"종목코드가 잘못되었습니다: {raw_code!r}")
+        code = quote.code
+        with self._lock:
+            self._last_volume.setdefault(code, quote.volume)
+            self._prices.setdefault(code, (quote.price, quote.base))
+            self._limits[code] = (self.venue.now().date(), quote.upper, quote.lower)
+            self._check_capacity()
             self._tick_subs.setdefault(code, []).append(obj)
+
+    def _check_capacity(self) -> None:
+        count = sum(len(objs) for objs in self._tick_subs.values())
+        count += sum(len(objs) for objs in self._index_subs.values())
+        if count >= self.subscription_limit:
+            raise ComError(E_FAIL, f"실시간 등록 개수({self.subscription_limit})를 초과하였습니다")
+        if not self._connected:
+            raise ComError(E_FAIL, "통신 연결이 끊어졌습니다")
+
+    def _register_index(self, obj: SubscribeObject, spec: IndexSpec) -> None:
+        quotes = [self.venue.quote(i.code) for i in self.venue.instruments()]
+        with self._lock:
+            for quote in quotes:
+                self._prices.setdefault(quote.code, (quote.price, quote.base))
+            self._check_capacity()
+            self._index_subs.setdefault(spec.code, []).append(obj)
+
+    def quote_of(self, raw: object) -> Quote | None:
+        """The venue's quote of a stock code given as COM would (``'A005930'``, ``'005930'``);
+        ``None`` for anything the master does not list."""
+        try:
+            return self.venue.quote(parse_code(raw))
+        except Exception:
+            return None
+
+    def index_values(self, spec: IndexSpec) -> tuple[float, float]:
+        """(now, at the open) of an index, from the venue's current quotes."""
+        quotes = [self.venue.quote(i.code) for i in self.venue.instruments()]
+        return mkt.index_value(spec, quotes), mkt.index_value(spec, quotes, use_base=True)
 
     def register_conclusion(self, obj: CpConclusion) -> None:
         with self._lock:
@@ -247,11 +297,12 @@ class CybosEmulator:
 
     def unregister(self, obj: SubscribeObject) -> None:
         with self._lock:
-            for code, objs in list(self._tick_subs.items()):
-                if obj in objs:
-                    objs.remove(obj)
-                if not objs:
-                    del self._tick_subs[code]
+            for subs in (self._tick_subs, self._index_subs):
+                for key, objs in list(subs.items()):
+                    if obj in objs:
+                        objs.remove(obj)
+                    if not objs:
+                        del subs[key]  # type: ignore[arg-type]
             if obj in self._conclusion_subs:
                 self._conclusion_subs.remove(obj)
 
@@ -266,6 +317,14 @@ class CybosEmulator:
         with self._lock:
             return self._order_nos.get(number, str(number))
 
+    def orders_of(self, account: str) -> list[DayOrder]:
+        """The account's orders of the day (the server's order log), oldest first."""
+        self.day_orders.merge_open([_day_order(o) for o in self.venue.open_orders(account)])
+        return self.day_orders.of(account)
+
+    def orderable_cash(self, account: str) -> int:
+        return self.venue.orderable_cash(account)
+
     def name_of(self, code: Code) -> str:
         try:
             return self.venue.instrument(code).name
@@ -274,19 +333,86 @@ class CybosEmulator:
 
     # -- venue listeners (run on the venue's thread, under its lock: only queue work) ------------
     def _on_tick(self, tick: Tick) -> None:
+        # The venue's thread, under its lock: only our own state, never a call into the venue.
+        self.intraday.on_tick(tick)
         with self._lock:
             objs = list(self._tick_subs.get(tick.code, ()))
             previous = self._last_volume.get(tick.code, tick.volume)
             if not tick.expected:
                 self._last_volume[tick.code] = tick.volume
+                self._prices[tick.code] = (tick.price, tick.price - tick.diff)
+            index_subs = {k: list(v) for k, v in self._index_subs.items()}
+            limits = self._limits.get(tick.code)
+        for code, subscribers in index_subs.items():
+            self._deliver_index(code, subscribers, tick)
         if not objs:
             return
+        quote = self._quote_from_tick(tick, limits)
+        snapshot = Snapshot(self, quote, tick.time)
         instant = 0 if tick.expected else max(0, tick.volume - previous)
-        header = frames.stockcur_header(tick, self.name_of(tick.code), instant, None)
+        header = frames.stockcur_header(tick, quote.name, instant, quote)
+        header.update(stockcur_extra(snapshot))
         for obj in objs:
+            if isinstance(obj, StockJpBid):
+                obj.deliver(obj.header_for(snapshot))
+            else:
+                obj.deliver(dict(header))
+
+    def _quote_from_tick(self, tick: Tick, limits: tuple[object, int, int] | None) -> Quote:
+        instrument = self.venue.instrument(tick.code)
+        base = tick.price - tick.diff
+        if limits is not None and limits[0] == tick.time.date():
+            upper, lower = limits[1], limits[2]
+        elif krx.has_price_limit(instrument.market):
+            upper, lower = krx.price_limits(base, instrument.market, tick.time.date())
+        else:
+            upper, lower = 0, 0
+        return Quote(
+            code=tick.code,
+            price=tick.price,
+            diff=tick.diff,
+            volume=tick.volume,
+            base=base,
+            upper=upper,
+            lower=lower,
+            name=instrument.name,
+            market=instrument.market,
+        )
+
+    def _deliver_index(self, code: str, subscribers: list[SubscribeObject], tick: Tick) -> None:
+        spec = mkt.index_spec(code)
+        if spec is None:
+            return
+        with self._lock:
+            prices = dict(self._prices)
+        quotes = []
+        for stock, (price, base) in prices.items():
+            instrument = self.venue.instrument(stock)
+            quotes.append(
+                Quote(stock, price, price - base, 0, base, 0, 0, instrument.name, instrument.market)
+            )
+        value = mkt.index_value(spec, quotes)
+        opened = mkt.index_value(spec, quotes, use_base=True)
+        header: dict[int, object] = {
+            0: spec.code,
+            1: spec.name,
+            2: round(value - opened, 2),
+            3: frames.hhmm(tick.time),
+            4: opened,
+            5: max(value, opened),
+            6: min(value, opened),
+            9: 0,
+            13: value,
+            18: frames.hhmmss(tick.time),
+            19: frames.char("2"),
+            20: frames.char("2"),
+            22: frames.char(frames.sign_flag(1, int((value - opened) * 100), 0, 0)),
+        }
+        for obj in subscribers:
             obj.deliver(dict(header))
 
     def _on_notice(self, notice: OrderNotice) -> None:
+        self.day_orders.on_notice(notice)
         with self._lock:
             objs = list(self._conclusion_subs)
         if not objs:
@@ -310,6 +436,14 @@ class CybosEmulator:
         module.DispatchEx = self.Dispatch  # type: ignore[attr-defined]
         module.WithEvents = self.WithEvents  # type: ignore[attr-defined]
         module.emulator = self  # type: ignore[attr-defined]
+        # gencache.EnsureDispatch and dynamic.Dispatch make the same objects (no type library).
+        gencache = types.ModuleType("win32com.client.gencache", "CYBOS emulator stand-in")
+        gencache.EnsureDispatch = self.Dispatch  # type: ignore[attr-defined]
+        dynamic = types.ModuleType("win32com.client.dynamic", "CYBOS emulator stand-in")
+        dynamic.Dispatch = self.Dispatch  # type: ignore[attr-defined]
+        module.gencache = gencache  # type: ignore[attr-defined]
+        module.dynamic = dynamic  # type: ignore[attr-defined]
+        module.__path__ = []
         return module
 
     def _pythoncom_module(self) -> types.ModuleType:
@@ -333,9 +467,31 @@ class CybosEmulator:
         return {
             "win32com": package,
             "win32com.client": self.win32com_client,
+            "win32com.client.gencache": self.win32com_client.gencache,
+            "win32com.client.dynamic": self.win32com_client.dynamic,
             "pythoncom": self.pythoncom,
             "pywintypes": pywintypes,
         }
+
+
+def _day_order(order: Any) -> DayOrder:
+    """A venue's open order as the day log's entry."""
+    return DayOrder(
+        order_no=order.order_no,
+        account=order.account,
+        code=order.code,
+        side=order.side,
+        qty=order.qty,
+        price=order.price,
+        time=order.time,
+        orig_order_no=order.orig_order_no,
+        credit=order.credit,
+        loan_date=order.loan_date,
+        order_type=order.order_type,
+        condition=order.condition,
+        filled=order.filled,
+        remaining=order.remaining,
+    )
 
 
 def _no_op(*_args: object) -> None:
@@ -351,7 +507,14 @@ def install(venue: VenueLike, **options: Any) -> CybosEmulator:
 
 
 def uninstall(
-    names: Iterable[str] = ("win32com", "win32com.client", "pythoncom", "pywintypes"),
+    names: Iterable[str] = (
+        "win32com",
+        "win32com.client",
+        "win32com.client.gencache",
+        "win32com.client.dynamic",
+        "pythoncom",
+        "pywintypes",
+    ),
 ) -> None:
     """Remove the emulator's modules from ``sys.modules`` (only if they are the emulator's)."""
     for name in names:

@@ -8,7 +8,6 @@ Method names keep COM's PascalCase so a trader's script runs unchanged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from jango.domain.model import (
@@ -17,15 +16,12 @@ from jango.domain.model import (
     Condition,
     Credit,
     InvalidCode,
-    Market,
     OrderType,
     Side,
-    cybos_code,
     parse_code,
 )
 from jango.sandbox import cybos_frames as frames
 from jango.sandbox.cybos_runtime import (
-    E_FAIL,
     LT_NONTRADE_REQUEST,
     LT_SUBSCRIBE,
     LT_TRADE_REQUEST,
@@ -81,6 +77,18 @@ class ComObject:
                 if callback is not None:
                     callback()
                     break
+
+    def __getattr__(self, name: str) -> Any:
+        # IDispatch resolves member names case-insensitively (GetIDsOfNames), so pywin32's
+        # dynamic objects accept ``getHeaderValue`` as well as ``GetHeaderValue``.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        wanted = name.lower()
+        for cls in type(self).__mro__:
+            for member in vars(cls):
+                if member.lower() == wanted and member != name and not member.startswith("_"):
+                    return getattr(self, member)
+        raise AttributeError(f"{self.progid}.{name}")
 
     def __repr__(self) -> str:
         return f"<COMObject {self.progid}>"
@@ -214,7 +222,9 @@ class TradeObject(DibObject):
 
     def _account_goods(self, acc_index: int, goods_index: int) -> str | None:
         account = str(self._inputs.get(acc_index, ""))
-        goods = str(self._inputs.get(goods_index, ""))
+        # A request without 상품관리구분코드 uses the account's stock goods (scripts from the
+        # well-known algorithmic-trading book leave it out and are answered).
+        goods = str(self._inputs.get(goods_index, frames.GOODS_STOCK))
         if account not in self._emu.venue.accounts():
             return None
         if goods != frames.GOODS_STOCK:
@@ -267,93 +277,6 @@ class CpCybos(ComObject):
         )
 
 
-_MARKET_KIND = {
-    Market.KOSPI: 1,
-    Market.ETF: 1,
-    Market.ETN: 1,
-    Market.ELW: 1,
-    Market.KOSDAQ: 2,
-    Market.KONEX: 5,
-}
-
-
-class CpCodeMgr(ComObject):
-    """The code master: names, markets and price limits of the venue's instruments."""
-
-    progid = "CpUtil.CpCodeMgr"
-
-    def _market(self, code: object) -> Market | None:
-        try:
-            return self._emu.venue.instrument(parse_code(code)).market
-        except Exception:
-            return None
-
-    def CodeToName(self, code: object) -> str:
-        self._check_thread()
-        try:
-            return self._emu.venue.instrument(parse_code(code)).name
-        except Exception:
-            return ""
-
-    def GetStockMarketKind(self, code: object) -> int:
-        self._check_thread()
-        market = self._market(code)
-        return 0 if market is None else _MARKET_KIND.get(market, 0)
-
-    def GetStockSectionKind(self, code: object) -> int:
-        self._check_thread()
-        market = self._market(code)
-        if market is None:
-            return 0
-        return 10 if market is Market.ETF else 1
-
-    def GetStockListByMarket(self, kind: int) -> tuple[str, ...]:
-        self._check_thread()
-        return tuple(
-            cybos_code(i.code)
-            for i in self._emu.venue.instruments()
-            if _MARKET_KIND.get(i.market, 0) == kind
-        )
-
-    def GetStockStatusKind(self, code: object) -> int:
-        self._check_thread()
-        return 0
-
-    def GetStockControlKind(self, code: object) -> int:
-        self._check_thread()
-        return 0
-
-    def GetStockSupervisionKind(self, code: object) -> int:
-        self._check_thread()
-        return 0
-
-    def GetStockMemeMin(self, code: object) -> int:
-        self._check_thread()
-        return 1
-
-    def _quote_field(self, code: object, name: str) -> int:
-        try:
-            return int(getattr(self._emu.venue.quote(parse_code(code)), name))
-        except Exception:
-            return 0
-
-    def GetStockMaxPrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "upper")
-
-    def GetStockMinPrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "lower")
-
-    def GetStockStdPrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "base")
-
-    def GetStockYdClosePrice(self, code: object) -> int:
-        self._check_thread()
-        return self._quote_field(code, "base")
-
-
 # --- CpTrade.CpTdUtil --------------------------------------------------------------------------
 
 
@@ -378,71 +301,6 @@ class CpTdUtil(ComObject):
         if account not in self._emu.venue.accounts():
             return ()
         return (frames.GOODS_STOCK,) if goods_filter == -1 or goods_filter & 1 else ()
-
-
-# --- quote requests ------------------------------------------------------------------------------
-
-
-class StockMst(DibObject):
-    """Current price of one code (header only)."""
-
-    progid = "DsCbo1.StockMst"
-    service = "stock.new.mst"
-
-    def _serve(self) -> int:
-        try:
-            code = parse_code(self._inputs.get(0))
-            quote = self._emu.venue.quote(code)
-        except Exception:
-            self._header = {}
-            return self._refuse("종목코드를 확인하십시오", "0041")
-        self._header = frames.stockmst_header(quote, self._emu.venue.now())
-        self._data = {}
-        return self._ok()
-
-
-class MarketEye(DibObject):
-    """Chosen fields of up to 200 codes; data columns follow the fields sorted ascending."""
-
-    progid = "CpSysDib.MarketEye"
-    service = "mkteye.new"
-
-    def _serve(self) -> int:
-        fields = sorted(set(_as_list(self._inputs.get(0), int)))
-        codes = _as_list(self._inputs.get(1), str)
-        if not fields or len(fields) > MARKETEYE_MAX_FIELDS:
-            return self._refuse("요청 필드 개수가 잘못되었습니다 (1~64)", "0042")
-        if not codes or len(codes) > MARKETEYE_MAX_CODES:
-            return self._refuse("요청 종목 개수가 잘못되었습니다 (1~200)", "0043")
-        moment = self._emu.venue.now()
-        quotes = []
-        for raw in codes:
-            try:
-                quotes.append(self._emu.venue.quote(parse_code(raw)))
-            except Exception:
-                # An unknown code is left out (an emulator choice: the help does not say).
-                continue
-        signed = 2 in fields
-        self._header = {
-            0: len(fields),
-            1: tuple(frames.MARKETEYE_NAMES.get(f, "") for f in fields),
-            2: len(quotes),
-        }
-        self._data = {
-            col: [frames.marketeye_value(f, q, moment, signed_diff=signed) for q in quotes]
-            for col, f in enumerate(fields)
-        }
-        return self._ok()
-
-
-def _as_list(value: object, kind: type[Any]) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str | int):
-        return [kind(value)]
-    if isinstance(value, Sequence):
-        return [kind(v) for v in value]
-    return [kind(value)]
 
 
 # --- subscriptions -------------------------------------------------------------------------------
@@ -490,11 +348,7 @@ class StockCur(SubscribeObject):
     progid = "DsCbo1.StockCur"
 
     def _register(self) -> None:
-        try:
-            code = parse_code(self._inputs.get(0))
-        except InvalidCode:
-            raise ComError(E_FAIL, f"종목코드가 잘못되었습니다: {self._inputs.get(0)!r}") from None
-        self._emu.register_ticks(self, code)
+        self._emu.register_ticks(self, self._inputs.get(0))
 
 
 class CpConclusion(SubscribeObject):
@@ -580,21 +434,6 @@ class CpTd6033(TradeObject):
             11: valuation,
             12: 0,
         }
-
-
-class CpTdNew5331A(TradeObject):
-    """Orderable cash; the emulator fills 예수금 (45), 가능예수금 (47) and 현금주문가능금액 (10)."""
-
-    progid = "CpTrade.CpTdNew5331A"
-    service = "ordsb.cststkordable"
-
-    def _serve(self) -> int:
-        account = self._account_goods(0, 1)
-        if account is None:
-            return self._refuse("계좌번호 또는 상품관리구분코드를 확인하십시오", "0001")
-        cash = self._emu.venue.balance(account).cash
-        self._header = {10: cash.d2, 45: cash.deposit, 47: cash.d2}
-        return self._ok()
 
 
 _ORDER_TYPES = {
@@ -730,22 +569,3 @@ class CpTd0314(_OrderObject):
             8: self._emu.name_of(code),
         }
         return self._ok("취소주문이 접수되었습니다", "10766")
-
-
-PROGIDS: dict[str, type[ComObject]] = {
-    cls.progid.lower(): cls
-    for cls in (
-        CpCybos,
-        CpCodeMgr,
-        CpTdUtil,
-        StockMst,
-        MarketEye,
-        StockCur,
-        CpConclusion,
-        CpTd6033,
-        CpTdNew5331A,
-        CpTd0311,
-        CpTd0313,
-        CpTd0314,
-    )
-}

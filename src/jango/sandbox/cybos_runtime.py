@@ -53,12 +53,22 @@ class MessageQueues:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queues: dict[int, deque[tuple[str, Callable[[], None]]]] = {}
+        self._wakers: dict[int, Callable[[], None]] = {}
         self.handler_errors: list[HandlerError] = []
+
+    def set_waker(self, thread_id: int, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (from the posting thread) whenever an event is queued for
+        ``thread_id`` — what a posted window message does to a sleeping message loop."""
+        with self._lock:
+            self._wakers[thread_id] = wake
 
     def post(self, thread_id: int, event: str, deliver: Callable[[], None]) -> None:
         """Queue ``deliver`` for ``thread_id``; ``event`` names it in error reports."""
         with self._lock:
             self._queues.setdefault(thread_id, deque()).append((event, deliver))
+            wake = self._wakers.get(thread_id)
+        if wake is not None:
+            wake()
 
     def pending(self, thread_id: int | None = None) -> int:
         """How many events wait for ``thread_id`` (default: the calling thread)."""

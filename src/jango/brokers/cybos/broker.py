@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import importlib
 import struct
@@ -21,7 +22,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from jango.brokers.cybos import wire
-from jango.brokers.cybos.com_side import BalancePage, ComSide, OrderReply, RetryAfter
+from jango.brokers.cybos.com_side import (
+    BalancePage,
+    ComSide,
+    OrderPage,
+    OrderReply,
+    RetryAfter,
+)
 from jango.brokers.cybos.com_thread import ComThread
 from jango.brokers.port import (
     BrokerError,
@@ -279,23 +286,58 @@ class CybosBroker:
 
     async def balance(self, account: str) -> BalanceSnapshot:
         """Every CpTd6033 page (50 rows each, following ``Continue``), one row per (code,
-        신용구분, 대출일), plus cash (예수금 from CpTdNew5331A, D+2 from CpTd6033)."""
+        신용구분, 대출일), each loan row with its share of 대출금액 (header 6, see
+        :func:`wire.with_loan_amounts`) and its market from CpCodeMgr (so ETF rows are ETF, not
+        taxed as stocks); cash (예수금 from CpTdNew5331A, D+2 from CpTd6033); and
+        the day's orders with their filled watermarks: the day's orders and fills (CpTd5341),
+        read after the balance, then the open orders (CpTd5339) for what remains."""
         _, com = self._require()
         size = self.limits.balance_page_size
         rows: list[BalanceRow] = []
         first = True
-        d2 = 0
+        d2 = loan = 0
         while True:
             page: BalancePage = await self._trade_call(
                 functools.partial(com.balance_page, account, first, size), "CpTd6033"
             )
             rows.extend(page.rows)
-            d2 = page.d2
+            d2, loan = page.d2, page.loan
             first = False
             if not page.more:
                 break
         deposit: int = await self._trade_call(lambda: com.deposit(account), "CpTdNew5331A")
-        return BalanceSnapshot(account, tuple(rows), Cash(deposit, d2), self._clock(), self.name)
+        thread, _ = self._require()
+        codes = sorted({row.code for row in rows})
+        markets = await thread.call(lambda: com.markets(codes))
+        rows = [dataclasses.replace(row, market=markets.get(row.code, row.market)) for row in rows]
+        daily = await self._order_rows(com, wire.DAILY_ORDERS, account)
+        open_rows = await self._order_rows(com, wire.OPEN_ORDERS, account)
+        stamp = self._clock()
+        try:
+            orders = wire.order_states(account, daily, open_rows, stamp.date())
+        except wire.WireError as exc:
+            raise BrokerError(f"order inquiry of {account}: {exc}") from None
+        return BalanceSnapshot(
+            account,
+            tuple(wire.with_loan_amounts(rows, loan)),
+            Cash(deposit, d2),
+            stamp,
+            self.name,
+            orders,
+        )
+
+    async def _order_rows(self, com: ComSide, progid: str, account: str) -> list[dict[int, object]]:
+        inputs, header = wire.ORDER_INQUIRIES[progid]
+        rows: list[dict[int, object]] = []
+        first = True
+        while True:
+            page: OrderPage = await self._trade_call(
+                functools.partial(com.order_page, progid, account, first, inputs, header), progid
+            )
+            rows.extend(page.rows)
+            first = False
+            if not page.more:
+                return rows
 
     async def quote(self, code: Code) -> Quote:
         """One price from StockMst."""

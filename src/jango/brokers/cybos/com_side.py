@@ -4,11 +4,32 @@ Methods return plain values, or :class:`RetryAfter` when a request limit says "n
 the waiting happens on the asyncio side and the COM thread keeps pumping meanwhile. Pushed events
 are read here (on the thread that owns the objects, while it pumps), decoded by :mod:`wire`, and
 handed to ``push`` as port items.
+
+**A fill's cumulative quantity (``OrderNotice.filled_total``).** CpConclusion gives each fill's
+own quantity (3) but not the order's total so far, so the adapter counts: a counter per (day,
+account, order number), plus the fill's quantity on every 체결 event. The counter must start at
+what the order had filled *when the subscription opened*; the stream carries exactly the fills
+after that moment. The adapter reads the day's fills (CpTd5341) once before subscribing (A) and
+once after (B), with no message pumped in between, so no event is delivered meanwhile:
+
+* an order whose total is the same in A and B (0 if it is absent) had no fill in between, hence
+  none around the subscription: its counter starts at that total and every later fill's
+  ``filled_total`` is exact;
+* an order whose total differs had a fill in between, before or after the subscription opened —
+  which one the stream cannot tell (CpConclusion has no fill id). Its fills get
+  ``filled_total=None`` and no ``fill_id`` for the rest of the session, and the engine's fence
+  falls back to the snapshot for that order;
+* an order first seen in the stream (placed after B, or an amendment's new order number, which
+  CYBOS counts from zero) starts at 0.
+
+On reconnect the counters are seeded again the same way (fills during the outage never reach the
+stream). ``fill_id`` is ``"<order>:<filled_total>"`` where the total is exact, else empty.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +46,7 @@ from jango.brokers.port import (
     StartupError,
     Undecodable,
 )
-from jango.domain.model import BalanceRow, Code, NoticeKind, OrderNotice, cybos_code
+from jango.domain.model import BalanceRow, Code, Market, NoticeKind, OrderNotice, cybos_code
 
 SOURCE = "cybos"
 
@@ -58,6 +79,13 @@ class BalancePage:
     rows: list[BalanceRow]
     more: bool
     d2: int
+    loan: int  # header 6 대출금액 of the account
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    rows: list[dict[int, object]]
+    more: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +129,9 @@ class ComSide:
         self._handlers: list[Any] = []
         self._objects: dict[str, Any] = {}
         self._goods: dict[str, str] = {}
-        self._filled: dict[str, int] = {}
+        # (day, account, order number) -> filled so far; None marks an order whose start is
+        # ambiguous (see the module docstring).
+        self._filled: dict[tuple[str, str, str], int | None] = {}
 
     # -- startup --------------------------------------------------------------------------------
     def start(self, is_admin: Callable[[], bool]) -> list[str]:
@@ -124,7 +154,7 @@ class ComSide:
                 self._goods[account] = str(goods[0])
         if not self._goods:
             raise StartupError("no stock goods code (GoodsList(acc, 1)) for any account")
-        self._subscribe_conclusion()
+        self._subscribe_seeded()
         return accounts
 
     def check_connection(self) -> None:
@@ -148,7 +178,7 @@ class ComSide:
         if self.status.IsConnect == 0:
             return False
         self.check_connection()
-        self._subscribe_conclusion()
+        self._subscribe_seeded()
         for code in list(self._ticks):
             del self._ticks[code]
             self.subscribe(code)
@@ -247,7 +277,86 @@ class ComSide:
             ]
         except wire.WireError as exc:
             raise BrokerError(f"CpTd6033 row of {account}: {exc}") from None
-        return BalancePage(rows, bool(obj.Continue), int(obj.GetHeaderValue(9) or 0))
+        return BalancePage(
+            rows,
+            bool(obj.Continue),
+            int(obj.GetHeaderValue(9) or 0),
+            int(obj.GetHeaderValue(6) or 0),
+        )
+
+    def order_page(
+        self, progid: str, account: str, first: bool, inputs: dict[int, object], count_header: int
+    ) -> RetryAfter | OrderPage:
+        """One page of an order inquiry (CpTd5339 open orders / CpTd5341 orders and fills):
+        every data field 0..44 of each row, as read."""
+        obj = self._object(progid)
+        if first:
+            obj.SetInputValue(0, account)
+            obj.SetInputValue(1, self.goods(account))
+            for index, value in inputs.items():
+                obj.SetInputValue(index, value)
+        wait = self._request(obj, progid)
+        if wait is not None:
+            return wait
+        error = self._status_error(obj)
+        if error is not None:
+            raise BrokerError(f"{progid}: {error[1]}", code=error[0])
+        count = int(obj.GetHeaderValue(count_header) or 0)
+        rows = [
+            {f: obj.GetDataValue(f, i) for f in wire.ORDER_FIELDS[progid]} for i in range(count)
+        ]
+        return OrderPage(rows, bool(obj.Continue))
+
+    def _read_all(self, progid: str, account: str) -> list[dict[int, object]]:
+        """Every page of an inquiry, waiting on this thread when the trade window is full (used
+        at subscription time only, where nothing else may run in between)."""
+        rows: list[dict[int, object]] = []
+        first = True
+        inputs, header = wire.ORDER_INQUIRIES[progid]
+        while True:
+            page = self.order_page(progid, account, first, inputs, header)
+            if isinstance(page, RetryAfter):
+                time.sleep(page.seconds)
+                continue
+            rows.extend(page.rows)
+            first = False
+            if not page.more:
+                return rows
+
+    def _fill_totals(self) -> dict[tuple[str, str, str], int]:
+        day = self._clock().date().isoformat()
+        totals: dict[tuple[str, str, str], int] = {}
+        for account in self._goods:
+            for order_no, total in wire.filled_totals(
+                self._read_all(wire.DAILY_ORDERS, account)
+            ).items():
+                totals[(day, account, order_no)] = total
+        return totals
+
+    def _subscribe_seeded(self) -> None:
+        """Open CpConclusion between two reads of the day's fills (module docstring)."""
+        before = self._fill_totals()
+        self._subscribe_conclusion()
+        after = self._fill_totals()
+        self._filled = {
+            key: (total if before.get(key, 0) == total else None) for key, total in after.items()
+        }
+        for key, total in before.items():
+            self._filled.setdefault(key, None if total else 0)
+
+    def markets(self, codes: list[Code]) -> dict[Code, Market]:
+        """Each code's market from CpCodeMgr (a local table: no request limit)."""
+        mgr = self._object("CpUtil.CpCodeMgr")
+        found: dict[Code, Market] = {}
+        for code in codes:
+            try:
+                found[code] = wire.market_from_kinds(
+                    mgr.GetStockMarketKind(cybos_code(code)),
+                    mgr.GetStockSectionKind(cybos_code(code)),
+                )
+            except wire.WireError:
+                found[code] = Market.UNKNOWN
+        return found
 
     def deposit(self, account: str) -> RetryAfter | int:
         obj = self._object("CpTrade.CpTdNew5331A")
@@ -341,13 +450,17 @@ class ComSide:
         self._push(Received(self._with_fill_id(notice), raw, SOURCE, at))
 
     def _with_fill_id(self, notice: OrderNotice) -> OrderNotice:
-        # CpConclusion has no execution id; the running filled quantity of the order names each
-        # fill uniquely and the same way on a replay of the same stream.
+        # CpConclusion has no execution id; the order's cumulative filled quantity names each
+        # fill uniquely (see the module docstring for when it is exact).
         if notice.kind is not NoticeKind.FILLED:
             return notice
-        total = self._filled.get(notice.order_no, 0) + notice.qty
-        self._filled[notice.order_no] = total
-        return dataclasses.replace(notice, fill_id=f"{notice.order_no}:{total}")
+        key = (notice.time.date().isoformat(), notice.account, notice.order_no)
+        known = self._filled.get(key, 0)
+        if known is None:
+            return notice
+        total = known + notice.qty
+        self._filled[key] = total
+        return dataclasses.replace(notice, fill_id=f"{notice.order_no}:{total}", filled_total=total)
 
     def disconnected_status(self) -> ConnectionStatus:
         return ConnectionStatus(False, "CYBOS Plus disconnected (OnDisconnect)", self._clock())

@@ -1,0 +1,327 @@
+"""The emulated code master: ``CpUtil.CpCodeMgr`` and ``CpUtil.CpStockCode``.
+
+Arguments are converted as COM converts VARIANTs for a ``long`` parameter: ``'1'`` becomes 1,
+``1.0`` becomes 1, and text that is no number raises the type-mismatch ``com_error``
+(``DISP_E_TYPEMISMATCH``) — never a bare Python exception. Codes may come with or without the
+``A`` prefix; an unknown code answers as CYBOS does: ``''`` for names, 0 for kinds and prices.
+
+Kinds (cybos.md §4): market 1 KOSPI, 2 KOSDAQ, 5 KONEX; section 1 주권, 10 ETF, 17 ETN, 14 ELW
+(``GetStockSectionKind``); capital 1 대 2 중 3 소; KOSPI200 kind 0 미채용 else the sector.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jango.domain import krx
+from jango.domain.model import Market, cybos_code, parse_code
+from jango.sandbox import cybos_market as mkt
+from jango.sandbox.cybos_master import INDEXES, INDUSTRY_NAMES, industry_of
+from jango.sandbox.cybos_objects import ComObject
+from jango.sandbox.cybos_runtime import ComError
+
+# HRESULT of a VARIANT that cannot be converted to the parameter's type.
+DISP_E_TYPEMISMATCH = -2147352571
+
+MARKET_KIND = {
+    Market.KOSPI: 1,
+    Market.ETF: 1,
+    Market.ETN: 1,
+    Market.ELW: 1,
+    Market.KOSDAQ: 2,
+    Market.KONEX: 5,
+}
+SECTION_KIND = {Market.ETF: 10, Market.ETN: 17, Market.ELW: 14}
+
+
+def com_long(value: object, what: str = "argument") -> int:
+    """A VARIANT as a COM ``long`` parameter: ints, integral floats and digit text."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value) < 20:
+        return int(value.strip())
+    raise ComError(DISP_E_TYPEMISMATCH, f"형식이 일치하지 않습니다 ({what}: {value!r})")
+
+
+class CpCodeMgr(ComObject):
+    """Names, markets, sections, industries, groups, listings, status and limits of codes."""
+
+    progid = "CpUtil.CpCodeMgr"
+
+    def _instrument(self, code: object) -> Any:
+        try:
+            return self._emu.venue.instrument(parse_code(code))
+        except Exception:
+            return None
+
+    def _quote(self, code: object) -> Any:
+        return self._emu.quote_of(code)
+
+    def CodeToName(self, code: object) -> str:
+        self._check_thread()
+        spec = mkt.index_spec(str(code))
+        if spec is not None:
+            return spec.name
+        instrument = self._instrument(code)
+        return "" if instrument is None else str(instrument.name)
+
+    def NameToCode(self, name: object) -> str:
+        self._check_thread()
+        for instrument in self._emu.venue.instruments():
+            if instrument.name == name:
+                return cybos_code(instrument.code)
+        return ""
+
+    def GetStockMarketKind(self, code: object) -> int:
+        self._check_thread()
+        instrument = self._instrument(code)
+        return 0 if instrument is None else MARKET_KIND.get(instrument.market, 0)
+
+    def GetStockSectionKind(self, code: object) -> int:
+        self._check_thread()
+        instrument = self._instrument(code)
+        return 0 if instrument is None else SECTION_KIND.get(instrument.market, 1)
+
+    def GetStockListByMarket(self, kind: object) -> tuple[str, ...]:
+        self._check_thread()
+        wanted = com_long(kind, "market kind")
+        # CYBOS lists a market's codes in code order (A000020, A000040, A000050, …).
+        return tuple(
+            sorted(
+                cybos_code(i.code)
+                for i in self._emu.venue.instruments()
+                if MARKET_KIND.get(i.market, 0) == wanted
+            )
+        )
+
+    def GetIndustryList(self) -> tuple[str, ...]:
+        self._check_thread()
+        return tuple(INDUSTRY_NAMES)
+
+    def GetKosdaqIndustry1List(self) -> tuple[str, ...]:
+        self._check_thread()
+        return ("201",)
+
+    def GetKosdaqIndustry2List(self) -> tuple[str, ...]:
+        self._check_thread()
+        return ()
+
+    def GetIndustryName(self, code: object) -> str:
+        self._check_thread()
+        text = str(code).strip().upper().removeprefix("U")
+        if text == "201":
+            return "코스닥"
+        return INDUSTRY_NAMES.get(text, "")
+
+    def GetGroupCodeList(self, code: object) -> tuple[str, ...]:
+        """Stocks of a 업종 code (``'013'``, 13 or ``'U013'``); the size classes 002–004 and
+        the composite 001 list their members."""
+        self._check_thread()
+        text = str(code).strip().upper().removeprefix("U")
+        if text.isdigit():
+            text = f"{int(text):03d}"
+        members = []
+        for instrument in self._emu.venue.instruments():
+            if instrument.market is not Market.KOSPI and text != "201":
+                continue
+            if text == "201" and instrument.market is not Market.KOSDAQ:
+                continue
+            quote = self._quote(instrument.code)
+            size = mkt.profile(instrument.code, quote.base if quote else 1).capital_size
+            industry = industry_of(instrument.code, instrument.market)
+            if (
+                text in ("001", "201")
+                or (text in ("002", "003", "004") and size == int(text) - 1)
+                or industry == text
+            ):
+                members.append(cybos_code(instrument.code))
+        return tuple(members)
+
+    def GetStockIndustryCode(self, code: object) -> str:
+        self._check_thread()
+        instrument = self._instrument(code)
+        return "" if instrument is None else industry_of(instrument.code, instrument.market)
+
+    def GetStockCapital(self, code: object) -> int:
+        self._check_thread()
+        quote = self._quote(code)
+        return 0 if quote is None else mkt.profile(quote.code, quote.base).capital_size
+
+    def GetStockKospi200Kind(self, code: object) -> int:
+        self._check_thread()
+        quote = self._quote(code)
+        if quote is None or quote.market is not Market.KOSPI:
+            return 0
+        return 1 if mkt.profile(quote.code, quote.base).capital_size == 1 else 0
+
+    def GetStockStatusKind(self, code: object) -> int:
+        self._check_thread()
+        return 0
+
+    def GetStockControlKind(self, code: object) -> int:
+        self._check_thread()
+        return 0
+
+    def GetStockSupervisionKind(self, code: object) -> int:
+        self._check_thread()
+        return 0
+
+    def GetStockLacKind(self, code: object) -> int:
+        self._check_thread()
+        return 0
+
+    def GetStockMarginRate(self, code: object) -> int:
+        """증거금률 (%): the emulator's accounts trade with 100% margin."""
+        self._check_thread()
+        return 0 if self._instrument(code) is None else 100
+
+    def GetStockMemeMin(self, code: object) -> int:
+        self._check_thread()
+        return 1
+
+    def GetStockFiscalMonth(self, code: object) -> int:
+        self._check_thread()
+        quote = self._quote(code)
+        return 0 if quote is None else mkt.profile(quote.code, quote.base).fiscal_month
+
+    def GetStockParPrice(self, code: object) -> int:
+        self._check_thread()
+        quote = self._quote(code)
+        return 0 if quote is None else mkt.profile(quote.code, quote.base).par
+
+    def GetStockListedDate(self, code: object) -> int:
+        self._check_thread()
+        quote = self._quote(code)
+        return 0 if quote is None else mkt.profile(quote.code, quote.base).listed
+
+    def IsBigListingStock(self, code: object) -> int:
+        self._check_thread()
+        return 1 if self.GetStockCapital(code) == 1 else 0
+
+    def IsSPAC(self, code: object) -> bool:
+        self._check_thread()
+        return "스팩" in self.CodeToName(code)
+
+    def _price(self, code: object, name: str) -> int:
+        quote = self._quote(code)
+        return 0 if quote is None else int(getattr(quote, name))
+
+    def GetStockMaxPrice(self, code: object) -> int:
+        self._check_thread()
+        return self._price(code, "upper")
+
+    def GetStockMinPrice(self, code: object) -> int:
+        self._check_thread()
+        return self._price(code, "lower")
+
+    def GetStockStdPrice(self, code: object) -> int:
+        self._check_thread()
+        return self._price(code, "base")
+
+    def GetStockYdClosePrice(self, code: object) -> int:
+        self._check_thread()
+        return self._price(code, "base")
+
+    def GetStockYdOpenPrice(self, code: object) -> int:
+        self._check_thread()
+        return self._history_price(code, "open")
+
+    def GetStockYdHighPrice(self, code: object) -> int:
+        self._check_thread()
+        return self._history_price(code, "high")
+
+    def GetStockYdLowPrice(self, code: object) -> int:
+        self._check_thread()
+        return self._history_price(code, "low")
+
+    def _history_price(self, code: object, field: str) -> int:
+        quote = self._quote(code)
+        if quote is None:
+            return 0
+        day = self._emu.venue.now().date()
+        today = (*self._emu.intraday.ohlc(quote, day), quote.volume)
+        bars = mkt.daily_bars(quote.code, quote.market, today, day, 2)
+        return int(getattr(bars[1], field))
+
+    def GetTickUnit(self, code: object) -> int:
+        self._check_thread()
+        quote = self._quote(code)
+        if quote is None:
+            return 0
+        return int(krx.tick_size(quote.price, quote.market, self._emu.venue.now().date()))
+
+    def GetTickValue(self, code: object) -> int:
+        self._check_thread()
+        return self.GetTickUnit(code)
+
+    def GetMarketStartTime(self) -> int:
+        self._check_thread()
+        return 900
+
+    def GetMarketEndTime(self) -> int:
+        self._check_thread()
+        return 1530
+
+    def GetWorkDate(self) -> int:
+        self._check_thread()
+        day = self._emu.venue.now().date()
+        return int(day.year * 10000 + day.month * 100 + day.day)
+
+    def GetIndexCodeList(self) -> tuple[str, ...]:
+        self._check_thread()
+        return tuple(spec.code for spec in INDEXES)
+
+
+class CpStockCode(ComObject):
+    """The older code table: ``GetCount``, ``GetData(type, index)`` (0 code, 1 name, 2 full
+    code), ``CodeToName``, ``NameToCode``, ``CodeToIndex``."""
+
+    progid = "CpUtil.CpStockCode"
+
+    def _codes(self) -> list[Any]:
+        return self._emu.venue.instruments()
+
+    def GetCount(self) -> int:
+        self._check_thread()
+        return len(self._codes())
+
+    def GetData(self, kind: object, index: object) -> object:
+        self._check_thread()
+        i = com_long(index, "index")
+        codes = self._codes()
+        if not 0 <= i < len(codes):
+            return ""
+        instrument = codes[i]
+        which = com_long(kind, "type")
+        if which == 0:
+            return cybos_code(instrument.code)
+        if which == 1:
+            return str(instrument.name)
+        if which == 2:
+            return "KR7" + instrument.code + "000"
+        return ""
+
+    def CodeToName(self, code: object) -> str:
+        self._check_thread()
+        try:
+            return str(self._emu.venue.instrument(parse_code(code)).name)
+        except Exception:
+            return ""
+
+    def NameToCode(self, name: object) -> str:
+        self._check_thread()
+        for instrument in self._codes():
+            if instrument.name == name:
+                return cybos_code(instrument.code)
+        return ""
+
+    def CodeToIndex(self, code: object) -> int:
+        self._check_thread()
+        for i, instrument in enumerate(self._codes()):
+            if cybos_code(instrument.code) == str(code).strip().upper() or instrument.code == code:
+                return i
+        return -1

@@ -1,0 +1,456 @@
+"""CYBOS events under a Qt event loop, as on Windows.
+
+On Windows a COM event is a window message: whatever pumps the thread's messages delivers it —
+``pythoncom.PumpWaitingMessages``, and just as well a PyQt/PySide ``app.exec_()``,
+``processEvents()`` or a modal dialog, which is how most CYBOS scripts receive events (cybos.md
+§1). The emulator keeps one event queue per thread (:class:`~cybos_runtime.MessageQueues`);
+this module makes a Qt loop pump it:
+
+* :func:`hook_qt` watches for ``PyQt5``/``PyQt6``/``PySide2``/``PySide6`` being imported (or
+  already imported) and replaces their application classes by subclasses that, once constructed,
+  pump the emulator's queue of the GUI thread from a ``QSocketNotifier`` on a pipe. Posting an
+  event writes one byte to the pipe, so the loop wakes when an event is due and at no other time
+  — as a posted window message wakes a Windows loop. Nothing in the script changes; a script
+  that never runs its loop never gets events.
+* :func:`install_shim` provides a small stand-in ``PyQt5`` where none is installed (headless CI):
+  widgets that accept any call, signals, ``QTimer``, and a ``QApplication.exec_()`` loop that
+  pumps the emulator and runs due timers until ``quit()``/``exit()`` or the runner's time bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import itertools
+import os
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jango.sandbox.cybos_runtime import MessageQueues
+
+_QT_PACKAGES = ("PyQt5", "PyQt6", "PySide2", "PySide6")
+_APP_CLASSES = (("QtCore", "QCoreApplication"), ("QtGui", "QGuiApplication"),
+                ("QtWidgets", "QApplication"))  # fmt: skip
+
+
+class _QtPump:
+    """The wake-up pipe between the emulator's queue of one thread and a Qt socket notifier."""
+
+    def __init__(self, queues: MessageQueues, thread_id: int) -> None:
+        self._queues = queues
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        queues.set_waker(thread_id, self.wake)
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._write, b"\x01")
+
+    def attach(self, qtcore: Any, parent: Any) -> Any:
+        notifier = qtcore.QSocketNotifier(self._read, qtcore.QSocketNotifier.Read, parent)
+        notifier.activated.connect(self._on_ready)
+        self.wake()  # events posted before the application existed
+        return notifier
+
+    def _on_ready(self, *_args: object) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while os.read(self._read, 4096):
+                pass
+        self._queues.pump()
+
+
+class QtHook:
+    """Installs pumping application classes into every Qt binding imported from now on."""
+
+    def __init__(self, queues: MessageQueues, *, seconds: float | None = None) -> None:
+        self.queues = queues
+        self.seconds = seconds
+        self.hooked: list[str] = []
+        self.applications = 0  # applications created with a pump (and the bound's timer)
+        self.fallback_armed = False
+
+    def patch(self, package: str) -> None:
+        """Replace ``package``'s application classes (QtCore must be importable)."""
+        if package in self.hooked:
+            return
+        qtcore = sys.modules.get(f"{package}.QtCore")
+        if qtcore is None:
+            return
+        self.hooked.append(package)
+        for module_name, class_name in _APP_CLASSES:
+            module = sys.modules.get(f"{package}.{module_name}")
+            if module is not None:
+                self._replace(qtcore, module, class_name)
+
+    def patch_module(self, package: str, module: types.ModuleType, class_name: str) -> None:
+        qtcore = sys.modules.get(f"{package}.QtCore")
+        if qtcore is not None:
+            self._replace(qtcore, module, class_name)
+
+    def _replace(self, qtcore: Any, module: types.ModuleType, class_name: str) -> None:
+        real = getattr(module, class_name, None)
+        if real is None or getattr(real, "_cybos_pumps", False):
+            return
+        hook = self
+
+        def __init__(app: Any, *args: Any, **kwargs: Any) -> None:
+            real.__init__(app, *args, **kwargs)
+            pump = _QtPump(hook.queues, threading.get_ident())
+            app._cybos_notifier = pump.attach(qtcore, app)
+            app._cybos_pump = pump
+            hook.applications += 1
+            if hook.seconds is not None:
+                qtcore.QTimer.singleShot(int(hook.seconds * 1000), app.quit)
+
+        pumping = type(class_name, (real,), {"__init__": __init__, "_cybos_pumps": True})
+        pumping.__module__ = module.__name__
+        setattr(module, class_name, pumping)
+
+
+class _QtFinder(importlib.abc.MetaPathFinder):
+    """After a Qt module is imported, patch its application class."""
+
+    def __init__(self, hook: QtHook) -> None:
+        self._hook = hook
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, leaf = fullname.partition(".")
+        names = dict(_APP_CLASSES)
+        if package not in _QT_PACKAGES or leaf not in names:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchingLoader(spec.loader, self._hook, package, names[leaf])
+                return spec
+        return None
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, hook: QtHook, package: str, class_name: str) -> None:
+        self._loader = loader
+        self._hook = hook
+        self._package = package
+        self._class_name = class_name
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        module: types.ModuleType | None = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._hook.patch_module(self._package, module, self._class_name)
+        if module.__name__.endswith(".QtCore"):
+            self._hook.patch(self._package)
+
+
+def hook_qt(queues: MessageQueues, *, seconds: float | None = None) -> QtHook:
+    """Make every Qt application created from now on pump ``queues`` (see the module doc);
+    ``seconds`` quits the application's loop after that long (the runner's bound)."""
+    hook = QtHook(queues, seconds=seconds)
+    for package in _QT_PACKAGES:
+        hook.patch(package)
+    sys.meta_path.insert(0, _QtFinder(hook))
+    return hook
+
+
+def qt_available() -> bool:
+    """Whether a real PyQt5 can be imported here."""
+    return importlib.util.find_spec("PyQt5") is not None
+
+
+# --- the stand-in PyQt5 ------------------------------------------------------------------------
+
+
+class _Loop:
+    """The shim's event loop: timers by due time, and the emulator's queue of this thread."""
+
+    def __init__(self, queues: MessageQueues, seconds: float | None) -> None:
+        self.queues = queues
+        self.seconds = seconds
+        self.timers: list[tuple[float, int, _Timer]] = []
+        self.counter = itertools.count()
+        self.running = 0
+        self.exit_code: int | None = None
+
+    def schedule(self, timer: _Timer, delay: float) -> None:
+        heapq.heappush(self.timers, (time.monotonic() + delay, next(self.counter), timer))
+
+    def process(self) -> None:
+        self.queues.pump()
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, _, timer = heapq.heappop(self.timers)
+            timer.fire()
+
+    def run(self) -> int:
+        self.running += 1
+        self.exit_code = None
+        deadline = None if self.seconds is None else time.monotonic() + self.seconds
+        try:
+            while self.exit_code is None:
+                self.process()
+                if deadline is not None and time.monotonic() >= deadline:
+                    return 0
+                due = self.timers[0][0] - time.monotonic() if self.timers else 0.01
+                time.sleep(min(max(due, 0.0), 0.01))
+            return self.exit_code
+        finally:
+            self.running -= 1
+
+
+_LOOP: _Loop | None = None
+
+
+def _loop() -> _Loop:
+    if _LOOP is None:
+        raise RuntimeError("the PyQt5 stand-in is not installed")
+    return _LOOP
+
+
+class _BoundSignal:
+    def __init__(self) -> None:
+        self._slots: list[Callable[..., Any]] = []
+
+    def connect(self, slot: Callable[..., Any], *_args: object) -> None:
+        self._slots.append(slot)
+
+    def disconnect(self, slot: Callable[..., Any] | None = None) -> None:
+        self._slots = [] if slot is None else [s for s in self._slots if s is not slot]
+
+    def emit(self, *args: object) -> None:
+        for slot in list(self._slots):
+            try:
+                slot(*args)
+            except TypeError:
+                slot()  # a slot taking no arguments, as Qt allows for clicked(bool)
+
+    def __getitem__(self, _types: object) -> _BoundSignal:
+        return self
+
+
+class pyqtSignal:
+    """A class-level signal declaration; each instance gets its own bound signal."""
+
+    def __init__(self, *_types: object, **_kwargs: object) -> None:
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        signals = obj.__dict__.setdefault("_cybos_signals", {})
+        return signals.setdefault(self._name, _BoundSignal())
+
+
+def pyqtSlot(*_args: object, **_kwargs: object) -> Callable[[Any], Any]:
+    return lambda fn: fn
+
+
+class _Anything:
+    """A widget or Qt value that accepts every call; its signals are real."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.__dict__["_cybos_signals"] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in ("clicked", "triggered", "textChanged", "currentIndexChanged", "timeout",
+                    "activated", "released", "pressed", "toggled", "valueChanged",
+                    "itemClicked", "cellClicked", "returnPressed", "stateChanged"):  # fmt: skip
+            return self.__dict__["_cybos_signals"].setdefault(name, _BoundSignal())
+        return _Anything()
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        return _Anything()
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __int__(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return ""
+
+    def __or__(self, other: object) -> Any:
+        return self
+
+    __ror__ = __or__
+
+
+class QObject(_Anything):
+    """Base of the stand-in's classes (signals declared with :class:`pyqtSignal` work)."""
+
+
+class _Timer:
+    def __init__(self, slot: Callable[[], Any] | None, single: bool) -> None:
+        self.slot = slot
+        self.single = single
+        self.interval = 0
+        self.active = False
+
+    def fire(self) -> None:
+        if not self.active:
+            return
+        if self.single:
+            self.active = False
+        else:
+            _loop().schedule(self, self.interval / 1000)
+        if self.slot is not None:
+            self.slot()
+
+
+class QTimer(QObject):
+    """Timers on the stand-in loop: ``singleShot``, ``start``/``stop``, ``timeout``."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__()
+        self.timeout = _BoundSignal()
+        self._timer = _Timer(self.timeout.emit, False)
+
+    @staticmethod
+    def singleShot(msec: int, *slot: Any) -> None:
+        callback = slot[-1]
+        timer = _Timer(callback, True)
+        timer.active = True
+        _loop().schedule(timer, msec / 1000)
+
+    def setInterval(self, msec: int) -> None:
+        self._timer.interval = int(msec)
+
+    def interval(self) -> int:
+        return self._timer.interval
+
+    def setSingleShot(self, single: bool) -> None:
+        self._timer.single = bool(single)
+
+    def start(self, msec: int | None = None) -> None:
+        if msec is not None:
+            self._timer.interval = int(msec)
+        # A restart replaces the pending firing: a fresh timer object keeps the old one inert.
+        self._timer.active = False
+        self._timer = _Timer(self.timeout.emit, self._timer.single)
+        self._timer.interval = self.interval() or 0
+        self._timer.active = True
+        _loop().schedule(self._timer, self._timer.interval / 1000)
+
+    def stop(self) -> None:
+        self._timer.active = False
+
+    def isActive(self) -> bool:
+        return self._timer.active
+
+
+class QCoreApplication(QObject):
+    """The stand-in application: ``exec_()`` runs the loop until ``quit()``/``exit()``."""
+
+    _instance: QCoreApplication | None = None
+
+    def __init__(self, *args: object) -> None:
+        super().__init__()
+        QCoreApplication._instance = self
+
+    @staticmethod
+    def instance() -> QCoreApplication | None:
+        return QCoreApplication._instance
+
+    def exec_(self) -> int:
+        return _loop().run()
+
+    exec = exec_
+
+    @staticmethod
+    def quit() -> None:
+        _loop().exit_code = 0
+
+    @staticmethod
+    def exit(code: int = 0) -> None:
+        _loop().exit_code = code
+
+    @staticmethod
+    def processEvents(*_args: object) -> None:
+        _loop().process()
+
+
+class QApplication(QCoreApplication):
+    """The stand-in ``QApplication``."""
+
+
+class QEventLoop(QObject):
+    def exec_(self) -> int:
+        return _loop().run()
+
+    exec = exec_
+
+    def quit(self) -> None:
+        _loop().exit_code = 0
+
+
+def _module(name: str, classes: dict[str, Any]) -> types.ModuleType:
+    module = types.ModuleType(name, "CYBOS emulator stand-in for PyQt5 (no PyQt5 installed)")
+    for key, value in classes.items():
+        setattr(module, key, value)
+
+    def __getattr__(attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        # Any other Qt class: a widget that accepts every call, as a headless stand-in.
+        cls = type(attr, (QObject,), {})
+        setattr(module, attr, cls)
+        return cls
+
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return module
+
+
+def install_shim(
+    queues: MessageQueues, *, seconds: float | None = None, force: bool = False
+) -> dict[str, Any]:
+    """Put the stand-in PyQt5 into ``sys.modules`` where no real PyQt5 is importable (or always,
+    with ``force``); returns the modules installed (none if a real PyQt5 is used)."""
+    global _LOOP
+    if qt_available() and not force:
+        return {}
+    _LOOP = _Loop(queues, seconds)
+    core = {
+        "QObject": QObject,
+        "QTimer": QTimer,
+        "QCoreApplication": QCoreApplication,
+        "QEventLoop": QEventLoop,
+        "pyqtSignal": pyqtSignal,
+        "pyqtSlot": pyqtSlot,
+        "Qt": _Anything(),
+    }
+    widgets = {"QApplication": QApplication}
+    modules = {
+        "PyQt5.QtCore": _module("PyQt5.QtCore", core),
+        "PyQt5.QtWidgets": _module("PyQt5.QtWidgets", widgets),
+        "PyQt5.QtGui": _module("PyQt5.QtGui", {"QGuiApplication": QApplication}),
+        "PyQt5.QAxContainer": _module("PyQt5.QAxContainer", {}),
+    }
+    package = _module("PyQt5", {})
+    package.__path__ = []
+    for name, module in modules.items():
+        setattr(package, name.split(".")[1], module)
+    modules["PyQt5"] = package
+    sys.modules.update(modules)
+    return modules
