@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
+
 from jango.domain.book import Book
 from jango.domain.costs import CostSchedule, rate_ppb
 from jango.domain.model import (
@@ -14,6 +16,7 @@ from jango.domain.model import (
     Cash,
     Code,
     Credit,
+    InvalidEvent,
     Market,
     NoticeKind,
     OrderAction,
@@ -160,3 +163,20 @@ def test_a_sell_of_a_row_whose_market_is_unknown_records_its_tax_as_an_estimate(
     changes = book.apply_notice(fill)
     assert [d.field for d in changes.discrepancies] == ["tax"]
     assert "estimated" in changes.discrepancies[0].reason
+
+
+def test_rows_of_one_credit_type_with_and_without_a_loan_date_sort_and_price() -> None:
+    book = Book()
+    undated = BalanceRow(ACC, SAMSUNG, 10, 10, 700_000, credit=Credit.MARGIN_SELF)
+    dated = BalanceRow(
+        ACC, SAMSUNG, 5, 5, 350_000, credit=Credit.MARGIN_SELF, loan_date=date(2026, 9, 1)
+    )
+    book.apply_snapshot(BalanceSnapshot(ACC, (dated, undated), Cash(0, 0), DAY))
+    assert [r.key.loan_date for r in book.rows(ACC)] == [None, date(2026, 9, 1)]
+
+
+def test_a_cash_row_with_a_loan_date_is_refused() -> None:
+    with pytest.raises(InvalidEvent, match="cash"):
+        BalanceRow(ACC, SAMSUNG, 1, 1, 70_000, loan_date=date(2026, 9, 1))
+    with pytest.raises(InvalidEvent, match="cash"):
+        order(NoticeKind.ACCEPTED, Side.BUY, "1", 1, 70_000, loan_date=date(2026, 9, 1))

@@ -153,14 +153,38 @@ class Instrument:
     market: Market
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class HoldingKey:
-    """Identity of a balance row: one cash row and one row per credit tranche (loan date)."""
+    """Identity of a balance row: one cash row and one row per credit tranche (loan date).
+
+    Keys sort by account, code, credit type and loan date, a row without a loan date first.
+    """
 
     account: str
     code: Code
     credit: Credit = Credit.CASH
     loan_date: date | None = None
+
+    def _order(self) -> tuple[str, str, str, date]:
+        return (self.account, self.code, self.credit.value, self.loan_date or date.min)
+
+    def __lt__(self, other: HoldingKey) -> bool:
+        return self._order() < other._order()
+
+    def __le__(self, other: HoldingKey) -> bool:
+        return self._order() <= other._order()
+
+    def __gt__(self, other: HoldingKey) -> bool:
+        return self._order() > other._order()
+
+    def __ge__(self, other: HoldingKey) -> bool:
+        return self._order() >= other._order()
+
+
+def _no_cash_loan_date(credit: Credit, loan_date: date | None, what: str) -> None:
+    # A loan date names a credit tranche; on a cash row it would make a second "cash" row.
+    if credit is Credit.CASH and loan_date is not None:
+        raise InvalidEvent(f"{what}: a cash (현금) row has no loan date, got {loan_date}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +260,7 @@ class OrderNotice:
 
     def __post_init__(self) -> None:
         _require_aware(self.time)
+        _no_cash_loan_date(self.credit, self.loan_date, f"notice for order {self.order_no}")
         if self.filled_total is not None and self.filled_total < self.qty:
             raise InvalidEvent(
                 f"filled_total {self.filled_total} is below this fill's quantity {self.qty}"
@@ -271,6 +296,7 @@ class BalanceRow:
     loan_amount: int = 0  # 대출금액 of a loan-funded row (KIS loan_amt, CYBOS 6033 field 6)
 
     def __post_init__(self) -> None:
+        _no_cash_loan_date(self.credit, self.loan_date, f"balance row {self.code}")
         if self.loan_amount < 0:
             raise InvalidEvent(f"negative loan amount in balance row {self.code}")
         if self.qty < 0 or self.sellable < 0 or self.purchase_amount < 0:
@@ -322,6 +348,7 @@ class OrderState:
 
     def __post_init__(self) -> None:
         _require_aware(self.time)
+        _no_cash_loan_date(self.credit, self.loan_date, f"order {self.order_no}")
         if not self.order_no:
             raise InvalidEvent("an order state needs an order number")
         if min(self.qty, self.filled, self.remaining, self.price) < 0:
