@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import jango
 from jango.brokers.port import OrderRequest
+from jango.config import ConfigError
 from jango.domain.model import OrderNotice, OrderType, Side
 
 
@@ -25,3 +28,8 @@ async def test_a_strategy_sees_changes_and_its_own_fills() -> None:
             lambda book: any(n.order_no == ack.order_no for n in fills), timeout=30
         )
     assert fills[0].code == held[0]
+
+
+def test_open_session_refuses_a_bad_setting_value_by_name() -> None:
+    with pytest.raises(ConfigError, match="lang"):
+        jango.open_session(lang="fr")

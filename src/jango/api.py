@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from jango.brokers.registry import create_broker
-from jango.config import load_settings
+from jango.config import check_settings, load_settings
 from jango.domain.book import Book, PnlMode
 from jango.domain.costs import CostSchedule
 from jango.engine import Session
@@ -49,6 +49,8 @@ def open_session(
         merged[f"{head}.{rest}" if head in ("kis", "cybos", "sim") and rest else key] = value
     if seed is not None:
         merged["seed"] = str(seed)
+    # The same checks as the command line: a bad value is a ConfigError naming the setting.
+    merged = check_settings(merged)
     name = broker or merged.get("broker", "sim")
     mode = PnlMode(pnl or merged.get("pnl", "gross"))
     book = Book(costs or CostSchedule(), pnl_mode=mode)
