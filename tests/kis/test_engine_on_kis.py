@@ -112,12 +112,12 @@ def test_sessions_started_while_an_order_fills_end_true_and_never_silently_off(
         # it buffered. Fills that land while a read is in flight are the documented race
         # (docs/kis-notices.md): the book may be off until the next reconcile, which must then
         # find the difference, record it and end equal to the venue.
-        venue = Venue(seed=14, depth_won=1)
+        venue = Venue(seed=14, depth_won=1, codes_per_step=1)
         sandbox = KisSandbox(venue, tick_interval=0.005)
         await sandbox.start()
         code = Code("005930")
         try:
-            for _ in range(3):
+            for _ in range(2):
                 order_no = venue.place(ACCOUNT, Side.BUY, code, 150, order_type=OrderType.MARKET)
                 broker = KisBroker(config_for(sandbox, tmp_path / "token.json"), tuning=FAST)
                 try:

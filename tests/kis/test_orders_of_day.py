@@ -11,7 +11,7 @@ import pytest
 
 from jango.brokers.kis import KisBroker
 from jango.brokers.port import NoSuchOrder, NotSupported, OrderRefused, OrderRequest
-from jango.domain.model import Code, Credit, Market, OrderType, Side
+from jango.domain.model import BalanceRow, Code, Credit, Market, OrderType, Side
 from jango.sandbox.venue import Venue
 from tests.kis.helpers import FAST, config_for, rig
 
@@ -105,9 +105,20 @@ def test_a_failed_lookup_leaves_the_row_unknown_and_says_so(
 
 def test_paper_rows_get_markets_from_search_info_and_the_quote(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with rig(tmp_path, mode="paper", rate_limit=1000) as r:
+        # Two holdings only: paper allows 2 requests a second, and each code takes two lookups.
+        venue = Venue(seed=6)
+        venue.open_account(
+            ACCOUNT,
+            cash=10_000_000,
+            holdings=[
+                BalanceRow(ACCOUNT, ETF, 10, 10, 450_000),
+                BalanceRow(ACCOUNT, STOCK, 10, 10, 710_000),
+            ],
+        )
+        async with rig(tmp_path, venue=venue, mode="paper", rate_limit=1000) as r:
             snapshot = await r.broker.balance(ACCOUNT)
-            assert all(row.market is r.venue.instrument(row.code).market for row in snapshot.rows)
+            markets = {row.code: row.market for row in snapshot.rows}
+            assert markets == {ETF: Market.ETF, STOCK: Market.KOSPI}
             assert snapshot.orders == ()
             assert "/uapi/domestic-stock/v1/trading/inquire-psbl-rvsecncl" not in r.sandbox.requests
 
