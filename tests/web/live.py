@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
@@ -54,6 +54,25 @@ def big_venue(accounts: int = 5) -> Venue:
                 qty = 1 + (i * 7 + n) % 40
                 rows.append(BalanceRow(account, inst.code, qty, qty, qty * base, credit, loan))
         venue.open_account(account, cash=100_000_000, holdings=rows)
+    return venue
+
+
+def wide_venue(accounts: int = 3, loans: int = 20) -> Venue:
+    """Every code as a cash row and ``loans`` margin rows in each account: 5,040 rows."""
+    venue = Venue(seed=11)
+    for n in range(accounts):
+        account = f"78000{n:05d}"
+        rows = []
+        for i, inst in enumerate(venue.instruments()):
+            base = venue.quote(inst.code).price
+            qty = 1 + (i * 7 + n) % 40
+            rows.append(BalanceRow(account, inst.code, qty, qty, qty * base, Credit.CASH))
+            for d in range(loans):
+                loan = date(2024, 1, 2) + timedelta(days=d)
+                rows.append(
+                    BalanceRow(account, inst.code, qty, qty, qty * base, Credit.MARGIN_SELF, loan)
+                )
+        venue.open_account(account, cash=1_000_000_000, holdings=rows)
     return venue
 
 
