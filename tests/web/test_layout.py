@@ -159,9 +159,10 @@ def test_one_totals_band_per_account_and_an_overall_band_that_never_overlap(
         for b in summary[i + 1 :]:
             assert not overlap(a, b), (a, b)
     value = page.locator('#holdings-foot tr[data-key="total:all"] td[data-col="value"]')
-    assert value.inner_text() == page.locator(
-        '#cash-body tr[data-key="total:all"] td:nth-child(3)'
-    ).inner_text()
+    assert (
+        value.inner_text()
+        == page.locator('#cash-body tr[data-key="total:all"] td:nth-child(3)').inner_text()
+    )
     page.context.close()
 
 

@@ -105,8 +105,9 @@ def _api(handler: Handler, *, lang: str, accounts: Callable[[], list[str]]) -> H
             detail = message(chosen, exc.code) if known(exc.code) else str(exc)
             return answer(422, "refused", message(chosen, "refused", detail=detail), exc.code)
         except BrokerError as exc:
+            detail = message(chosen, exc.code) if known(exc.code) else str(exc)
             return answer(
-                502, "broker_error", message(chosen, "broker_error", detail=exc), exc.code
+                502, "broker_error", message(chosen, "broker_error", detail=detail), exc.code
             )
         except Exception:
             # Logged with its traceback for the operator; the client gets one plain line.
