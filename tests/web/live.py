@@ -86,8 +86,12 @@ class LiveServer:
         host: str = "127.0.0.1",
         token: str | None = None,
         lang: str = "ko",
+        tick_interval: float = 0,
+        codes_per_step: int | None = None,
     ) -> None:
         self.venue = venue if venue is not None else Venue(seed=3)
+        self.tick_interval = tick_interval
+        self.codes_per_step = codes_per_step
         self.host = host
         self.token = token
         self.lang = lang
@@ -101,8 +105,11 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
-        # tick_interval=0: the venue moves only when a test steps it.
-        self.session = Session(SimBroker(self.venue, tick_interval=0))
+        # tick_interval=0 (the default): the venue moves only when a test steps it.
+        broker = SimBroker(
+            self.venue, tick_interval=self.tick_interval, codes_per_step=self.codes_per_step
+        )
+        self.session = Session(broker)
         self.call(self.session.start())
         self.call(self._serve())
         return self

@@ -61,23 +61,44 @@ META_COLUMNS = ("key", "acct", "code", "name", "market", "credit", "loan_date", 
 Values = tuple[int, ...]
 
 
+def _truncated(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` truncated toward zero, as the book's ROUND_DOWN decimals."""
+    quotient = abs(numerator) // abs(denominator)
+    return quotient if (numerator < 0) == (denominator < 0) else -quotient
+
+
 def row_values(row: Row, mode: PnlMode) -> Values:
-    """The row's cells in :data:`VALUE_COLUMNS` order, all integers."""
+    """The row's cells in :data:`VALUE_COLUMNS` order, all integers.
+
+    ``avg_price`` and ``pnl_rate`` in integers rather than through :class:`~decimal.Decimal`
+    (5,000 rows a frame): the same truncation as :attr:`Row.avg_price` and :meth:`Row.pnl_rate`.
+    """
     pnl = row.pnl if mode is PnlMode.GROSS else row.pnl_net
+    purchase = row.purchase_amount
+    avg = _truncated(purchase * 10_000, row.qty) if row.qty else 0
+    rate = _truncated(pnl * 10_000, purchase) if purchase and row.price > 0 else 0
     return (
         row.qty,
         row.sellable,
-        row.purchase_amount,
-        int(row.avg_price.scaleb(4)),
+        purchase,
+        avg,
         row.price,
         row.diff,
         row.value,
         pnl,
-        int(row.pnl_rate(mode).scaleb(2)),
+        rate,
         row.loan_amount,
         row.pnl,
         row.pnl_net,
     )
+
+
+def _cells(rid: int, before: Values, now: Values) -> str:
+    changed = [f"{c},{v}" for c, v, was in zip(_COLUMN_IDS, now, before, strict=True) if v != was]
+    return f"{rid},{len(changed)}," + ",".join(changed) if changed else ""
+
+
+_COLUMN_IDS = range(len(VALUE_COLUMNS))
 
 
 @dataclass(eq=False, slots=True)
@@ -100,6 +121,10 @@ class GridHub(Hub):
         self._rid: dict[HoldingKey, int] = {}
         self._values: dict[int, Values] = {}
         self._meta: dict[int, str] = {}
+        # A row's values before its last render, and the cells that render changed: what every
+        # client that was sent those values gets, encoded once rather than once per client.
+        self._before: dict[int, Values] = {}
+        self._diff: dict[int, str] = {}
         self._next_rid = 0
         self._changed_at: float | None = None
 
@@ -138,13 +163,22 @@ class GridHub(Hub):
             if rid is None:
                 return set()
             del self._rid[key], self._values[rid], self._meta[rid]
+            self._before.pop(rid, None)
+            self._diff.pop(rid, None)
             return {rid}
         if rid is None:
             # A new number even for a key seen before: a client can never confuse the two.
             rid = self._rid[key] = self._next_rid
             self._next_rid += 1
             self._meta[rid] = self._encode_meta(rid, row)
-        self._values[rid] = row_values(row, book.pnl_mode)
+        now = row_values(row, book.pnl_mode)
+        before = self._values.get(rid)
+        if before is not None:
+            if now == before:
+                return set()  # a tick at the same price: nothing for anyone
+            self._before[rid] = before
+            self._diff[rid] = _cells(rid, before, now)
+        self._values[rid] = now
         return {rid}
 
     def _encode_meta(self, rid: int, row: Row) -> str:
@@ -287,11 +321,11 @@ class GridHub(Hub):
             if before is None:
                 added.append(self._added(rid))
                 continue
-            diff = [
-                f"{c},{v}" for c, (v, was) in enumerate(zip(now, before, strict=True)) if v != was
-            ]
-            if diff:
-                cells.append(f"{rid},{len(diff)}," + ",".join(diff))
+            if before is now:
+                continue
+            text = self._diff[rid] if before is self._before.get(rid) else _cells(rid, before, now)
+            if text:
+                cells.append(text)
         client.dirty.clear()
         return removed, added, cells
 
