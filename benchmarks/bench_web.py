@@ -13,6 +13,7 @@ JS heap and the server's RSS over the run.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import resource
 import statistics
@@ -22,8 +23,11 @@ from datetime import date, timedelta
 from playwright.sync_api import sync_playwright
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer
 
-from jango.domain.model import BalanceRow, Credit
+from jango.domain.book import Changes
+from jango.domain.model import BalanceRow, Credit, HoldingKey
 from jango.sandbox.venue import Venue
+from jango.views.web.hub import _dumps
+from jango.views.web.payload import row_payload
 
 ALL_CODES = 10_000  # more than the venue has: every code moves on every step
 
@@ -101,13 +105,72 @@ def run(rows: int, accounts: int, seconds: float, codes: int) -> dict[str, float
     }
 
 
+def wire(rows: int, accounts: int, steps: int = 10) -> dict[str, float]:
+    """Server side, no browser: what one busy frame costs as whole JSON rows (the page's first
+    protocol, the baseline) and as changed integer cells (now), in bytes and milliseconds."""
+    venue = sized_venue(rows, accounts)
+    with LiveServer(venue) as server:
+        hub = server.hub
+
+        async def frame() -> tuple[int, float, int, float, int]:
+            client = hub.join()
+            hub.snapshot_messages(client)
+            hub.clients.discard(client)  # measured by hand, not by the hub's own pushes
+            changed: set[HoldingKey] = set()
+
+            def note(ch: Changes) -> None:
+                changed.update(ch.rows)
+
+            remove = server.session.on_change(note)
+            for _ in range(steps):
+                venue.step(ALL_CODES)
+            await asyncio.sleep(1.0)  # the pump applies the ticks
+            remove()
+            book = server.session.book
+            t0 = time.perf_counter()
+            whole = [
+                _dumps(row_payload(hub.ids, r, book.pnl_mode))
+                for r in book.rows()
+                if r.key in changed
+            ]
+            t1 = time.perf_counter()
+            # Everything since its snapshot is pending for the client, as for one that was slow.
+            client.dirty.update(hub._values)
+            messages = hub.delta_messages(client)
+            t2 = time.perf_counter()
+            return len(",".join(whole)), t1 - t0, sum(map(len, messages)), t2 - t1, len(changed)
+
+        whole_bytes, whole_s, cell_bytes, cell_s, changed = server.call(frame())
+    return {
+        "changed": changed,
+        "whole_kb": whole_bytes / 1024,
+        "cells_kb": cell_bytes / 1024,
+        "whole_ms": whole_s * 1000,
+        "cells_ms": cell_s * 1000,
+    }
+
+
 def main() -> None:
     long = os.environ.get("JANGO_LONG") == "1"
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=600 if long else 20)
     parser.add_argument("--sizes", default="5000" if long else "200,1200,5000")
     parser.add_argument("--codes", type=int, default=ALL_CODES, help="codes moved per step")
+    parser.add_argument("--wire-only", action="store_true", help="skip the browser runs")
     args = parser.parse_args()
+    print("| rows | rows changed in the frame | whole rows (baseline) | changed cells | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        w = wire(size, 1 if size <= 200 else 3)
+        print(
+            f"| {size:,} | {w['changed']:,} | {w['whole_kb']:,.0f} KB, {w['whole_ms']:.0f} ms | "
+            f"{w['cells_kb']:,.0f} KB, {w['cells_ms']:.0f} ms | "
+            f"{w['cells_kb'] / w['whole_kb']:.2f}x size |",
+            flush=True,
+        )
+    if args.wire_only:
+        return
+    print()
     print(
         "| rows | repaints | p50 ms | p99 ms | max ms | largest msg | MB/s | JS heap MB "
         "(first → last, max) | server max RSS MB |"

@@ -13,6 +13,7 @@ Money and quantities are won and shares; ``avg_price`` is sent in 1/10,000 won a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -135,6 +136,17 @@ class GridHub(Hub):
         return client
 
     # ----------------------------------------------------------------- collecting
+
+    async def _run(self) -> None:
+        # A frame every ``interval`` from start to start: a flush that took part of the frame
+        # (thousands of rows) shortens the wait instead of adding to it.
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            started = loop.time()
+            self.flush()
+            await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
     def _collect(self, changes: Changes) -> None:
         if self._changed_at is None:
