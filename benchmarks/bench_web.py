@@ -21,7 +21,7 @@ import time
 from datetime import date, timedelta
 
 from playwright.sync_api import sync_playwright
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.web.live import BIG_PAGES, CHROMIUM, CHROMIUM_ARGS, LiveServer
 
 from jango.domain.book import Changes
 from jango.domain.model import BalanceRow, Credit, HoldingKey
@@ -63,7 +63,7 @@ def percentile(values: list[float], p: float) -> float:
 def run(rows: int, accounts: int, seconds: float, codes: int) -> dict[str, float]:
     venue = sized_venue(rows, accounts)
     with (
-        LiveServer(venue, tick_interval=0.05, codes_per_step=codes) as server,
+        LiveServer(venue, tick_interval=0.05, codes_per_step=codes, limits=BIG_PAGES) as server,
         sync_playwright() as p,
     ):
         browser = p.chromium.launch(
@@ -109,7 +109,7 @@ def wire(rows: int, accounts: int, steps: int = 10) -> dict[str, float]:
     """Server side, no browser: what one busy frame costs as whole JSON rows (the page's first
     protocol, the baseline) and as changed integer cells (now), in bytes and milliseconds."""
     venue = sized_venue(rows, accounts)
-    with LiveServer(venue) as server:
+    with LiveServer(venue, limits=BIG_PAGES) as server:
         hub = server.hub
 
         async def frame() -> tuple[int, float, int, float, int]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 
-from jango.brokers.sim.broker import SimBroker
+from jango.brokers.port import BrokerLimits
+from jango.brokers.sim.broker import DEFAULT_LIMITS, SimBroker
 from jango.domain.model import BalanceRow, Code, Credit
 from jango.engine import Session
 from jango.sandbox.venue import Venue
@@ -57,6 +59,11 @@ def big_venue(accounts: int = 5) -> Venue:
     return venue
 
 
+# A broker that pages a balance 500 rows at a time: a 5,000-row book loads in a second, not
+# the ten that fifty-row pages at ten requests a second would take.
+BIG_PAGES = replace(DEFAULT_LIMITS, balance_page_size=500)
+
+
 def wide_venue(accounts: int = 3, loans: int = 20) -> Venue:
     """Every code as a cash row and ``loans`` margin rows in each account: 5,040 rows."""
     venue = Venue(seed=11)
@@ -88,7 +95,9 @@ class LiveServer:
         lang: str = "ko",
         tick_interval: float = 0,
         codes_per_step: int | None = None,
+        limits: BrokerLimits | None = None,
     ) -> None:
+        self.limits = limits
         self.venue = venue if venue is not None else Venue(seed=3)
         self.tick_interval = tick_interval
         self.codes_per_step = codes_per_step
@@ -107,7 +116,10 @@ class LiveServer:
         self._thread.start()
         # tick_interval=0 (the default): the venue moves only when a test steps it.
         broker = SimBroker(
-            self.venue, tick_interval=self.tick_interval, codes_per_step=self.codes_per_step
+            self.venue,
+            tick_interval=self.tick_interval,
+            codes_per_step=self.codes_per_step,
+            limits=self.limits,
         )
         self.session = Session(broker)
         self.call(self.session.start())

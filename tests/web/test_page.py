@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,8 @@ from jango.brokers.port import OrderRequest
 from jango.domain import krx
 from jango.domain.model import Code, Side, Tick
 from jango.sandbox.venue import DEMO_ACCOUNT
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, big_venue
+from jango.views.web.grid import MESSAGE_LIMIT
+from tests.web.live import BIG_PAGES, CHROMIUM, CHROMIUM_ARGS, LiveServer, big_venue, wide_venue
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}"
@@ -59,6 +61,10 @@ def cell(page: Page, key: str, col: str) -> Locator:
 def open_page(page: Page, server: LiveServer, query: str = "") -> None:
     page.goto(f"{server.url}/{query}")
     expect(page.locator("body")).to_have_attribute("data-ws", "live")
+    # The snapshot is applied; its rows are painted on the next animation frame.
+    expect(page.locator("#holdings-body tr.row").first).to_have_attribute(
+        "data-key", re.compile(".")
+    )
 
 
 def step_until_moved(server: LiveServer, code: Code) -> Tick:
@@ -340,3 +346,26 @@ def rate_text(rate: str) -> str:
         if not whole.startswith("-")
         else (f"-{int(whole[1:]):,}.{(fraction + '00')[:2]}")
     )
+
+
+def test_5000_rows_over_3_accounts_stay_exact_in_the_browser_in_messages_under_64_kb(
+    browser: Browser,
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    with LiveServer(wide_venue(), limits=BIG_PAGES) as server:
+        rows = len(list(server.session.book.rows()))
+        assert rows >= 5_000
+        open_page(page, server)
+        assert page.evaluate("() => window.jango.modelSize()") == rows
+        assert page.locator("#holdings-body tr.row").count() < 100
+        for _ in range(10):
+            server.venue.step(10_000)  # every code moves: the sim at its busiest
+        eventually(lambda: visible_cells_match_the_book(page, server))
+        page.locator("#grid-wrap").evaluate("(el) => { el.scrollTop = el.scrollHeight / 2; }")
+        eventually(lambda: visible_cells_match_the_book(page, server))
+        largest = page.evaluate("() => window.jango.stats.largest")
+        assert 0 < largest <= MESSAGE_LIMIT
+        assert server.hub.largest_message <= MESSAGE_LIMIT
+    context.close()

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection
 from jango.domain.book import Book, Changes
 from jango.sandbox.venue import Venue
 from jango.views.web.grid import MESSAGE_LIMIT, GridClient
-from tests.web.live import LiveServer, big_venue, wide_venue
+from tests.web.live import BIG_PAGES, LiveServer, big_venue, wide_venue
 
 CLIENTS = 20
 STEPS = 100
@@ -156,7 +156,7 @@ def test_many_clients_each_get_a_snapshot_then_deltas_that_keep_them_exact() -> 
 
 
 def test_a_5000_row_book_arrives_in_parts_and_no_message_passes_64_kb() -> None:
-    with LiveServer(wide_venue()) as server:
+    with LiveServer(wide_venue(), limits=BIG_PAGES) as server:
         rows = len(list(server.session.book.rows()))
         assert rows >= 5_000
 
