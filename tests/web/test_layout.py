@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from jango.brokers.port import OrderRequest
 from jango.domain.model import Code, Side
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 WAIT_MS = 15_000
 IDENTITY = ("account", "code", "name")
+CONSOLE_ERRORS: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +49,21 @@ def server() -> Iterator[LiveServer]:
         yield live
 
 
+def record_error(message: ConsoleMessage) -> None:
+    if message.type == "error":
+        CONSOLE_ERRORS.append(message.text)
+
+
 def open_at(browser: Browser, server: LiveServer, width: int, height: int) -> Page:
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
+    # The page lives under its own Content-Security-Policy: Chromium reports any breach.
+    page.on("console", record_error)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) =>"
+        " console.error('CSP: ' + e.violatedDirective))"
+    )
     page.goto(server.url + "/")
     expect(page.locator("body")).to_have_attribute("data-ws", "live")
     expect(page.locator("#orders-body tr")).to_have_count(1)
@@ -111,6 +123,7 @@ def test_at_1400_every_column_fits_with_a_korean_font(browser: Browser, server: 
         "() => getComputedStyle(document.querySelector('#holdings')).fontVariantNumeric"
     )
     page.screenshot(path=str(DOCS / "screenshot-web.png"))
+    assert CONSOLE_ERRORS == []
     page.context.close()
 
 

@@ -251,6 +251,9 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     async def page(request: Request) -> Response:
         return HTMLResponse(page_html, headers=HEADERS)
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204, headers=HEADERS)  # no icon, and no 404 in the console
+
     async def book(request: Request) -> Response:
         return JSONResponse(snapshot(hub.ids, session), headers=HEADERS)
 
@@ -346,6 +349,7 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     app = Starlette(
         routes=[
             Route("/", page),
+            Route("/favicon.ico", favicon),
             Route("/api/book", api(book)),
             Route("/api/quote", api(quote)),
             Route("/api/orders", api(place), methods=["POST"]),
