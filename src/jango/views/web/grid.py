@@ -7,6 +7,16 @@ flat list of integers. Every client keeps what it was last sent per row, so a cl
 socket is slow simply diffs against older values next time: it gets the latest state, never a
 backlog. No message is longer than :data:`MESSAGE_LIMIT`; a big snapshot or delta is split.
 
+Messages (JSON text):
+
+* ``{"type": "snapshot", "seq": 0, "part": i, "parts": n, "rows": [row, …]}``; part 0 also
+  carries ``columns`` (the value columns, in cell order), ``meta_columns``, ``accounts`` (cash,
+  totals and open orders, without rows), ``grand``, ``notices``, ``discrepancies``, ``status``.
+  A row is ``[rid, key, acct, code, name, market, credit, loan_date, market_known, v0, v1 …]``.
+* ``{"type": "delta", "seq": n, "t": ms, …}``, numbered without gaps, with any of ``removed``
+  (row ids), ``added`` (rows), ``cells``, ``accounts`` + ``grand``, ``notices``, ``status``,
+  ``discrepancies``. ``t`` is when (epoch ms) the oldest change in it reached the book.
+
 Money and quantities are won and shares; ``avg_price`` is sent in 1/10,000 won and
 ``pnl_rate`` in hundredths of a percent, both truncated like the book's own decimals.
 """
@@ -109,7 +119,6 @@ class GridClient(Client):
     sent: dict[int, Values] = field(default_factory=dict)
     dirty: set[int] = field(default_factory=set)
     since: float | None = None  # when the oldest change it has not been sent happened
-    snapshot_parts: int = 0
 
 
 class GridHub(Hub):
@@ -117,7 +126,6 @@ class GridHub(Hub):
 
     def __init__(self, session: Session, *, interval: float = FRAME) -> None:
         super().__init__(session, interval=interval)
-        self.clients: set[Client] = set()
         self.largest_message = 0  # the longest message sent so far (tests and benchmarks)
         self._rid: dict[HoldingKey, int] = {}
         self._values: dict[int, Values] = {}
@@ -257,7 +265,6 @@ class GridHub(Hub):
         for i, rows in enumerate(chunks):
             envelope = first if i == 0 else '{"type":"snapshot","seq":0'
             messages.append(f'{envelope},"part":{i},"parts":{parts},"rows":[{",".join(rows)}]}}')
-        client.snapshot_parts = parts
         return self._measured(messages)
 
     def delta_messages(self, client: Client) -> list[str]:
