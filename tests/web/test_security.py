@@ -352,3 +352,29 @@ def test_nothing_a_client_sends_on_the_websocket_breaks_the_stream(
     assert asyncio.run(run()) == "snapshot"
     # The server still answers a new client after whatever that one sent.
     assert asyncio.run(first_message(ws_url(local)))["type"] == "snapshot"
+
+
+def test_an_account_number_in_a_status_text_reaches_the_page_masked(local: LiveServer) -> None:
+    async def run() -> str:
+        async with websockets.connect(ws_url(local), open_timeout=TIMEOUT, max_size=None) as ws:
+            snapshot = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            for _ in range(snapshot["parts"] - 1):
+                await ws.recv()
+            await asyncio.to_thread(local.call, broker_says(local))
+            # A tick makes the hub push; the status changed too, so it travels with it.
+            await asyncio.to_thread(local.venue.step, 10_000)
+            while True:
+                text = str(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                if '"status"' in text:
+                    return text
+
+    text = asyncio.run(run())
+    assert DEMO_ACCOUNT not in text
+    assert "logged in to ******5601" in text
+    book = httpx.get(local.url + "/api/book")
+    assert book.json()["status"]["detail"] == "logged in to ******5601"
+
+
+async def broker_says(server: LiveServer) -> None:
+    # What an adapter's connection detail could carry, as a real broker's login message might.
+    server.session.status.detail = f"logged in to {DEMO_ACCOUNT}"

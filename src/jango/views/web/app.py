@@ -255,7 +255,10 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
         return Response(status_code=204, headers=HEADERS)  # no icon, and no 404 in the console
 
     async def book(request: Request) -> Response:
-        return JSONResponse(snapshot(hub.ids, session), headers=HEADERS)
+        text = json.dumps(snapshot(hub.ids, session), ensure_ascii=False, separators=(",", ":"))
+        # A number inside free text (a status detail, a discrepancy's reason) is masked too.
+        body = mask_accounts(text, numbers())
+        return Response(body, media_type="application/json", headers=HEADERS)
 
     async def quote(request: Request) -> Response:
         """What the ticket needs to check an order: price, limits and the tick table."""

@@ -33,6 +33,7 @@ from jango.domain.book import Book, Changes, PnlMode, Row
 from jango.domain.model import HoldingKey
 from jango.engine import Session
 from jango.views.web.hub import Client, Hub, _dumps
+from jango.views.web.messages import mask_accounts
 from jango.views.web.payload import (
     DISCREPANCIES_SHOWN,
     account_payload,
@@ -258,7 +259,7 @@ class GridHub(Hub):
         client.sent = dict(self._values)
         client.dirty.clear()
         client.since = None
-        first = _dumps(head)[:-1]  # "{…" and the rows follow
+        first = self._mask(_dumps(head))[:-1]  # "{…" and the rows follow
         chunks = list(_pack(len(first), (self._added(rid) for rid in sorted(self._values))))
         parts = len(chunks)
         messages = []
@@ -294,7 +295,7 @@ class GridHub(Hub):
         client.since = None
         if not (parts or removed or added or cells):
             return []
-        fixed = ",".join(parts)
+        fixed = self._mask(",".join(parts)) if parts else ""
         stamp = f',"t":{since * 1000:.1f}' if since is not None else ""
         messages: list[str] = []
         budget = len(fixed) + len(removed) * 8
@@ -365,6 +366,11 @@ class GridHub(Hub):
         book = self.session.book
         for row in book.rows():
             self._render(book, row.key)
+
+    def _mask(self, text: str) -> str:
+        # Accounts travel by id and masked label; this catches a number inside free text (a
+        # broker's status detail, a discrepancy's reason) before it reaches a page.
+        return mask_accounts(text, [*self.session.book.accounts, *self.session.accounts])
 
     def _measured(self, messages: list[str]) -> list[str]:
         for message in messages:
