@@ -105,11 +105,12 @@ def test_at_1400_every_column_fits_with_a_korean_font(browser: Browser, server: 
     for head in heads:
         assert head["x"] >= wrap["x"] - 0.5, head
         assert head["x"] + head["width"] <= wrap["x"] + wrap["width"] + 0.5, head
-    # Nothing to scroll sideways, and no header is cut to an ellipsis.
+    # Nothing to scroll sideways, and no header or cell is cut to an ellipsis.
     assert page.locator("#grid-wrap").evaluate("(el) => el.scrollWidth <= el.clientWidth")
     cut = page.evaluate(
-        """() => [...document.querySelectorAll('#holdings-head th')]
-            .filter((th) => th.scrollWidth > th.clientWidth).map((th) => th.dataset.col)"""
+        """() => [...document.querySelectorAll('#holdings-head th, #holdings-body td, #cash th')]
+            .filter((el) => el.scrollWidth > el.clientWidth)
+            .map((el) => el.dataset.col + ': ' + el.textContent)"""
     )
     assert cut == []
     # Hangul is drawn with a Korean font, not boxes: the name column's glyphs have width.

@@ -61,21 +61,21 @@
 
   // width: px at 1400; the table scales them up on wider screens. frozen: stays on the left.
   const COLUMNS = [
-    { id: "account", width: 96, frozen: true, text: (r) => accountLabel(r.acct), sort: (r) => r.acct },
+    { id: "account", width: 94, frozen: true, text: (r) => accountLabel(r.acct), sort: (r) => r.acct },
     { id: "code", width: 62, frozen: true, text: (r) => r.code, sort: (r) => r.code },
-    { id: "name", width: 122, frozen: true, text: (r) => r.name + (r.known ? "" : " ※"), title: (r) => (r.known ? r.name : r.name + " — " + L("market_unknown")), sort: (r) => r.name },
-    { id: "credit", width: 70, text: (r) => L("credit_" + r.credit), sort: (r) => r.credit },
-    { id: "loan_date", width: 84, text: (r) => r.loan_date || "", sort: (r) => r.loan_date || "" },
+    { id: "name", width: 112, frozen: true, text: (r) => r.name + (r.known ? "" : " ※"), title: (r) => (r.known ? r.name : r.name + " — " + L("market_unknown")), sort: (r) => r.name },
+    { id: "credit", width: 96, text: (r) => L("credit_" + r.credit), sort: (r) => r.credit },
+    { id: "loan_date", width: 86, text: (r) => r.loan_date || "", sort: (r) => r.loan_date || "" },
     { id: "qty", width: 66, num: true, text: (r) => int(val(r, "qty")) },
     { id: "sellable", width: 66, num: true, text: (r) => int(val(r, "sellable")) },
-    { id: "avg_price", width: 92, num: true, text: (r) => fixed(val(r, "avg_price"), 4, 2) },
+    { id: "avg_price", width: 84, num: true, text: (r) => fixed(val(r, "avg_price"), 4, 2) },
     { id: "purchase_amount", width: 108, num: true, text: (r) => int(val(r, "purchase_amount")) },
     { id: "price", width: 78, num: true, text: (r) => (val(r, "price") ? int(val(r, "price")) : "-"), cls: (r) => sign(val(r, "diff")) },
     { id: "diff", width: 82, num: true, text: (r) => signed(val(r, "diff")), cls: (r) => sign(val(r, "diff")) },
     { id: "value", width: 108, num: true, text: (r) => int(val(r, "value")) },
     { id: "pnl", width: 104, num: true, text: (r) => int(val(r, "pnl")), cls: (r) => sign(val(r, "pnl")) },
     { id: "pnl_rate", width: 70, num: true, text: (r) => fixed(val(r, "pnl_rate"), 2, 2), cls: (r) => sign(val(r, "pnl")) },
-    { id: "loan_amount", width: 90, num: true, text: (r) => (val(r, "loan_amount") ? int(val(r, "loan_amount")) : "") },
+    { id: "loan_amount", width: 86, num: true, text: (r) => (val(r, "loan_amount") ? int(val(r, "loan_amount")) : "") },
   ];
   for (const col of COLUMNS) if (!col.sort) col.sort = (r) => val(r, col.id);
 
@@ -791,11 +791,9 @@
       price.textContent = " " + int(q.price) + " ";
       price.className = sign(q.price - q.base);
       box.append(name, price);
+      if (q.upper) box.append(L("upper") + " " + int(q.upper) + " · " + L("lower") + " " + int(q.lower));
       const account = value("account");
-      const parts = [];
-      if (q.upper) parts.push(L("upper") + " " + int(q.upper), L("lower") + " " + int(q.lower));
-      parts.push(L("sellable") + " " + int(sellable(account, q.code)), L("orderable") + " " + int(orderable(account)));
-      $("ticket-limits").textContent = parts.join(" · ");
+      $("ticket-limits").textContent = L("sellable") + " " + int(sellable(account, q.code)) + " · " + L("orderable") + " " + int(orderable(account));
     }
 
     async function currentQuote(code) {
