@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 
-from jango.brokers.sim.broker import SimBroker
+from jango.brokers.port import BrokerLimits
+from jango.brokers.sim.broker import DEFAULT_LIMITS, SimBroker
 from jango.domain.model import BalanceRow, Code, Credit
 from jango.engine import Session
 from jango.sandbox.venue import Venue
@@ -57,6 +59,30 @@ def big_venue(accounts: int = 5) -> Venue:
     return venue
 
 
+# A broker that pages a balance 500 rows at a time: a 5,000-row book loads in a second, not
+# the ten that fifty-row pages at ten requests a second would take.
+BIG_PAGES = replace(DEFAULT_LIMITS, balance_page_size=500)
+
+
+def wide_venue(accounts: int = 3, loans: int = 20) -> Venue:
+    """Every code as a cash row and ``loans`` margin rows in each account: 5,040 rows."""
+    venue = Venue(seed=11)
+    for n in range(accounts):
+        account = f"78000{n:05d}"
+        rows = []
+        for i, inst in enumerate(venue.instruments()):
+            base = venue.quote(inst.code).price
+            qty = 1 + (i * 7 + n) % 40
+            rows.append(BalanceRow(account, inst.code, qty, qty, qty * base, Credit.CASH))
+            for d in range(loans):
+                loan = date(2024, 1, 2) + timedelta(days=d)
+                rows.append(
+                    BalanceRow(account, inst.code, qty, qty, qty * base, Credit.MARGIN_SELF, loan)
+                )
+        venue.open_account(account, cash=1_000_000_000, holdings=rows)
+    return venue
+
+
 class LiveServer:
     """Start with ``with LiveServer(...) as server:``; ``server.url`` is the page's address."""
 
@@ -67,8 +93,14 @@ class LiveServer:
         host: str = "127.0.0.1",
         token: str | None = None,
         lang: str = "ko",
+        tick_interval: float = 0,
+        codes_per_step: int | None = None,
+        limits: BrokerLimits | None = None,
     ) -> None:
+        self.limits = limits
         self.venue = venue if venue is not None else Venue(seed=3)
+        self.tick_interval = tick_interval
+        self.codes_per_step = codes_per_step
         self.host = host
         self.token = token
         self.lang = lang
@@ -82,8 +114,14 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
-        # tick_interval=0: the venue moves only when a test steps it.
-        self.session = Session(SimBroker(self.venue, tick_interval=0))
+        # tick_interval=0 (the default): the venue moves only when a test steps it.
+        broker = SimBroker(
+            self.venue,
+            tick_interval=self.tick_interval,
+            codes_per_step=self.codes_per_step,
+            limits=self.limits,
+        )
+        self.session = Session(broker)
         self.call(self.session.start())
         self.call(self._serve())
         return self

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -15,14 +17,14 @@ from jango.brokers.port import OrderRequest
 from jango.domain import krx
 from jango.domain.model import Code, Side, Tick
 from jango.sandbox.venue import DEMO_ACCOUNT
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, big_venue
+from jango.views.web.grid import MESSAGE_LIMIT
+from tests.web.live import BIG_PAGES, CHROMIUM, CHROMIUM_ARGS, LiveServer, big_venue, wide_venue
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}"
 )
 
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-web.png"
 WAIT_MS = 15_000
 RED = "rgb(210, 0, 0)"
 BLUE = "rgb(0, 70, 200)"
@@ -59,6 +61,10 @@ def cell(page: Page, key: str, col: str) -> Locator:
 def open_page(page: Page, server: LiveServer, query: str = "") -> None:
     page.goto(f"{server.url}/{query}")
     expect(page.locator("body")).to_have_attribute("data-ws", "live")
+    # The snapshot is applied; its rows are painted on the next animation frame.
+    expect(page.locator("#holdings-body tr.row").first).to_have_attribute(
+        "data-key", re.compile(".")
+    )
 
 
 def step_until_moved(server: LiveServer, code: Code) -> Tick:
@@ -75,7 +81,7 @@ def test_page_loads_every_row_with_korean_labels_and_masked_accounts(
 ) -> None:
     open_page(page, server)
     rows = server.session.book.accounts[DEMO_ACCOUNT].rows
-    expect(page.locator("#holdings-body tr")).to_have_count(len(rows))
+    expect(page.locator("#holdings-body tr.row")).to_have_count(len(rows))
     expect(page.locator('#holdings-head th[data-col="price"]')).to_have_text("현재가")
     html = page.content()
     assert DEMO_ACCOUNT not in html
@@ -249,7 +255,9 @@ def test_a_reloaded_page_starts_again_from_a_snapshot(page: Page, server: LiveSe
     page.reload()
     expect(page.locator("body")).to_have_attribute("data-ws", "live")
     expect(page.locator("body")).to_have_attribute("data-snapshots", "1")
-    expect(page.locator("#holdings-body tr")).to_have_count(len(list(server.session.book.rows())))
+    expect(page.locator("#holdings-body tr.row")).to_have_count(
+        len(list(server.session.book.rows()))
+    )
 
 
 def test_english_labels_by_query_and_by_the_toggle(page: Page, server: LiveServer) -> None:
@@ -263,7 +271,7 @@ def test_english_labels_by_query_and_by_the_toggle(page: Page, server: LiveServe
 
 def test_clicking_a_header_sorts_the_rows(page: Page, server: LiveServer) -> None:
     open_page(page, server)
-    values = page.locator('#holdings-body td[data-col="value"]')
+    values = page.locator('#holdings-body tr.row td[data-col="value"]')
     page.click('#holdings-head th[data-col="value"]')
     ascending = [int(v.replace(",", "")) for v in values.all_inner_texts()]
     assert ascending == sorted(ascending)
@@ -272,44 +280,92 @@ def test_clicking_a_header_sorts_the_rows(page: Page, server: LiveServer) -> Non
     assert descending == sorted(descending, reverse=True)
 
 
-def test_a_thousand_rows_stay_live_and_show_per_account_and_overall_totals(
+def test_1200_rows_are_kept_in_the_page_but_only_the_visible_ones_are_in_the_dom(
     browser: Browser,
 ) -> None:
-    context = browser.new_context(viewport={"width": 1500, "height": 900})
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     with LiveServer(big_venue()) as server:
         rows = len(list(server.session.book.rows()))
         assert rows >= 1_000
         open_page(page, server)
-        expect(page.locator("#holdings-body tr")).to_have_count(rows)
-        # One total row per account, and one for all of them.
-        expect(page.locator("#holdings-foot tr")).to_have_count(len(server.session.accounts) + 1)
+        assert page.evaluate("() => window.jango.modelSize()") == rows
+        in_dom = page.locator("#holdings-body tr.row").count()
+        assert 0 < in_dom < 100
         for _ in range(50):
             server.venue.step()
         tick = step_until_moved(server, Code("005930"))
+        # Scrolled to the end, the last account's rows and its band are there, with live prices.
+        page.fill("#filter", "005930")
         expect(cell(page, "a4|005930|margin_self|2024-05-07", "price")).to_have_text(
             f"{tick.price:,}"
         )
+        page.fill("#filter", "")
+        eventually(lambda: visible_cells_match_the_book(page, server))
+        page.locator("#grid-wrap").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
+        eventually(lambda: visible_cells_match_the_book(page, server))
+        expect(page.locator('#holdings-body tr[data-key="total:a4"]')).to_have_count(1)
         grand = page.locator('#holdings-foot tr[data-key="total:all"] td[data-col="value"]')
         # The last ticks may still be on their way; once applied, the page shows their sum.
         eventually(lambda: grand.inner_text() == f"{total_value(server):,}")
     context.close()
 
 
-def test_screenshot_of_the_live_page(page: Page, server: LiveServer) -> None:
-    page.set_viewport_size({"width": 1800, "height": 720})
-    open_page(page, server)
-    for _ in range(20):
-        server.venue.step()
-    upper = server.venue.quote("000660").upper
-    buy = OrderRequest(server.account(), Side.BUY, Code("000660"), 1, upper)
-    server.call(server.session.place(buy))
-    lower = server.venue.quote("005930").lower
-    resting = OrderRequest(server.account(), Side.BUY, Code("005930"), 5, lower)
-    server.call(server.session.place(resting))
-    expect(page.locator("#orders-body tr")).to_have_count(1)
-    expect(page.locator("#notices li")).to_have_count(3)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 0
+def visible_cells_match_the_book(page: Page, server: LiveServer) -> bool:
+    """Whether every row in the DOM shows what ``/api/book`` says, cell by cell."""
+    book = httpx.get(server.url + "/api/book").json()
+    expected = {
+        r["key"]: {
+            "qty": f"{r['qty']:,}",
+            "price": f"{r['price']:,}" if r["price"] else "-",
+            "value": f"{r['value']:,}",
+            "pnl": f"{r['pnl']:,}",
+            "pnl_rate": rate_text(r["pnl_rate"]),
+        }
+        for a in book["accounts"]
+        for r in a["rows"]
+    }
+    shown: dict[str, dict[str, str]] = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('#holdings-body tr.row')]
+            .map((tr) => [tr.dataset.key, Object.fromEntries([...tr.children]
+                .map((td) => [td.dataset.col, td.textContent]))]))"""
+    )
+    assert shown
+    return all(
+        {c: cells[c] for c in want} == want
+        for key, cells in shown.items()
+        for want in [expected[key]]
+    )
+
+
+def rate_text(rate: str) -> str:
+    whole, _, fraction = rate.partition(".")
+    return (
+        f"{int(whole):,}.{(fraction + '00')[:2]}"
+        if not whole.startswith("-")
+        else (f"-{int(whole[1:]):,}.{(fraction + '00')[:2]}")
+    )
+
+
+def test_5000_rows_over_3_accounts_stay_exact_in_the_browser_in_messages_under_64_kb(
+    browser: Browser,
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    with LiveServer(wide_venue(), limits=BIG_PAGES) as server:
+        rows = len(list(server.session.book.rows()))
+        assert rows >= 5_000
+        open_page(page, server)
+        assert page.evaluate("() => window.jango.modelSize()") == rows
+        assert page.locator("#holdings-body tr.row").count() < 100
+        for _ in range(10):
+            server.venue.step(10_000)  # every code moves: the sim at its busiest
+        eventually(lambda: visible_cells_match_the_book(page, server))
+        page.locator("#grid-wrap").evaluate("(el) => { el.scrollTop = el.scrollHeight / 2; }")
+        eventually(lambda: visible_cells_match_the_book(page, server))
+        largest = page.evaluate("() => window.jango.stats.largest")
+        assert 0 < largest <= MESSAGE_LIMIT
+        assert server.hub.largest_message <= MESSAGE_LIMIT
+    context.close()

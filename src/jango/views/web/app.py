@@ -4,27 +4,33 @@
 ``serve`` runs the session and uvicorn in one asyncio loop, so the book is only ever touched
 on that loop and every request sees it between two events, never halfway through one.
 
-Routes: ``/`` the page, ``/ws`` the live stream (a snapshot, then numbered deltas),
-``/api/book`` the snapshot as JSON, ``POST /api/orders`` and ``/api/orders/{no}/amend|cancel``
-to trade, ``/api/export.xlsx`` the book as Excel. Accounts appear only masked, and the API names
-them by opaque id (``a0`` …).
+Routes: ``/`` the page, ``/ws`` the live stream (a snapshot in parts, then numbered deltas of
+changed cells, see :mod:`jango.views.web.grid`), ``/api/book`` the snapshot as JSON,
+``/api/quote?code=`` a price with its limits and tick table (for the ticket's checks),
+``POST /api/orders`` and ``/api/orders/{no}/amend|cancel`` to trade, ``/api/export.xlsx`` the
+book as Excel. Accounts appear only masked (errors and downloads too), and the API names them by
+opaque id (``a0`` …). Bodies are capped at :data:`BODY_LIMIT` and JSON nesting at
+:data:`JSON_DEPTH_LIMIT`; errors come in the language of ``Accept-Language``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import logging
 import secrets
 import socket
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from openpyxl import Workbook
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,62 +39,134 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from jango.brokers.port import BrokerError, NoSuchOrder, OrderRefused, OrderRequest
-from jango.domain.model import DomainError, OrderType, Side, parse_code
+from jango.brokers.port import BrokerError, NoSuchOrder, OrderAck, OrderRefused, OrderRequest
+from jango.domain import krx
+from jango.domain.book import Book
+from jango.domain.model import Code, DomainError, OrderType, Side, parse_code
 from jango.engine import Session
-from jango.views.web.guard import Guard, is_loopback
-from jango.views.web.hub import Client, Hub
+from jango.views.export import sheet_title, workbook
+from jango.views.web.grid import GridHub
+from jango.views.web.guard import Guard, WeakToken, check_token, is_loopback
+from jango.views.web.hub import Client
+from jango.views.web.messages import known, language, mask_accounts, message
 from jango.views.web.payload import page_labels, snapshot
 
 STATIC = Path(__file__).parent / "static"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# The page may talk only to its own server; nothing inline, nothing from elsewhere.
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
+HEADERS = {"Cache-Control": "no-store"}  # the security headers are added by the Guard
+# A request body is refused past this size, before it is read in full.
+BODY_LIMIT = 64 * 1024
+# JSON deeper than this is refused before it is parsed (an order is one flat object).
+JSON_DEPTH_LIMIT = 16
+# The largest number an order field may hold (a price or quantity beyond it is a typing slip).
+NUMBER_LIMIT = 10**12
+
+log = logging.getLogger(__name__)
 
 
 class BadRequest(Exception):
-    """A request the API cannot act on; answered with 400 and the message."""
+    """A request the API cannot act on; answered with ``status`` and a localised message."""
+
+    def __init__(self, key: str, status: int = 400, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.status = status
+        self.params = params
 
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _api(handler: Handler) -> Handler:
-    """Turn the errors a request can cause into JSON answers with the right status."""
+def _api(handler: Handler, *, lang: str, accounts: Callable[[], list[str]]) -> Handler:
+    """Turn the errors a request can cause into JSON answers with the right status, in the
+    language the request asked for, with every account number masked."""
 
     async def wrapped(request: Request) -> Response:
+        chosen = language(request.headers.get("accept-language"), lang)
+
+        def answer(status: int, key: str, text: str, code: str = "") -> Response:
+            body = {"error": mask_accounts(text, accounts()), "error_code": key}
+            if code:
+                body["code"] = code
+            return JSONResponse(body, status_code=status, headers=HEADERS)
+
         try:
             return await handler(request)
-        except (BadRequest, DomainError, ValueError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400, headers=HEADERS)
+        except BadRequest as exc:
+            return answer(exc.status, exc.key, message(chosen, exc.key, **exc.params))
+        except (DomainError, ValueError) as exc:
+            return answer(400, "invalid", message(chosen, "invalid", detail=exc))
         except NoSuchOrder as exc:
-            return JSONResponse({"error": str(exc), "code": exc.code}, 404, headers=HEADERS)
+            order_no = request.path_params.get("order_no", "")
+            return answer(
+                404, "no_such_order", message(chosen, "no_such_order", order_no=order_no), exc.code
+            )
         except OrderRefused as exc:
-            return JSONResponse({"error": str(exc), "code": exc.code}, 422, headers=HEADERS)
+            detail = message(chosen, exc.code) if known(exc.code) else str(exc)
+            return answer(422, "refused", message(chosen, "refused", detail=detail), exc.code)
         except BrokerError as exc:
-            return JSONResponse({"error": str(exc), "code": exc.code}, 502, headers=HEADERS)
+            detail = message(chosen, exc.code) if known(exc.code) else str(exc)
+            return answer(
+                502, "broker_error", message(chosen, "broker_error", detail=detail), exc.code
+            )
+        except Exception:
+            # Logged with its traceback for the operator; the client gets one plain line.
+            log.exception("web: %s %s failed", request.method, request.url.path)
+            return answer(500, "internal", message(chosen, "internal"))
 
     return wrapped
+
+
+def _json_depth(data: bytes) -> int:
+    """The deepest nesting of brackets in ``data``, ignoring brackets inside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+async def _read_limited(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > BODY_LIMIT):
+        raise BadRequest("too_large", 413, limit=BODY_LIMIT)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            # Stop reading: the rest is never buffered.
+            raise BadRequest("too_large", 413, limit=BODY_LIMIT)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _body(request: Request) -> dict[str, Any]:
     # JSON only: a cross-site form post cannot send it without a CORS preflight we never grant.
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise BadRequest("send the order as application/json")
+        raise BadRequest("json_only", 415)
+    data = await _read_limited(request)
+    if _json_depth(data) > JSON_DEPTH_LIMIT:
+        raise BadRequest("too_deep", limit=JSON_DEPTH_LIMIT)
     try:
-        body = json.loads(await request.body())
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f"not JSON: {exc}") from exc
+        body = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest("not_json") from exc
     if not isinstance(body, dict):
-        raise BadRequest("send a JSON object")
+        raise BadRequest("not_object")
     return body
 
 
@@ -96,24 +174,51 @@ def _int(body: dict[str, Any], name: str, *, minimum: int, required: bool = True
     value = body.get(name)
     if value is None or value == "":
         if required:
-            raise BadRequest(f"{name} is required")
+            raise BadRequest("required", field=name)
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise BadRequest(f"{name} must be a whole number")
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be a whole number") from exc
+        raise BadRequest("whole_number", field=name)
+    if isinstance(value, str) and (len(value) > 20 or not value.strip().lstrip("-").isdigit()):
+        raise BadRequest("whole_number", field=name)
+    number = int(value)
     if number < minimum:
-        raise BadRequest(f"{name} must be at least {minimum}")
+        raise BadRequest("at_least", field=name, minimum=minimum)
+    if number > NUMBER_LIMIT:
+        raise BadRequest("too_big", field=name)
     return number
+
+
+def _choice(kind: type[StrEnum], raw: object, key: str) -> Any:
+    try:
+        return kind(str(raw))
+    except ValueError as exc:
+        raise BadRequest(key) from exc
+
+
+def masked_workbook(book: Book, *, lang: str) -> Workbook:
+    """The export workbook with every account number masked, in sheet titles and cells."""
+    wb = workbook(book, lang=lang)
+    numbers = sorted(book.accounts)
+    titles = {sheet_title(n): n for n in numbers}
+    for ws in wb.worksheets:
+        number = titles.get(ws.title)
+        if number is not None:
+            ws.title = sheet_title(("계좌 " if lang != "en" else "Account ") + number[-4:])
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and any(n in cell.value for n in numbers):
+                    cell.value = mask_accounts(cell.value, numbers)
+    return wb
 
 
 def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Starlette:
     """The page, API and WebSocket over ``session``, which must be started by the time the
-    app's lifespan starts. ``token`` (if any) is required on every request but static assets.
+    app's lifespan starts. ``token`` (if any) is required on every request but static assets,
+    and must be strong (:class:`~jango.views.web.guard.WeakToken` otherwise).
     """
-    hub = Hub(session)
+    if token is not None:
+        check_token(token)
+    hub = GridHub(session)
     labels = json.dumps(page_labels(), ensure_ascii=False).replace("</", "<\\/")
     page_html = (
         (STATIC / "index.html")
@@ -122,17 +227,59 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
         .replace("__LABELS__", labels)
     )
 
+    def numbers() -> list[str]:
+        return [*session.book.accounts, *session.accounts]
+
+    def api(handler: Handler) -> Handler:
+        return _api(handler, lang=lang, accounts=numbers)
+
     def account(body: dict[str, Any]) -> str:
         number = hub.ids.account(str(body.get("account", "")))
         if number is None:
-            raise BadRequest("unknown account")
+            raise BadRequest("unknown_account")
         return number
+
+    def code(raw: object) -> Code:
+        try:
+            return parse_code(raw)
+        except DomainError as exc:
+            raise BadRequest("bad_code") from exc
+
+    def ack_payload(ack: OrderAck) -> dict[str, Any]:
+        return {"order_no": ack.order_no, "message": mask_accounts(ack.message, numbers())}
 
     async def page(request: Request) -> Response:
         return HTMLResponse(page_html, headers=HEADERS)
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204, headers=HEADERS)  # no icon, and no 404 in the console
+
     async def book(request: Request) -> Response:
-        return JSONResponse(snapshot(hub.ids, session), headers=HEADERS)
+        text = json.dumps(snapshot(hub.ids, session), ensure_ascii=False, separators=(",", ":"))
+        # A number inside free text (a status detail, a discrepancy's reason) is masked too.
+        body = mask_accounts(text, numbers())
+        return Response(body, media_type="application/json", headers=HEADERS)
+
+    async def quote(request: Request) -> Response:
+        """What the ticket needs to check an order: price, limits and the tick table."""
+        q = await session.broker.quote(code(request.query_params.get("code", "")))
+        market = q.market
+        upper, lower = q.upper, q.lower
+        if not upper and q.base and krx.has_price_limit(market):
+            upper, lower = krx.price_limits(q.base, market)
+        return JSONResponse(
+            {
+                "code": q.code,
+                "name": q.name,
+                "market": market.value,
+                "price": q.price,
+                "base": q.base,
+                "upper": upper,
+                "lower": lower,
+                "ticks": [list(band) for band in krx.tick_table(market)],
+            },
+            headers=HEADERS,
+        )
 
     async def place(request: Request) -> Response:
         body = await _body(request)
@@ -142,14 +289,13 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
         kind = body.get("order_type") or (OrderType.LIMIT if price else OrderType.MARKET)
         order = OrderRequest(
             account=account(body),
-            side=Side(str(body.get("side", ""))),
-            code=parse_code(str(body.get("code", ""))),
+            side=_choice(Side, body.get("side", ""), "bad_side"),
+            code=code(body.get("code", "")),
             qty=qty,
             price=price,
-            order_type=OrderType(kind),
+            order_type=_choice(OrderType, kind, "bad_order_type"),
         )
-        ack = await session.place(order)
-        return JSONResponse({"order_no": ack.order_no, "message": ack.message}, headers=HEADERS)
+        return JSONResponse(ack_payload(await session.place(order)), headers=HEADERS)
 
     async def amend(request: Request) -> Response:
         body = await _body(request)
@@ -158,33 +304,30 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
         qty = _int(body, "qty", minimum=1, required=False)
         order_no = request.path_params["order_no"]
         ack = await session.amend(account(body), order_no, price=price, qty=qty)
-        return JSONResponse({"order_no": ack.order_no, "message": ack.message}, headers=HEADERS)
+        return JSONResponse(ack_payload(ack), headers=HEADERS)
 
     async def cancel(request: Request) -> Response:
         body = await _body(request)
         qty = _int(body, "qty", minimum=1, required=False)
         order_no = request.path_params["order_no"]
         ack = await session.cancel(account(body), order_no, qty=qty)
-        return JSONResponse({"order_no": ack.order_no, "message": ack.message}, headers=HEADERS)
+        return JSONResponse(ack_payload(ack), headers=HEADERS)
 
     async def export(request: Request) -> Response:
-        from jango.views.export import export_book
-
-        chosen = request.query_params.get("lang", lang)
-        with tempfile.TemporaryDirectory(prefix="jango-web-") as tmp:
-            path = Path(tmp) / "book.xlsx"
-            # On the loop on purpose: the book cannot change while it is being written.
-            export_book(session.book, path, lang="en" if chosen == "en" else "ko")
-            data = path.read_bytes()
+        chosen = "en" if request.query_params.get("lang", lang) == "en" else "ko"
+        stream = io.BytesIO()
+        # On the loop on purpose: the book cannot change while it is being written.
+        masked_workbook(session.book, lang=chosen).save(stream)
         name = f"jango-{datetime.now():%Y%m%d-%H%M%S}.xlsx"
         headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
-        return Response(data, media_type=XLSX, headers=headers)
+        return Response(stream.getvalue(), media_type=XLSX, headers=headers)
 
-    async def stream(websocket: WebSocket) -> None:
+    async def live(websocket: WebSocket) -> None:
         await websocket.accept()
         client = hub.join()
         try:
-            await websocket.send_text(hub.snapshot(client))
+            for part in hub.snapshot_messages(client):
+                await websocket.send_text(part)
             sender = asyncio.create_task(_send_deltas(websocket, hub, client))
             closed = asyncio.create_task(_until_closed(websocket))
             _, pending = await asyncio.wait({sender, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -209,12 +352,14 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     app = Starlette(
         routes=[
             Route("/", page),
-            Route("/api/book", _api(book)),
-            Route("/api/orders", _api(place), methods=["POST"]),
-            Route("/api/orders/{order_no}/amend", _api(amend), methods=["POST"]),
-            Route("/api/orders/{order_no}/cancel", _api(cancel), methods=["POST"]),
-            Route("/api/export.xlsx", _api(export)),
-            WebSocketRoute("/ws", stream),
+            Route("/favicon.ico", favicon),
+            Route("/api/book", api(book)),
+            Route("/api/quote", api(quote)),
+            Route("/api/orders", api(place), methods=["POST"]),
+            Route("/api/orders/{order_no}/amend", api(amend), methods=["POST"]),
+            Route("/api/orders/{order_no}/cancel", api(cancel), methods=["POST"]),
+            Route("/api/export.xlsx", api(export)),
+            WebSocketRoute("/ws", live),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(Guard, token=token)],
@@ -224,17 +369,19 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     return app
 
 
-async def _send_deltas(websocket: WebSocket, hub: Hub, client: Client) -> None:
+async def _send_deltas(websocket: WebSocket, hub: GridHub, client: Client) -> None:
+    # One message at a time: while a send waits for a slow socket, the client's changes keep
+    # merging into its pending set, so the next delta carries only the latest cells.
     while True:
         await client.ready.wait()
         client.ready.clear()
-        message = hub.delta(client)
-        if message is not None:
-            await websocket.send_text(message)
+        for text in hub.delta_messages(client):
+            await websocket.send_text(text)
 
 
 async def _until_closed(websocket: WebSocket) -> None:
-    # The page sends nothing; this only notices the close (or a dropped connection).
+    # The page sends nothing; this only notices the close (or a dropped connection). A message
+    # it did send is read and dropped, never acted on.
     while (await websocket.receive())["type"] != "websocket.disconnect":
         pass
 
@@ -296,7 +443,12 @@ def serve(
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(24)
     try:
-        server = WebServer(create_app(session, token=token, lang=lang), host=host, port=port)
+        app = create_app(session, token=token, lang=lang)
+    except WeakToken as exc:
+        print(f"jango: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        server = WebServer(app, host=host, port=port)
     except OSError as exc:
         print(f"jango: error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2

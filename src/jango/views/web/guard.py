@@ -8,6 +8,8 @@
 * A browser's cross-site request is refused whenever it could act or read a stream: orders
   (anything but GET) and the WebSocket must come from the page's own origin. Browsers send
   ``Origin`` on those; programs that send none are not a browser a hostile page can drive.
+* Every HTTP answer, refusals and static files included, carries :data:`SECURITY_HEADERS`.
+* A token must be strong (:func:`check_token`): at least 128 bits' worth of characters.
 """
 
 from __future__ import annotations
@@ -17,11 +19,43 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 OPEN_PREFIXES = ("/static/",)
 POLICY_VIOLATION = 1008  # WebSocket close code
+# The page may talk only to its own server; nothing inline, nothing from elsewhere, no framing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+_ENCODED_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+# 22 characters of the URL-safe base64 alphabet carry 132 bits when drawn at random.
+TOKEN_MIN_LENGTH = 22
+TOKEN_MIN_DISTINCT = 10
+
+
+class WeakToken(ValueError):
+    """A ``--token`` too short or too repetitive to stand in for a password."""
+
+
+def check_token(token: str) -> str:
+    """``token`` if it is strong enough, else :class:`WeakToken` saying what a good one is."""
+    if len(token) < TOKEN_MIN_LENGTH or len(set(token)) < TOKEN_MIN_DISTINCT:
+        raise WeakToken(
+            f"the access token is too weak ({len(token)} characters): use at least "
+            f"{TOKEN_MIN_LENGTH} random characters (128 bits), for example "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
+    return token
 
 
 def is_loopback(host: str) -> bool:
@@ -33,6 +67,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _with_headers(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {k.lower() for k, _ in message.get("headers", [])}
+            extra = [(k, v) for k, v in _ENCODED_HEADERS if k not in present]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -48,12 +93,14 @@ class Guard:
 
     def __init__(self, app: ASGIApp, *, token: str | None) -> None:
         self.app = app
-        self.token = token
+        self.token = None if token is None else check_token(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if scope["type"] == "http":
+            send = _with_headers(send)
         problem = self.problem(scope)
         if problem is None:
             await self.app(scope, receive, send)
