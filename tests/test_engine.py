@@ -13,7 +13,17 @@ import pytest
 from jango.brokers.port import BrokerLimits, OrderRefused, OrderRequest
 from jango.brokers.sim.broker import SimBroker
 from jango.domain.book import Book, OrderStatus
-from jango.domain.model import Code, Credit, Discrepancy, Event, OrderType, Side
+from jango.domain.model import (
+    Code,
+    Credit,
+    Discrepancy,
+    Event,
+    NoticeKind,
+    OrderAction,
+    OrderNotice,
+    OrderType,
+    Side,
+)
 from jango.engine import Session
 from jango.sandbox.venue import Venue
 from jango.supervisor import Backoff
@@ -315,3 +325,22 @@ async def test_changes_are_followed_from_the_moment_they_are_asked_for_until_the
         assert first.orders or first.rows
     assert [c async for c in stream] == []
     assert [c async for c in s.changes()] == []  # asked for after the stop: ends at once
+
+
+async def test_a_count_that_drifted_is_corrected_by_the_next_periodic_reconcile() -> None:
+    broker = sim()
+    async with Session(broker, reconcile_interval=0.05) as s:
+        account = s.accounts[0]
+        key = next(s.book.rows(account)).key
+        qty, d2 = s.book.row(key).qty, s.book.accounts[account].d2  # type: ignore[union-attr]
+        # A fill the broker never made (as a fill counted twice in a startup race would be).
+        ghost = OrderNotice(
+            account, NoticeKind.FILLED, OrderAction.NEW, Side.BUY, key.code, "9999999", 1,
+            s.book.last_price(key.code) or 1_000, broker.venue.now(),
+            credit=key.credit, loan_date=key.loan_date,
+        )  # fmt: skip
+        s.book.apply_notice(ghost)
+        assert s.book.row(key).qty == qty + 1  # type: ignore[union-attr]
+        await s.wait_for(lambda book: book.row(key).qty == qty, timeout=30)  # type: ignore[union-attr]
+        assert s.book.accounts[account].d2 == d2
+        assert any(d.reason == "snapshot" and d.field == "qty" for d in s.book.discrepancies)

@@ -279,6 +279,7 @@ class Session:
         accounts: list[str] | None = None,
         recorder: Recorder | None = None,
         poll_interval: float = 1.0,
+        reconcile_interval: float = 60.0,
         keep_notices: int = 50,
         restart: Backoff | None = None,
     ) -> None:
@@ -286,6 +287,7 @@ class Session:
         self.book = book or Book(costs)
         self.recorder = recorder
         self.poll_interval = poll_interval
+        self.reconcile_interval = reconcile_interval
         self.accounts: list[str] = list(accounts or [])
         self.status = Status()
         self.stats = Stats()
@@ -298,6 +300,10 @@ class Session:
         self._queues: list[ChangeQueue] = []
         self._failing_listeners: set[int] = set()
         self._sync_lock = asyncio.Lock()
+        # Held while a pushed item is applied and while a balance is read and adopted, so a
+        # notice never lands between a snapshot's read and its adoption (the fence relies on
+        # notices arriving meanwhile waiting in the adapter's queue).
+        self._apply_lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self._closers: list[Callable[[], None]] = []
         self.supervisor = Supervisor(restart)
@@ -341,6 +347,8 @@ class Session:
         # The pump is ready once its re-read after a restart has worked (see _pump).
         self._pump_task = self.spawn("pump", self._pump, wait_ready=True)
         self.spawn("poll", self._poll)
+        if self.reconcile_interval > 0:
+            self.spawn("reconcile", self._reconcile_now_and_then)
 
     async def stop(self) -> tuple[Problem, ...]:
         """Stop the loops, unsubscribe everything and close the broker. Safe to call twice.
@@ -446,7 +454,12 @@ class Session:
         return await self.broker.cancel(account, order_no, qty=qty)
 
     async def reconcile(self) -> list[Discrepancy]:
-        """Re-read every account's balance; the broker's truth wins and differences are kept."""
+        """Re-read every account's balance and orders; the broker's truth wins and differences
+        are kept. Pushed notices wait meanwhile and are then judged against the new orders."""
+        async with self._apply_lock:
+            return await self._reconcile()
+
+    async def _reconcile(self) -> list[Discrepancy]:
         found: list[Discrepancy] = []
         for account in self.accounts:
             changes = await self._apply_snapshot(await self.broker.balance(account))
@@ -559,7 +572,8 @@ class Session:
                 self._resync = True
                 raise
             try:
-                await self._handle(item)
+                async with self._apply_lock:
+                    await self._handle(item)
             except Exception:
                 self._resync = True
                 raise
@@ -619,8 +633,16 @@ class Session:
         self._set_status(status.connected, status.detail)
         if status.connected and status.reconnected:
             self.status.reconnects += 1
-            await self.reconcile()
+            await self._reconcile()
         self._publish(Changes(accounts=frozenset(self.accounts)))
+
+    async def _reconcile_now_and_then(self) -> None:
+        """Re-read the broker every ``reconcile_interval`` seconds: what a notice stream cannot
+        carry (a fill counted in a startup race, an order changed in another program) is
+        corrected and recorded within that time."""
+        while True:
+            await asyncio.sleep(self.reconcile_interval)
+            await self.reconcile()
 
     async def _poll(self) -> None:
         """Price codes that did not fit the subscription capacity, most valuable first."""
