@@ -228,3 +228,35 @@ def test_a_notice_recorded_then_sigkilled_after_the_window_is_on_disk(tmp_path: 
     [notice] = list(read_entries(path, kinds=["notice"]))
     assert notice.order_no == order_no and notice.raw == "wire"
     assert notice.seq == 1
+
+
+def test_a_writer_far_behind_keeps_every_notice_and_the_last_tick_of_each_code(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    events = venue_events(steps=40)
+    ticks = [e for e in events if isinstance(e, Tick)]
+    notices = [e for e in events if isinstance(e, OrderNotice)]
+    # The writer blocks on the lock in its first batch; all the rest is its second batch, which
+    # is far more than a tenth of the queue: the sign of a writer behind.
+    backlog = [ticks[i % len(ticks)] for i in range(8_000)]
+    journal = Journal(path, max_queue=20_000)
+    blocker = locked(path)
+    try:
+        for tick in backlog:
+            journal.record_event(tick, raw="", source="sim", at=ARRIVAL)
+        for notice in notices:
+            journal.record_event(notice, raw="", source="sim", at=ARRIVAL)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    journal.flush()
+    health = journal.health
+    journal.close()
+    kept = [e.event() for e in read_entries(path, kinds=["tick"])]
+    assert [e.event() for e in read_entries(path, kinds=["notice"])] == notices
+    assert len(kept) + health.shed_ticks == len(backlog)
+    assert health.shed_ticks > 0 and health.lost == 0
+    # The last tick of every code is among those kept.
+    last = {t.code: t for t in backlog}
+    assert set(last.values()) <= set(kept)  # type: ignore[arg-type]

@@ -313,8 +313,10 @@ class Journal:
         self._failed_at: datetime | None = None
         self._last_cause = ""
         self._shed = self._lost = 0
+        self._shed_behind = 0  # counted by the writer (``_shed`` by the caller: no shared +=)
         self._lost_since_seq = 0
         self._shed_at = max(1, max_queue // 2)
+        self._behind_rows = min(_BATCH_ROWS, max(1, max_queue // 10))
         self._never_shed = durability == "every"  # ack-on-return callers get every tick
         self._sync_full = True
         self._writer: threading.Thread | None = None
@@ -414,7 +416,7 @@ class Journal:
             backlog = len(self._pending) + self._inflight
             oldest = self._oldest
             waited_ms = 0.0 if oldest is None else (time.monotonic() - oldest) * 1000
-            shed, lost, seq = self._shed, self._lost, self._committed
+            shed, lost, seq = self._shed + self._shed_behind, self._lost, self._committed
             if self._failure is not None:
                 state: HealthState = "failed"
                 message = failed_line(self._failure)
@@ -636,23 +638,30 @@ class Journal:
     ) -> tuple[list[tuple[object, ...]], list[tuple[int, Event, bool]]]:
         """The rows to insert and the events they carry, sampling ticks if so configured.
 
+        In "window" mode a batch of more than a tenth of ``max_queue`` rows (at most
+        ``_BATCH_ROWS``) means the writer is behind: then only the last tick of each code is
+        kept (the rest are shed), so notices behind a backlog of ticks are not kept waiting.
         Each event comes with its row's index in the rows (its seq once they are committed).
         """
         keep: dict[str, int] = {}
-        if self.ticks == "latest":
+        behind = self.durability == "window" and len(batch) > self._behind_rows
+        sample = self.ticks == "latest" or behind
+        if sample:
             for i, (_, event, tick, _) in enumerate(batch):
                 if tick:
                     assert isinstance(event, Tick)
                     keep[event.code] = i
         rows: list[tuple[object, ...]] = []
         events: list[tuple[int, Event, bool]] = []
-        for i, (row, event, _, lazy) in enumerate(batch):
+        for i, (row, event, tick, lazy) in enumerate(batch):
             if not i % _YIELD_EVERY:
                 time.sleep(0)  # hand the GIL to the event loop between slices
+            if sample and isinstance(event, Tick) and tick and keep.get(event.code) != i:
+                if row is not None:
+                    self._shed_behind += 1  # queued as "all", shed for the backlog
+                continue
             if row is None:
                 assert isinstance(event, Tick) and lazy is not None
-                if keep.get(event.code) != i:
-                    continue
                 row = _event_row(event, *lazy)
             if event is not None:
                 events.append((len(rows), event, bool(row[-1])))
@@ -726,7 +735,7 @@ class Journal:
         with self._cond:
             cause, since = self._failure, self._failed_at
             self._failure = self._failed_at = None
-            lost, shed = self._lost, self._shed
+            lost, shed = self._lost, self._shed + self._shed_behind
         line = (
             f"journal {self.path} could not be written from {since and iso(since)} "
             f"({self._cause(cause or '')}); "
