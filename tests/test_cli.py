@@ -27,7 +27,7 @@ def test_replay_of_the_sample_prints_every_account_as_json() -> None:
     book = json.loads(out.stdout)
     [acc] = book["accounts"]
     assert set(acc) == {"account", "rows", "cash", "totals", "open_orders", "discrepancies"}
-    assert set(acc["cash"]) == {"deposit", "d2", "orderable"}
+    assert set(acc["cash"]) == {"deposit", "d1", "d2", "orderable"}
     row_fields = {
         "code",
         "name",

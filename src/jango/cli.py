@@ -36,7 +36,7 @@ from jango.domain.model import (
     parse_code,
 )
 from jango.engine import Session
-from jango.recorded import RecordError, read_events
+from jango.journal.export import replay_lines
 from jango.views.report import book_report, book_table
 
 EXIT_USER_ERROR = 2
@@ -121,16 +121,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     book = Book(_costs(settings), pnl_mode=PnlMode(args.pnl or settings.get("pnl", "gross")))
     bad = 0
-    for number, item in read_events(lines):
-        if isinstance(item, RecordError):
-            bad += 1
-            print(f"{path}:{number}: {item}", file=sys.stderr)
-            continue
-        try:
-            book.apply(item)
-        except DomainError as exc:
-            bad += 1
-            print(f"{path}:{number}: {exc}", file=sys.stderr)
+    for number, error in replay_lines(book, lines):
+        bad += 1
+        print(f"{path}:{number}: {error}", file=sys.stderr)
     _print_book(book, args.format, args.lang or settings.get("lang", "ko"), _console())
     if bad:
         print(f"{path}: {bad} bad line(s) skipped", file=sys.stderr)

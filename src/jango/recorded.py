@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -45,6 +46,16 @@ VERSION = 1
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DECIMAL_RE = re.compile(r"^\d+(\.\d+)?$")
 _E = TypeVar("_E", bound=StrEnum)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalMark:
+    """Where an exported event stood in its journal: its sequence number (its identity on
+    replay) and, for journals from before the order-state fence, whether a snapshot was judged
+    to hold it already."""
+
+    seq: int
+    reflected: bool = False
 
 
 class RecordError(ValueError):
@@ -373,20 +384,25 @@ def parse_line(text: str) -> Event:
     Raises :class:`RecordError` naming the field and the problem. A header line is refused here:
     it describes a file, not an event (see :func:`read_events`).
     """
-    return _parse_event(_load(text))
+    return _parse_event(_load(text))[0]
 
 
-def _parse_event(raw: Mapping[str, Any]) -> Event:
+def _parse_event(raw: Mapping[str, Any]) -> tuple[Event, JournalMark | None]:
     kind = _type_of(raw)
     if kind == "header":
         raise RecordError("a header is allowed only as the first line of a file", "type")
     parser = _PARSERS.get(kind)
     if parser is None:
         raise RecordError(f"unknown value {kind!r} (one of snapshot, tick, notice)", "type")
-    fields = _Fields(raw, read=("type",))
+    fields = _Fields(raw, read=("type", "journal"))
     event = parser(fields)
     fields.done()
-    return event
+    mark = None
+    if "journal" in raw:
+        marked = fields.child("journal")
+        mark = JournalMark(marked.integer("seq", minimum=1), marked.flag("reflected"))
+        marked.done()
+    return event, mark
 
 
 def _check_header(raw: Mapping[str, Any]) -> None:
@@ -406,6 +422,15 @@ def read_events(lines: Iterable[str]) -> Iterator[tuple[int, Event | RecordError
     Errors are yielded, not raised, so one bad line never hides the rest of a recording. An
     optional header on the first non-blank line is checked and yielded only if it is bad.
     """
+    for number, item in read_records(lines):
+        yield number, item if isinstance(item, RecordError) else item[0]
+
+
+def read_records(
+    lines: Iterable[str],
+) -> Iterator[tuple[int, tuple[Event, JournalMark | None] | RecordError]]:
+    """Like :func:`read_events`, with each event's :class:`JournalMark` (``None`` on lines
+    that were not exported from a journal)."""
     first = True
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -539,6 +564,12 @@ def header_line() -> str:
     )
 
 
-def dump_line(event: Event) -> str:
-    """One line of JSON (no trailing newline) for ``event``; :func:`parse_line` reads it back."""
-    return json.dumps(to_record(event), ensure_ascii=False, separators=(",", ":"))
+def dump_line(event: Event, mark: JournalMark | None = None) -> str:
+    """One line of JSON (no trailing newline) for ``event``, with its journal ``mark`` if
+    given; :func:`parse_line` and :func:`read_records` read it back."""
+    record = to_record(event)
+    if mark is not None:
+        journal: dict[str, object] = {"seq": mark.seq}
+        _put(journal, "reflected", mark.reflected, False)
+        record["journal"] = journal
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))

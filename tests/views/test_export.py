@@ -26,8 +26,8 @@ from jango.domain.model import (
     Side,
     Tick,
 )
-from jango.views.export import BLUE, RED, export_book, write_csv
-from jango.views.report import ROW_COLUMNS, label
+from jango.views.export import BLUE, EXPORT_COLUMNS, RED, export_book, write_csv
+from jango.views.report import label
 
 ACC = "5012345601"
 SAMSUNG = Code("005930")
@@ -35,7 +35,7 @@ HYNIX = Code("000660")
 NAVER = Code("035420")
 LOAN = date(2026, 2, 2)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=KST)
-COL = {name: i for i, name in enumerate(ROW_COLUMNS, start=1)}
+COL = {name: i for i, name in enumerate(EXPORT_COLUMNS, start=1)}
 
 
 def at(seconds: int) -> datetime:
@@ -123,7 +123,7 @@ def test_xlsx_has_one_sheet_per_account_and_an_orders_sheet(tmp_path: Path) -> N
 
 def test_xlsx_header_is_bold_filled_frozen_and_labelled_in_korean(tmp_path: Path) -> None:
     ws = sheet(export_book(sample_book(), tmp_path / "b.xlsx"), ACC)
-    assert [ws.cell(1, c).value for c in COL.values()] == [label(c, "ko") for c in ROW_COLUMNS]
+    assert [ws.cell(1, c).value for c in COL.values()] == [label(c, "ko") for c in EXPORT_COLUMNS]
     for c in COL.values():
         cell = ws.cell(1, c)
         assert cell.font.b
@@ -155,6 +155,7 @@ def test_xlsx_rows_hold_exact_values_with_number_formats(tmp_path: Path) -> None
         "value": 720_000,
         "pnl": 20_000,
         "pnl_rate": pytest.approx(2.85),
+        "loan_amount": 0,
     }
     assert ws.cell(r, COL["qty"]).number_format == "#,##0"
     assert ws.cell(r, COL["value"]).number_format == "#,##0"
@@ -268,7 +269,7 @@ def test_csv_file_starts_with_a_bom_and_parses_back(tmp_path: Path) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")
     with path.open(encoding="utf-8-sig", newline="") as f:
         lines = list(csv.reader(f))
-    assert lines[0] == [label("account", "ko"), *(label(c, "ko") for c in ROW_COLUMNS)]
+    assert lines[0] == [label("account", "ko"), *(label(c, "ko") for c in EXPORT_COLUMNS)]
     body = lines[1:-1]
     assert len(body) == len(book.accounts[ACC].rows)
     samsung = next(x for x in body if x[1] == "005930" and x[3] == "현금")
@@ -286,10 +287,13 @@ def test_csv_file_starts_with_a_bom_and_parses_back(tmp_path: Path) -> None:
         "720000",
         "20000",
         "2.85",
+        "0",
     ]
     margin = next(x for x in body if x[3] == "자기융자")
     assert margin[4] == "2026-02-02"
     assert margin[7] == "66666.6666"
+    # A margin row the snapshot gave no loan amount for is taken as fully lent by default.
+    assert margin[-1] == margin[8]
 
 
 def test_csv_ends_with_a_totals_line_per_account() -> None:

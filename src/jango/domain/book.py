@@ -7,7 +7,17 @@ Rules (DESIGN.md, krx-rules §5–§6):
 * Accepted/confirmed/rejected notices change only order state and sellable quantity; fills change
   quantity, cost, cash and realized P&L.
 * Broker-reported post-event values win; each difference is kept as a :class:`Discrepancy`.
-* The same notice twice applies once (same fill id, or the same notice content).
+* A fill's identity is the broker's fill id on its trade date where there is one, and otherwise
+  its place in its order: the order's cumulative filled quantity after it (``filled_total``).
+  Each order keeps a filled watermark; a fill at or below it is already counted (a duplicate,
+  or a fill a snapshot's order list already holds) and changes nothing, and a fill that would
+  take an order past its quantity is a recorded discrepancy, never silently applied. Two fills
+  of the same content are two fills. Other notices apply once (the same content twice is one).
+* A snapshot that lists the account's orders of the day sets each order's watermark: that is the
+  startup fence, by order state and never by comparing clocks.
+* Deposit (예수금) settles T+2 over the KRX calendar: a fill moves D+2 at once and the deposit
+  on its settlement date. Open market buys hold cash at the day's upper limit (상한가).
+* A loan-funded row carries its loan amount; selling q of Q repays ``loan_amount * q // Q``.
 * A tick costs O(rows of that code): account totals are kept by deltas, never re-summed.
 * Every ``apply`` returns :class:`Changes` naming what it touched, so views redraw only that.
 
@@ -19,11 +29,12 @@ because the principal is the lender's.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
+from jango.domain import krx
 from jango.domain.costs import PPB, CostSchedule
 from jango.domain.model import (
     KST,
@@ -34,12 +45,14 @@ from jango.domain.model import (
     Condition,
     Credit,
     Discrepancy,
+    DomainError,
     Event,
     HoldingKey,
     Market,
     NoticeKind,
     OrderAction,
     OrderNotice,
+    OrderState,
     OrderType,
     Side,
     Tick,
@@ -79,6 +92,7 @@ class Row:
     value: int = 0
     pnl: int = 0
     pnl_net: int = 0
+    loan_amount: int = 0  # what the lender funded (대출금액); 0 for cash rows
     # Kept by the Book so a tick is a handful of integer operations.
     totals: Totals = field(default_factory=lambda: Totals(), repr=False, compare=False)
     short: bool = field(default=False, repr=False, compare=False)
@@ -95,6 +109,11 @@ class Row:
     @property
     def priced(self) -> bool:
         return self.price > 0
+
+    @property
+    def market_known(self) -> bool:
+        """False while the market is unknown: sell tax is then only an estimate (stock rate)."""
+        return self.market is not Market.UNKNOWN
 
     def pnl_rate(self, mode: PnlMode = PnlMode.GROSS) -> Decimal:
         """Unrealized P&L as a percentage of the purchase amount, 2 decimals (truncated)."""
@@ -156,6 +175,9 @@ class Account:
     synced: bool = False  # a broker snapshot has been applied at least once
     totals: Totals = field(default_factory=Totals)
     rows: dict[HoldingKey, Row] = field(default_factory=dict)
+    # Cash still to settle: (settlement date, change to the deposit), in date order.
+    pending: list[tuple[date, int]] = field(default_factory=list)
+    day: date | None = None  # the book's trading day, for D+1
 
     @property
     def orderable(self) -> int:
@@ -163,8 +185,16 @@ class Account:
         return self.d2 - self.buy_holds
 
     @property
+    def d1(self) -> int:
+        """The deposit after what settles by the next business day (D+1 예수금)."""
+        if self.day is None:
+            return self.deposit
+        by = krx.add_business_days(self.day, 1)
+        return self.deposit + sum(amount for when, amount in self.pending if when <= by)
+
+    @property
     def cash(self) -> Cash:
-        return Cash(self.deposit, self.d2)
+        return Cash(self.deposit, self.d2, self.d1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +233,11 @@ class Book:
         self._tick_changes: dict[Code, Changes] = {}
         self._prices: dict[Code, int] = {}
         self._seen: set[object] = set()
+        # Fill watermarks of orders the book never saw accepted: (account, order_no) → filled.
+        self._unknown_filled: dict[tuple[str, str], int] = {}
+        self._bases: dict[Code, int] = {}  # 기준가 per code: last price less its day's change
+        self.reflected_fills = 0  # fills found already counted (duplicates, snapshot-held)
+        self.last_seq = 0  # the journal sequence number of the last event applied, if any
         self._day: date | None = None
         self._next_day = datetime.min.replace(tzinfo=KST)
         self._tax_rates: dict[Market, int] = {}
@@ -263,6 +298,7 @@ class Book:
             return NOTHING
         price = tick.price
         self._prices[tick.code] = price
+        self._bases[tick.code] = price - tick.diff
         rows = self._by_code.get(tick.code)
         if rows is None:
             return NOTHING
@@ -319,6 +355,7 @@ class Book:
         for key in list(acc.rows):
             self._remove_row(acc, key)
         acc.deposit, acc.d2 = snap.cash.deposit, snap.cash.d2
+        self._adopt_pending(acc, snap)
         touched = set()
         for brow in snap.rows:
             if brow.qty == 0:
@@ -373,27 +410,159 @@ class Book:
             else:
                 self._add_balance_row(acc, brow)
             touched.add(brow.key)
+        orders: set[str] = set()
+        if snap.orders is not None:
+            orders = self._adopt_orders(acc, snap, found)
         self._recompute_buy_holds(acc)
         return Changes(
             rows=frozenset(touched),
             removed=frozenset(set(old_rows) - touched),
             accounts=frozenset({snap.account}),
+            orders=frozenset(orders),
             discrepancies=tuple(found),
         )
 
+    def _adopt_pending(self, acc: Account, snap: BalanceSnapshot) -> None:
+        """Dates for what the snapshot's cash has still to settle (D+2 − deposit).
+
+        The book's own dated entries are kept when they account for exactly that amount;
+        otherwise D+1 (where the broker reports it) splits it, and the rest settles at D+2.
+        """
+        day = snap.time.astimezone(KST).date()
+        acc.day = day if acc.day is None or day > acc.day else acc.day
+        due = snap.cash.d2 - snap.cash.deposit
+        mine = [(when, amount) for when, amount in acc.pending if when > day]
+        if sum(amount for _, amount in mine) == due:
+            acc.pending = mine
+            return
+        d1, d2 = krx.add_business_days(day, 1), krx.add_business_days(day, 2)
+        acc.pending = []
+        if snap.cash.d1 is not None and snap.cash.d1 != snap.cash.deposit:
+            acc.pending.append((d1, snap.cash.d1 - snap.cash.deposit))
+            due -= snap.cash.d1 - snap.cash.deposit
+        if due:
+            acc.pending.append((d2, due))
+
+    def _adopt_orders(
+        self, acc: Account, snap: BalanceSnapshot, found: list[Discrepancy]
+    ) -> set[str]:
+        """The broker's orders of the day replace the book's: their filled quantities become the
+        watermarks fills are counted from, and their open quantities the holds."""
+        states = {o.order_no: o for o in snap.orders or ()}
+        replaced = {o.orig_order_no for o in states.values() if o.orig_order_no}
+        touched: set[str] = set()
+        for order in [o for o in self.orders.values() if o.account == acc.account]:
+            if order.order_no in states:
+                continue
+            if order.status is OrderStatus.OPEN:
+                found.append(
+                    self._discrepancy(
+                        acc.account,
+                        order.code,
+                        "order",
+                        f"open {order.remaining}",
+                        "not in the broker's orders",
+                        "snapshot: the broker lists no such order; closed",
+                        snap.time,
+                        order.order_no,
+                    )
+                )
+                order.status, order.remaining = OrderStatus.CANCELLED, 0
+            order.held = order.cash_held = 0
+            touched.add(order.order_no)
+        for st in states.values():
+            known = self.orders.get(st.order_no)
+            if (
+                known is not None
+                and known.account == acc.account
+                and known.filled != st.filled
+                and acc.synced
+                and known.filled
+            ):
+                found.append(
+                    self._discrepancy(
+                        acc.account,
+                        st.code,
+                        "filled",
+                        str(order.filled),
+                        str(st.filled),
+                        "snapshot: the broker's filled quantity adopted",
+                        snap.time,
+                        st.order_no,
+                    )
+                )
+            order = self._order_from_state(st)
+            if st.remaining:
+                order.status = OrderStatus.OPEN
+            elif st.order_no in replaced:
+                order.status = OrderStatus.REPLACED
+            elif st.filled == st.qty:
+                order.status = OrderStatus.FILLED
+            else:
+                order.status = OrderStatus.CANCELLED
+            self._unknown_filled.pop((acc.account, st.order_no), None)
+            if order.status is OrderStatus.OPEN:
+                if order.side is _closing_side(order.credit):
+                    # The snapshot's sellable quantity already leaves this order's shares out.
+                    order.held = order.remaining
+                elif order.side is Side.BUY:
+                    self._set_cash_hold(acc, order)
+            touched.add(order.order_no)
+        return touched
+
+    def _order_from_state(self, st: OrderState) -> Order:
+        order = Order(
+            account=st.account,
+            order_no=st.order_no,
+            code=st.code,
+            side=st.side,
+            credit=st.credit,
+            loan_date=st.loan_date,
+            qty=st.qty,
+            price=st.price,
+            order_type=st.order_type,
+            condition=st.condition,
+            time=st.time,
+            orig_order_no=st.orig_order_no,
+            filled=st.filled,
+            remaining=st.remaining,
+        )
+        self.orders[st.order_no] = order
+        return order
+
+    def upper_limit(self, code: Code) -> int:
+        """Today's upper price limit (상한가) of ``code`` from its 기준가, or 0 if not known."""
+        base = self._bases.get(code, 0)
+        market = self.names.get(code, ("", Market.UNKNOWN))[1]
+        if base <= 0 or not krx.has_price_limit(market):
+            return 0
+        try:
+            return krx.price_limits(base, market, self._day)[0]
+        except DomainError:
+            return 0
+
     def apply_notice(self, n: OrderNotice) -> Changes:
-        """Apply one order notice; a duplicate applies once and returns ``applied=False``."""
+        """Apply one order notice. One already counted (a duplicate, or a fill inside its
+        order's watermark) changes nothing and returns ``applied=False``."""
+        self._day_of(n.time)
         dedupe = self.dedupe_key(n)
-        if dedupe in self._seen:
+        if dedupe is not None:
+            if dedupe in self._seen:
+                if n.kind is NoticeKind.FILLED:
+                    self.reflected_fills += 1
+                return NOTHING
+            self._seen.add(dedupe)
+        if n.kind is NoticeKind.FILLED and self._counted(n):
+            self.reflected_fills += 1
             return NOTHING
-        self._seen.add(dedupe)
+        if n.kind is not NoticeKind.FILLED and self._already_reflected(n):
+            return NOTHING
         if n.name or n.market is not Market.UNKNOWN:
             self.names.setdefault(n.code, (n.name, n.market))
         acc = self.accounts.get(n.account)
         if acc is None:
             acc = self.accounts[n.account] = Account(n.account)
         ch = _Collector(n.account)
-        self._day_of(n.time)
         if n.kind is NoticeKind.FILLED:
             self._fill(acc, n, ch)
         elif n.kind is NoticeKind.ACCEPTED:
@@ -424,15 +593,40 @@ class Book:
 
     # ----------------------------------------------------------------- notices
 
-    def _accept(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
-        known = self.orders.get(n.order_no)
-        if known is not None:
-            if known.status is OrderStatus.OPEN and (known.side, known.code, known.qty) == (
+    def _counted(self, n: OrderNotice) -> bool:
+        """Whether fill ``n`` is inside its order's filled watermark (already counted)."""
+        if n.filled_total is None:
+            return False
+        order = self.orders.get(n.order_no)
+        if order is not None and order.account == n.account:
+            return n.filled_total <= order.filled
+        return n.filled_total <= self._unknown_filled.get((n.account, n.order_no), 0)
+
+    def _already_reflected(self, n: OrderNotice) -> bool:
+        """A notice the order state already shows: the same acceptance again, or one that
+        arrives after a snapshot whose order list held the order (open or done), or a
+        confirmation of a cancel or amend the list already shows. Applying it, with post
+        values from before the snapshot, would undo the snapshot."""
+        if n.kind is NoticeKind.ACCEPTED and n.action is OrderAction.NEW:
+            known = self.orders.get(n.order_no)
+            return known is not None and (known.account, known.side, known.code, known.qty) == (
+                n.account,
                 n.side,
                 n.code,
                 n.qty,
-            ):
-                return  # the same order reported again
+            )
+        if n.kind is not NoticeKind.CONFIRMED:
+            return False
+        if n.action is OrderAction.CANCEL:
+            orig = self.orders.get(n.orig_order_no or n.order_no)
+            return orig is not None and orig.remaining == 0 and orig.status is not OrderStatus.OPEN
+        if n.action is OrderAction.AMEND:
+            return n.order_no in self.orders
+        return False
+
+    def _accept(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
+        known = self.orders.get(n.order_no)
+        if known is not None:
             # Brokers reuse numbers (daily, or a restarted venue): the new order replaces it.
             ch.found.append(
                 self._discrepancy(
@@ -496,9 +690,27 @@ class Book:
         elif order.side is Side.BUY:
             self._set_cash_hold(acc, order)
             ch.accounts.add(acc.account)
+            if not order.price and not self.upper_limit(order.code):
+                ch.found.append(
+                    self._discrepancy(
+                        order.account,
+                        order.code,
+                        "cash_hold",
+                        str(order.cash_held),
+                        "",
+                        "market buy: upper limit unknown (no 기준가 yet); held at the last "
+                        "price, the next snapshot's cash is the broker's",
+                        order.time,
+                        order.order_no,
+                    )
+                )
 
     def _set_cash_hold(self, acc: Account, order: Order) -> None:
-        price = order.price or self._prices.get(order.code, 0)
+        price = order.price
+        if not price:
+            # An open market buy holds at the day's upper limit (krx-rules §5); until that is
+            # known, at the last price, which the next snapshot's cash corrects.
+            price = self.upper_limit(order.code) or self._prices.get(order.code, 0)
         amount = price * order.remaining if order.status is OrderStatus.OPEN else 0
         hold = amount + self.costs.commission(amount) if amount else 0
         if order.credit.is_loan:
@@ -589,13 +801,54 @@ class Book:
 
     def _fill(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
         order = self.orders.get(n.order_no)
+        if order is not None and order.account != n.account:
+            order = None
         closing = n.side is _closing_side(n.credit)
         if order is None:
             ch.found.append(
                 self._unknown_order(n, "fill for an unknown order; applied to holdings")
             )
+            if n.filled_total is not None:
+                self._unknown_filled[(n.account, n.order_no)] = n.filled_total
             held = 0
         else:
+            if n.filled_total is not None and n.filled_total - n.qty != order.filled:
+                ch.found.append(
+                    self._discrepancy(
+                        n.account,
+                        n.code,
+                        "filled",
+                        str(order.filled),
+                        str(n.filled_total - n.qty),
+                        "fill continues from another filled quantity than the book's; "
+                        "the broker's count adopted",
+                        n.time,
+                        n.order_no,
+                    )
+                )
+                if n.filled_total - n.qty > order.filled:
+                    # Fills were missed; the next reconcile brings their rows and cash.
+                    missed = n.filled_total - n.qty - order.filled
+                    order.filled += missed
+                    order.remaining = max(0, order.remaining - missed)
+                else:
+                    # Part of this fill is already counted: apply only what is new.
+                    n = _with_qty(n, n.filled_total - order.filled)
+            if n.filled_total is None and order.filled + n.qty > order.qty:
+                ch.found.append(
+                    self._discrepancy(
+                        n.account,
+                        n.code,
+                        "filled",
+                        str(order.filled),
+                        str(order.filled + n.qty),
+                        f"fill would take the order past its quantity {order.qty}; not applied",
+                        n.time,
+                        n.order_no,
+                    )
+                )
+                ch.orders.add(order.order_no)
+                return
             if n.qty > order.remaining:
                 ch.found.append(
                     self._discrepancy(
@@ -627,7 +880,10 @@ class Book:
     def _open(self, acc: Account, n: OrderNotice, ch: _Collector) -> None:
         amount = n.price * n.qty
         commission = self.costs.commission(amount)
-        tax = self.costs.tax(amount, self._market(n), n.time.date()) if n.side is Side.SELL else 0
+        market = self._market(n)
+        tax = self.costs.tax(amount, market, n.time.date()) if n.side is Side.SELL else 0
+        if tax and market is Market.UNKNOWN:
+            ch.found.append(self._tax_estimated(n, tax))
         row = acc.rows.get(n.key)
         if row is None:
             name, market = self.names.get(n.code, (n.name, n.market))
@@ -638,12 +894,39 @@ class Book:
         t = acc.totals
         t.commission += commission
         t.tax += tax
-        if n.credit.is_loan:
-            acc.d2 -= commission + tax
+        if n.credit.is_short:
+            # A short sale's proceeds stay with the lender as collateral.
+            cash = -(commission + tax)
+        elif n.credit.is_loan:
+            loan = amount * self.costs.margin_loan_ppb // PPB
+            row.loan_amount += loan
+            cash = -(amount - loan + commission)
         else:
-            acc.d2 -= amount + commission
+            cash = -(amount + commission)
+        self._settle_later(acc, n, cash)
         ch.rows.add(row.key)
         ch.accounts.add(acc.account)
+
+    def _settle_later(self, acc: Account, n: OrderNotice, cash: int) -> None:
+        """D+2 moves now; the deposit moves on the fill's settlement date (T+2)."""
+        acc.d2 += cash
+        if cash:
+            when = krx.settlement_date(n.time.astimezone(KST).date())
+            acc.pending.append((when, cash))
+            acc.pending.sort(key=lambda item: item[0])
+
+    def _tax_estimated(self, n: OrderNotice, tax: int) -> Discrepancy:
+        return self._discrepancy(
+            n.account,
+            n.code,
+            "tax",
+            str(tax),
+            "",
+            "market unknown: sell tax estimated at the stock rate",
+            n.time,
+            n.order_no,
+            key=n.key,
+        )
 
     def _close(self, acc: Account, n: OrderNotice, held: int, ch: _Collector) -> None:
         row = acc.rows.get(n.key)
@@ -668,9 +951,12 @@ class Book:
         if row is None or qty == 0:
             return
         removed = row.purchase_amount if qty == row.qty else row.purchase_amount * qty // row.qty
+        repaid = row.loan_amount if qty == row.qty else row.loan_amount * qty // row.qty
         amount = n.price * qty
         commission = self.costs.commission(amount)
         tax = self.costs.tax(amount, row.market, n.time.date()) if n.side is Side.SELL else 0
+        if tax and row.market is Market.UNKNOWN:
+            ch.found.append(self._tax_estimated(n, tax))
         gross = removed - amount if n.credit.is_short else amount - removed
         net = gross - commission - tax
         # Quantity beyond what the order held back comes out of sellable now.
@@ -680,7 +966,11 @@ class Book:
         t.realized_net += net
         t.commission += commission
         t.tax += tax
-        acc.d2 += net if n.credit.is_loan else amount - commission - tax
+        row.loan_amount -= repaid
+        if n.credit.is_short:
+            self._settle_later(acc, n, net)
+        else:
+            self._settle_later(acc, n, amount - repaid - commission - tax)
         ch.accounts.add(acc.account)
         if row.qty == 0:
             self._remove_row(acc, row.key)
@@ -781,6 +1071,7 @@ class Book:
         else:
             name, market = self.names.get(b.code, (name, market))
         row = Row(b.key, name, market, 0, 0, 0)
+        row.loan_amount = self._loan_of(b)
         self._insert_row(acc, row)
         self._shift(row, d_qty=b.qty, d_sellable=b.sellable, d_amount=b.purchase_amount)
         price = b.price or self._prices.get(b.code, 0)
@@ -788,8 +1079,15 @@ class Book:
             self._prices[b.code] = b.price
         self._revalue(row, price)
 
+    def _loan_of(self, b: BalanceRow) -> int:
+        """The row's loan: as the broker reports it, else the configured margin rate's share."""
+        if b.loan_amount or not b.credit.is_loan or b.credit.is_short:
+            return b.loan_amount
+        return b.purchase_amount * self.costs.margin_loan_ppb // PPB
+
     def _merge_balance_row(self, acc: Account, b: BalanceRow) -> None:
         row = acc.rows[b.key]
+        row.loan_amount += self._loan_of(b)
         self._shift(row, d_qty=b.qty, d_sellable=b.sellable, d_amount=b.purchase_amount)
 
     def _insert_row(self, acc: Account, row: Row) -> None:
@@ -876,12 +1174,16 @@ class Book:
 
     @staticmethod
     def dedupe_key(n: OrderNotice) -> object:
-        """What makes two notices the same: the fill id on its trade date, else the whole notice.
+        """What makes two notices the same by identity: a fill's broker fill id on its trade
+        date; any other notice's whole content. ``None`` for a fill without a fill id: its
+        identity is its place in its order's filled quantity (see :meth:`apply_notice`).
 
         The date matters because brokers restart fill ids and order numbers every day.
         """
-        if n.fill_id:
-            return ("fill", n.account, n.time.date().isoformat(), n.fill_id)
+        if n.kind is NoticeKind.FILLED:
+            if n.fill_id:
+                return ("fill", n.account, n.time.astimezone(KST).date().isoformat(), n.fill_id)
+            return None
         return n
 
     def _expire(self, acc: Account, order: Order, ch: _Collector) -> None:
@@ -909,6 +1211,13 @@ class Book:
             return isinstance(key, tuple) and str(key[2]) >= iso
 
         self._seen = {key for key in self._seen if current(key)}
+        self._unknown_filled.clear()
+        for acc in self.accounts.values():
+            acc.day = day
+            due = [amount for when, amount in acc.pending if when <= day]
+            if due:
+                acc.deposit += sum(due)
+                acc.pending = [(when, amount) for when, amount in acc.pending if when > day]
 
     def _set_day(self, day: date) -> None:
         """A new trading day can change the tax rate of the unrealized estimate: revalue all."""
@@ -969,6 +1278,10 @@ class Book:
         return self._discrepancy(
             n.account, n.code, "order", "", n.order_no, reason, n.time, n.order_no, key=n.key
         )
+
+
+def _with_qty(n: OrderNotice, qty: int) -> OrderNotice:
+    return replace(n, qty=qty)
 
 
 @dataclass(slots=True)

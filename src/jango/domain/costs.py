@@ -80,6 +80,8 @@ class CostSchedule:
     commission_unit: int = 10
     tax_unit: int = 1
     taxes: TaxTable = field(default=KRX_SELL_TAX)
+    # The part of a margin (신용) buy the broker lends; the rest is paid from the deposit.
+    margin_loan_ppb: int = PPB
 
     def commission(self, amount: int) -> int:
         """Commission on one fill (or one estimated trade) of ``amount`` won."""
@@ -106,14 +108,19 @@ class CostSchedule:
         commission_percent: str = "0.015",
         commission_unit: int = 10,
         tax_unit: int = 1,
+        margin_loan_percent: str = "100",
     ) -> CostSchedule:
         """A schedule from configuration values (percent as text, to stay exact)."""
         if commission_unit < 1 or tax_unit < 1:
             raise DomainError("rounding units must be at least 1 won")
+        loan = rate_ppb(margin_loan_percent)
+        if not 0 <= loan <= PPB:
+            raise DomainError("margin_loan_percent must be between 0 and 100")
         return cls(
             commission_ppb=rate_ppb(commission_percent),
             commission_unit=commission_unit,
             tax_unit=tax_unit,
+            margin_loan_ppb=loan,
         )
 
 

@@ -31,7 +31,7 @@ from jango.domain.model import (
 )
 from jango.recorded import parse_line, to_record
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 # Row fields saved and restored exactly (the book's private caches are rebuilt by the book).
 _ROW_INTS = (
@@ -44,6 +44,7 @@ _ROW_INTS = (
     "value",
     "pnl",
     "pnl_net",
+    "loan_amount",
 )
 _TOTAL_FIELDS = (
     "purchase_amount",
@@ -120,6 +121,8 @@ def dump_book(book: Book) -> dict[str, Any]:
                 "d2": acc.d2,
                 "buy_holds": acc.buy_holds,
                 "synced": acc.synced,
+                "pending": [[when.isoformat(), amount] for when, amount in acc.pending],
+                "cash_day": _day(acc.day),
                 "totals": {f: getattr(acc.totals, f) for f in _TOTAL_FIELDS},
                 "rows": [_dump_row(acc.rows[key]) for key in sorted(acc.rows)],
             }
@@ -134,6 +137,10 @@ def dump_book(book: Book) -> dict[str, Any]:
         "orders": [_dump_order(o) for o in book.orders.values()],
         "names": {code: [n, m.value] for code, (n, m) in sorted(book.names.items())},
         "prices": dict(sorted(book._prices.items())),
+        "bases": dict(sorted(book._bases.items())),
+        "unknown_filled": sorted([a, o, f] for (a, o), f in book._unknown_filled.items()),
+        "reflected_fills": book.reflected_fills,
+        "last_seq": book.last_seq,
         "seen": seen,
     }
 
@@ -182,6 +189,7 @@ def _balance_row(account: str, data: dict[str, Any]) -> BalanceRow:
         name=data["name"],
         market=Market(data["market"]),
         price=data["price"],
+        loan_amount=data["loan_amount"],
     )
 
 
@@ -196,6 +204,8 @@ def _load_account(book: Book, day: date, item: dict[str, Any]) -> None:
     book.apply_snapshot(snap)
     acc = book.accounts[name]
     acc.synced, acc.buy_holds = item["synced"], item["buy_holds"]
+    acc.pending = [(date.fromisoformat(when), amount) for when, amount in item["pending"]]
+    acc.day = _opt_day(item["cash_day"])
     for brow, saved in zip(rows, item["rows"], strict=True):
         row = acc.rows[brow.key]
         for field in _ROW_INTS:
@@ -222,6 +232,10 @@ def load_book(data: dict[str, Any], costs: CostSchedule | None = None) -> Book:
             book.orders[order.order_no] = order
         book.names = {Code(c): (n, Market(m)) for c, (n, m) in data["names"].items()}
         book._prices = {Code(c): p for c, p in data["prices"].items()}
+        book._bases = {Code(c): p for c, p in data["bases"].items()}
+        book._unknown_filled = {(a, o): f for a, o, f in data["unknown_filled"]}
+        book.reflected_fills = data["reflected_fills"]
+        book.last_seq = data["last_seq"]
         book._seen = {_load_seen(item) for item in data["seen"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise BookStateError(f"unreadable book state: {exc!r}") from exc

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from jango.domain.book import Book
 from jango.domain.model import KST, BalanceSnapshot, OrderNotice, parse_code
-from jango.journal.fence import absorb
+from jango.journal.export import export_lines
+from jango.journal.fence import apply_journaled
 from jango.journal.recover import recover
 from jango.journal.schema import JournalError
 from jango.journal.store import EVENT_KINDS, KINDS, Entry, default_path, read_entries
-from jango.recorded import header_line
 
 
 def _fail(message: str) -> int:
@@ -66,10 +66,10 @@ def cmd_journal(args: argparse.Namespace) -> int:
         if args.export:
             count = 0
             with Path(args.export).open("w", encoding="utf-8") as out:
-                out.write(header_line() + "\n")
-                for e in entries:
-                    out.write(e.body + "\n")
+                for line in export_lines(entries):
+                    out.write(line + "\n")
                     count += 1
+            count -= 1  # the header
             print(f"wrote {count} events to {args.export}")
             return 0
         for e in entries:
@@ -98,10 +98,7 @@ def cmd_why(args: argparse.Namespace) -> int:
             continue
         event = e.event()
         realized = {a: acc.totals.realized_gross for a, acc in book.accounts.items()}
-        if isinstance(event, OrderNotice) and e.reflected:
-            absorb(book, event)
-        else:
-            book.apply(event)
+        apply_journaled(book, e.seq, event, reflected=e.reflected)
         if isinstance(event, BalanceSnapshot):
             if not any(r.code == code for r in event.rows) and not any(
                 r.key.code == code for r in book.rows(event.account)

@@ -4,7 +4,8 @@ One table holds, in one sequence (``seq``), every normalized event (snapshot, ti
 recorded-format JSON of :mod:`jango.recorded` plus the raw wire payload), every undecodable frame
 (``error``) and every ``discrepancy``. A ``checkpoints`` table holds the book state after
 some ``seq`` (:mod:`jango.journal.checkpoint`), so :meth:`Journal.rebuild` starts at the latest
-checkpoint and applies only later events. Replay is idempotent because the book dedupes notices.
+checkpoint and applies only later events. Replay is idempotent: the book skips sequence numbers
+it has applied.
 
 Writes happen on one writer thread: callers put rows on a queue and the writer commits whatever
 has gathered in one transaction (group commit). The writer also applies each event to a shadow
@@ -41,9 +42,9 @@ from typing import Any, Literal
 from jango.config import data_dir
 from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
-from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNotice, Tick
+from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, Tick
 from jango.journal.checkpoint import BookStateError, dump_book, load_book
-from jango.journal.fence import absorb
+from jango.journal.fence import apply_journaled
 from jango.journal.schema import (
     JournalCorrupt,
     JournalError,
@@ -336,10 +337,7 @@ class Journal:
             for p in batch:
                 if p.event is None:
                     continue
-                if p.row[-1] and isinstance(p.event, OrderNotice):
-                    absorb(shadow, p.event)
-                else:
-                    shadow.apply(p.event)
+                apply_journaled(shadow, p.seq, p.event, reflected=bool(p.row[-1]))
                 self._since_checkpoint += 1
             shadow.discrepancies.clear()  # the session records its own; don't grow forever
             if self._since_checkpoint >= self.checkpoint_every:
@@ -386,10 +384,7 @@ class Journal:
                     bad += 1
                     log.warning("journal event %d unreadable, skipped: %s", seq, exc)
                     continue
-                if reflected and isinstance(event, OrderNotice):
-                    absorb(book, event)
-                else:
-                    book.apply(event)
+                apply_journaled(book, seq, event, reflected=bool(reflected))
         self.last_rebuild = RebuildStats(start, read, bad)
         return book
 

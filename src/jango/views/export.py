@@ -23,7 +23,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from jango.domain.book import Account, Book, Order, PnlMode, Row
-from jango.views.report import ROW_COLUMNS, label
+from jango.views.report import ROW_COLUMNS, label, shown_name
+
+# The screen's columns, and the loan of each row (a sheet has room for it).
+EXPORT_COLUMNS = (*ROW_COLUMNS, "loan_amount")
 
 Value = str | int | Decimal | date | None
 
@@ -46,6 +49,7 @@ FORMATS: dict[str, str] = {
     "pnl": MONEY,
     "pnl_rate": RATE,
     "loan_date": DATE,
+    "loan_amount": MONEY,
 }
 # Cells coloured by the sign of the row's P&L (price: by the sign of its change).
 SIGNED = frozenset({"pnl", "pnl_rate"})
@@ -64,7 +68,16 @@ ORDER_COLUMNS = (
 )
 ORDER_FORMATS = {"order_qty": MONEY, "order_price": MONEY, "filled": MONEY, "remaining": MONEY}
 ORDERS_SHEET = {"ko": "주문", "en": "Orders"}
-SUMMARY = ("deposit", "d2", "orderable", "realized_gross", "realized_net", "commission", "tax")
+SUMMARY = (
+    "deposit",
+    "d1",
+    "d2",
+    "orderable",
+    "realized_gross",
+    "realized_net",
+    "commission",
+    "tax",
+)
 
 # Excel forbids these in sheet titles, and titles longer than 31 characters.
 _BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
@@ -111,7 +124,7 @@ def write_csv(
     out = csv.writer(stream)
     if bom:
         stream.write("\ufeff")
-    out.writerow([label("account", lang), *(label(c, lang) for c in ROW_COLUMNS)])
+    out.writerow([label("account", lang), *(label(c, lang) for c in EXPORT_COLUMNS)])
     for account in sorted(book.accounts):
         for row in book.rows(account):
             out.writerow([account, *(_csv(v) for v in row_values(row, mode, lang))])
@@ -133,12 +146,12 @@ def _csv(value: Value) -> str:
 
 
 def row_values(row: Row, mode: PnlMode, lang: str) -> list[Value]:
-    """One holding as typed values, in :data:`ROW_COLUMNS` order."""
+    """One holding as typed values, in :data:`EXPORT_COLUMNS` order."""
     key = row.key
     pnl = row.pnl if mode is PnlMode.GROSS else row.pnl_net
     return [
         key.code,
-        row.name,
+        shown_name(row, lang),
         _credit(key.credit.label_ko, key.credit.value, lang),
         key.loan_date,
         row.qty,
@@ -149,19 +162,22 @@ def row_values(row: Row, mode: PnlMode, lang: str) -> list[Value]:
         row.value,
         pnl,
         row.pnl_rate(mode) if row.priced else None,
+        row.loan_amount,
     ]
 
 
 def totals_values(acc: Account, mode: PnlMode, lang: str) -> list[Value]:
-    """The account's totals line, in :data:`ROW_COLUMNS` order (blank where a sum means nothing)."""
+    """The account's totals line, in :data:`EXPORT_COLUMNS` order (blank where a sum means
+    nothing)."""
     t = acc.totals
     sums: dict[str, Value] = {
         "code": label("total", lang),
         "purchase_amount": t.purchase_amount,
         "value": t.value,
         "pnl": t.pnl if mode is PnlMode.GROSS else t.pnl_net,
+        "loan_amount": sum(r.loan_amount for r in acc.rows.values()),
     }
-    return [sums.get(col) for col in ROW_COLUMNS]
+    return [sums.get(col) for col in EXPORT_COLUMNS]
 
 
 def _credit(ko: str, en: str, lang: str) -> str:
@@ -190,12 +206,12 @@ def sheet_title(account: str) -> str:
 
 
 def _account_sheet(ws: Worksheet, book: Book, account: str, mode: PnlMode, lang: str) -> None:
-    _header(ws, [label(c, lang) for c in ROW_COLUMNS])
+    _header(ws, [label(c, lang) for c in EXPORT_COLUMNS])
     acc = book.accounts[account]
     for r, row in enumerate(book.rows(account), start=2):
         pnl = row.pnl if mode is PnlMode.GROSS else row.pnl_net
         for c, (col, value) in enumerate(
-            zip(ROW_COLUMNS, row_values(row, mode, lang), strict=True), start=1
+            zip(EXPORT_COLUMNS, row_values(row, mode, lang), strict=True), start=1
         ):
             cell = ws.cell(r, c, value)
             _format(cell, FORMATS.get(col))
@@ -206,7 +222,7 @@ def _account_sheet(ws: Worksheet, book: Book, account: str, mode: PnlMode, lang:
     total_row = ws.max_row + 1
     totals = totals_values(acc, mode, lang)
     pnl_total = acc.totals.pnl if mode is PnlMode.GROSS else acc.totals.pnl_net
-    for c, (col, value) in enumerate(zip(ROW_COLUMNS, totals, strict=True), start=1):
+    for c, (col, value) in enumerate(zip(EXPORT_COLUMNS, totals, strict=True), start=1):
         cell = ws.cell(total_row, c, value)
         cell.font = Font(bold=True)
         _format(cell, FORMATS.get(col))
@@ -216,6 +232,7 @@ def _account_sheet(ws: Worksheet, book: Book, account: str, mode: PnlMode, lang:
     t = acc.totals
     amounts = {
         "deposit": acc.deposit,
+        "d1": acc.d1,
         "d2": acc.d2,
         "orderable": acc.orderable,
         "realized_gross": t.realized_gross,

@@ -34,7 +34,10 @@ LABELS: dict[str, dict[str, str]] = {
         "pnl": "평가손익",
         "pnl_rate": "수익률(%)",
         "deposit": "예수금",
+        "d1": "D+1 예수금",
         "d2": "D+2 예수금",
+        "loan_amount": "대출금액",
+        "market_unknown": "시장 미확인: 세금 추정",
         "orderable": "주문가능",
         "realized_gross": "실현손익(세전)",
         "realized_net": "실현손익(세후)",
@@ -73,7 +76,10 @@ LABELS: dict[str, dict[str, str]] = {
         "pnl": "P&L",
         "pnl_rate": "P&L %",
         "deposit": "Deposit",
+        "d1": "D+1 cash",
         "d2": "D+2 cash",
+        "loan_amount": "Loan",
+        "market_unknown": "market unknown: tax estimated",
         "orderable": "Orderable",
         "realized_gross": "Realized (gross)",
         "realized_net": "Realized (net)",
@@ -122,6 +128,8 @@ def row_report(row: Row, mode: PnlMode = PnlMode.GROSS) -> dict[str, Any]:
         "pnl_gross": row.pnl,
         "pnl_net": row.pnl_net,
         "pnl_rate": str(row.pnl_rate(mode)),
+        "loan_amount": row.loan_amount,
+        "market_known": row.market_known,
     }
 
 
@@ -159,7 +167,7 @@ def discrepancy_report(d: Discrepancy) -> dict[str, Any]:
 
 
 def cash_report(acc: Account) -> dict[str, int]:
-    return {"deposit": acc.deposit, "d2": acc.d2, "orderable": acc.orderable}
+    return {"deposit": acc.deposit, "d1": acc.d1, "d2": acc.d2, "orderable": acc.orderable}
 
 
 def totals_report(acc: Account, mode: PnlMode) -> dict[str, int]:
@@ -231,13 +239,20 @@ def credit_label(credit: Credit, lang: str = "ko") -> str:
     return credit.label_ko if lang == "ko" else credit.value.replace("_", " ")
 
 
+def shown_name(row: Row, lang: str = "ko") -> str:
+    """The row's name, flagged when its market (and so its sell tax) is not known."""
+    if row.market_known:
+        return row.name
+    return f"{row.name} ※{label('market_unknown', lang)}"
+
+
 def row_cells(row: Row, mode: PnlMode, lang: str = "ko") -> list[Text | str]:
     """Display cells of one row, in :data:`ROW_COLUMNS` order."""
     pnl = row.pnl if mode is PnlMode.GROSS else row.pnl_net
     key = row.key
     return [
         key.code,
-        row.name,
+        shown_name(row, lang),
         credit_label(key.credit, lang),
         key.loan_date.isoformat() if key.loan_date else "",
         won(row.qty),
@@ -285,6 +300,7 @@ def book_table(book: Book, *, lang: str = "ko", mode: PnlMode | None = None) -> 
         summary = Table(show_header=True)
         for col in (
             "deposit",
+            "d1",
             "d2",
             "orderable",
             "realized_gross",
@@ -295,6 +311,7 @@ def book_table(book: Book, *, lang: str = "ko", mode: PnlMode | None = None) -> 
             summary.add_column(label(col, lang), justify="right")
         summary.add_row(
             won(acc.deposit),
+            won(acc.d1),
             won(acc.d2),
             won(acc.orderable),
             signed_text(t.realized_gross),
