@@ -238,3 +238,30 @@ def test_the_seed_runs_unchanged_under_a_real_pyqt5_loop(tmp_path: Path) -> None
     done = run(harness, "--step-interval", "0.02", "--seconds", "60", "--", str(seed))
     assert done.returncode == 0, done.stderr
     assert "before exec 0 ticks True" in done.stdout
+
+
+def test_the_stand_in_builds_designer_windows_and_reads_qt_constants() -> None:
+    modules = cybos_qt.install_shim(MessageQueues(), force=True)
+    try:
+        namespace: dict[str, object] = {}
+        exec(
+            "from PyQt5.QtWidgets import *\n"
+            "from PyQt5.QtCore import *\n"
+            "from PyQt5 import uic\n"
+            "Form, Base = uic.loadUiType('main_window.ui')\n"
+            "class Window(QMainWindow, Form):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.setupUi(self)\n"
+            "        self.table = QTableWidget(self)\n"
+            "        buttons = QMessageBox.Yes | QMessageBox.No\n"
+            "        self.answer = QMessageBox.question(self, 't', 'q', buttons)\n"
+            "        self.status = 'now ' + QTime.currentTime().toString('hh:mm:ss')\n"
+            "window = Window()\n",
+            namespace,
+        )
+        window = namespace["window"]
+        assert window.status == "now "  # type: ignore[attr-defined]
+    finally:
+        for name in modules:
+            sys.modules.pop(name, None)

@@ -255,3 +255,16 @@ def test_a_fill_pumped_later_is_listed_in_the_days_orders(market: CybosEmulator)
         daily.GetDataValue(9, i) for i in range(rows) if daily.GetDataValue(1, i) == int(order_no)
     ]  # type: ignore[attr-defined]
     assert filled == [1]
+
+
+def test_pywin32_spellings_scripts_use_resolve_as_with_idispatch(market: CybosEmulator) -> None:
+    gencache = market.win32com_client.gencache  # type: ignore[attr-defined]
+    assert gencache.EnsureDispatch("CpUtil.CpCybos").IsConnect == 1
+    chart = market.Dispatch("CpSysDib.StockChart")
+    chart.setInputValue(0, "A005930")  # type: ignore[attr-defined]
+    chart.setinputvalue(4, 3)  # type: ignore[attr-defined]
+    chart.SetInputValue(5, [0, 5])
+    assert chart.blockRequest() == 0  # type: ignore[attr-defined]
+    assert chart.getHeaderValue(3) == 3  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        chart.NoSuchMethod()  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from jango.brokers.cybos import CybosBroker, wire
-from jango.brokers.port import OrderRequest, PushItem, Received
+from jango.brokers.port import ConnectionStatus, OrderRequest, PushItem, Received
 from jango.domain.model import (
     BalanceRow,
     Code,
@@ -251,3 +251,40 @@ def test_the_code_managers_kinds_map_to_markets() -> None:
     assert wire.market_from_kinds(1, 17) is Market.ETN
     assert wire.market_from_kinds(2, 1) is Market.KOSDAQ
     assert wire.market_from_kinds(0, 0) is Market.UNKNOWN
+
+
+async def restored(broker: CybosBroker) -> None:
+    """Wait for the adapter's report that it restored the session after a disconnect."""
+
+    async def status() -> None:
+        async for item in broker.events():
+            if isinstance(item, ConnectionStatus) and item.connected:
+                return
+
+    await asyncio.wait_for(status(), WAIT)
+
+
+def test_after_a_reconnect_fill_totals_continue_from_the_orders_fills_during_the_outage() -> None:
+    venue = small_depth_venue()
+    price = venue.quote(CODE).upper
+
+    async def scenario() -> None:
+        broker = CybosBroker.for_emulator(venue, reconnect_interval=0.01)
+        await broker.connect()
+        try:
+            order_no = venue.place(DEMO_ACCOUNT, Side.BUY, CODE, 200, price)
+            broker.emulator.disconnect()
+            # Fills while disconnected never reach the stream; the adapter re-reads them.
+            step_until(venue, lambda: venue.open_orders(DEMO_ACCOUNT)[0].filled >= 12)
+            during = venue.open_orders(DEMO_ACCOUNT)[0].filled
+            broker.emulator.reconnect()
+            await restored(broker)  # the venue stands still until the adapter re-seeded
+            got = await fills(broker, venue, number(order_no), 3)
+        finally:
+            await broker.close()
+        (logged,) = [o for o in broker.emulator.day_orders.of(DEMO_ACCOUNT) if o.fills]
+        server_totals = {fill.total for fill in logged.fills}
+        assert all(n.filled_total in server_totals for n in got)  # each one exact
+        assert any(n.filled_total is not None and n.filled_total > during for n in got)
+
+    asyncio.run(scenario())

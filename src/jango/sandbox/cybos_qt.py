@@ -261,7 +261,17 @@ def pyqtSlot(*_args: object, **_kwargs: object) -> Callable[[Any], Any]:
     return lambda fn: fn
 
 
-class _Anything:
+class _AnyMeta(type):
+    """Class-level Qt constants (``QMessageBox.Yes``, ``Qt.AlignCenter``) read as values that
+    accept everything."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Anything()
+
+
+class _Anything(metaclass=_AnyMeta):
     """A widget or Qt value that accepts every call; its signals are real."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -287,6 +297,15 @@ class _Anything:
 
     def __int__(self) -> int:
         return 0
+
+    def __getitem__(self, _key: object) -> Any:
+        return _Anything()
+
+    def __add__(self, other: object) -> Any:
+        return other if isinstance(other, str) else self
+
+    def __radd__(self, other: object) -> Any:
+        return other if isinstance(other, str) else self
 
     def __str__(self) -> str:
         return ""
@@ -405,8 +424,92 @@ class QEventLoop(QObject):
         _loop().exit_code = 0
 
 
+# Names a ``from PyQt5.QtWidgets import *`` (or QtCore/QtGui) must find: star imports see only
+# what a module already holds, not what its ``__getattr__`` would make.
+_STAR_NAMES = {
+    "PyQt5.QtWidgets": [
+        "QMainWindow",
+        "QWidget",
+        "QDialog",
+        "QPushButton",
+        "QLabel",
+        "QLineEdit",
+        "QTextEdit",
+        "QPlainTextEdit",
+        "QTableWidget",
+        "QTableWidgetItem",
+        "QTableView",
+        "QTreeWidget",
+        "QTreeWidgetItem",
+        "QListWidget",
+        "QComboBox",
+        "QCheckBox",
+        "QRadioButton",
+        "QSpinBox",
+        "QDoubleSpinBox",
+        "QGroupBox",
+        "QTabWidget",
+        "QVBoxLayout",
+        "QHBoxLayout",
+        "QGridLayout",
+        "QFormLayout",
+        "QMessageBox",
+        "QFileDialog",
+        "QStatusBar",
+        "QMenuBar",
+        "QMenu",
+        "QAction",
+        "QToolBar",
+        "QHeaderView",
+        "QAbstractItemView",
+        "QSplitter",
+        "QFrame",
+        "QProgressBar",
+        "QSizePolicy",
+        "QScrollArea",
+        "QInputDialog",
+        "QDateEdit",
+        "QTimeEdit",
+        "QSlider",
+    ],
+    "PyQt5.QtCore": [
+        "QThread",
+        "QTime",
+        "QDate",
+        "QDateTime",
+        "QEvent",
+        "QSettings",
+        "QAbstractTableModel",
+        "QModelIndex",
+        "QVariant",
+        "QSize",
+        "QPoint",
+        "QRect",
+        "QObject",
+        "QMutex",
+        "QTimer",
+        "QEventLoop",
+        "QStringListModel",
+        "QSortFilterProxyModel",
+        "QThreadPool",
+        "QRunnable",
+    ],
+    "PyQt5.QtGui": [
+        "QIcon",
+        "QFont",
+        "QColor",
+        "QBrush",
+        "QPixmap",
+        "QStandardItemModel",
+        "QStandardItem",
+    ],
+}
+
+
 def _module(name: str, classes: dict[str, Any]) -> types.ModuleType:
     module = types.ModuleType(name, "CYBOS emulator stand-in for PyQt5 (no PyQt5 installed)")
+    for key in _STAR_NAMES.get(name, ()):
+        setattr(module, key, type(key, (QObject,), {}))
     for key, value in classes.items():
         setattr(module, key, value)
 
@@ -441,11 +544,19 @@ def install_shim(
         "Qt": _Anything(),
     }
     widgets = {"QApplication": QApplication}
+
+    def load_ui_type(_path: object, *_args: object) -> tuple[type, type]:
+        # A Designer form: a mix-in whose setupUi does nothing, and a plain base widget.
+        form = type("Ui_Form", (QObject,), {"setupUi": lambda self, *a: None})
+        return form, QObject
+
+    uic = {"loadUiType": load_ui_type, "loadUi": lambda *a, **k: _Anything()}
     modules = {
         "PyQt5.QtCore": _module("PyQt5.QtCore", core),
         "PyQt5.QtWidgets": _module("PyQt5.QtWidgets", widgets),
         "PyQt5.QtGui": _module("PyQt5.QtGui", {"QGuiApplication": QApplication}),
         "PyQt5.QAxContainer": _module("PyQt5.QAxContainer", {}),
+        "PyQt5.uic": _module("PyQt5.uic", uic),
     }
     package = _module("PyQt5", {})
     package.__path__ = []
