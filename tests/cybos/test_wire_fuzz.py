@@ -37,7 +37,9 @@ com_values = st.one_of(
     st.binary(max_size=10),
     st.decimals(allow_nan=True, allow_infinity=True),
     st.lists(st.integers(), max_size=3),
-    st.sampled_from(["A005930", "A00593", "005930", "U001", " ", "1", "01", "Y", "NaN", "1e999"]),
+    st.sampled_from(
+        ["A005930", "A00593", "005930", "U001", " ", "1", "01", "Y", "NaN", "1e999", "1E1000000"]
+    ),
 )
 
 CONCLUSION: dict[int, object] = {

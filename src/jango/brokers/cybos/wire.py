@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException
 
 from jango.domain.model import (
     KST,
@@ -199,9 +199,10 @@ def decimal(value: object, what: str) -> Decimal:
         raise WireError(f"{what}: {_short(value)} is too long for a number")
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
+        plausible = number.is_finite() and abs(number) < _MAX_BOOK_PRICE
+    except DecimalException:  # InvalidOperation, and Overflow for exponents such as 1E1000000
         raise WireError(f"{what}: invalid number {_short(value)}") from None
-    if not number.is_finite() or abs(number) >= _MAX_BOOK_PRICE:
+    if not plausible:
         raise WireError(f"{what}: {_short(value)} is not a plausible amount")
     return number
 
