@@ -306,6 +306,7 @@ class Session:
         self._apply_lock = asyncio.Lock()
         self._stopped = asyncio.Event()
         self._closers: list[Callable[[], None]] = []
+        self._alongside: list[tuple[str, TaskFactory]] = []
         self.supervisor = Supervisor(restart)
         self.supervisor.listen(self._on_problem)
         self._tasks: list[Supervised] = []
@@ -349,6 +350,13 @@ class Session:
         self.spawn("poll", self._poll)
         if self.reconcile_interval > 0:
             self.spawn("reconcile", self._reconcile_now_and_then)
+        for name, factory in self._alongside:
+            self.spawn(name, factory)
+
+    def run_alongside(self, name: str, factory: TaskFactory) -> None:
+        """Run ``factory()`` as a supervised task once the session has started (a part built
+        before the loop runs, such as the journal's health watcher, registers itself here)."""
+        self._alongside.append((name, factory))
 
     async def stop(self) -> tuple[Problem, ...]:
         """Stop the loops, unsubscribe everything and close the broker. Safe to call twice.

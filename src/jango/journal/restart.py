@@ -11,12 +11,17 @@ the snapshot (see :mod:`jango.journal.fence`), so a fill is never counted twice.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from jango.brokers.port import Broker
 from jango.domain.costs import CostSchedule
 from jango.engine import Session
+from jango.journal.schema import JournalError
 from jango.journal.store import Journal
+
+# How often the session's status follows the journal's health.
+HEALTH_EVERY = 0.25
 
 
 def open_session_with_journal(
@@ -32,4 +37,27 @@ def open_session_with_journal(
     the broker and the journal records what differed. ``session_options`` go to ``Session``.
     """
     book = journal.rebuild(costs)
-    return Session(broker, book=book, recorder=journal, **session_options)
+    session = Session(broker, book=book, recorder=journal, **session_options)
+    session.run_alongside("journal", lambda: follow_health(session, journal))
+    return session
+
+
+async def follow_health(session: Session, journal: Journal) -> None:
+    """Show the journal's health in the session's status while the session runs.
+
+    A journal that is behind is shown until it catches up; one that failed or lost events
+    stays shown and makes the session end as failed (a non-zero exit), while the book goes on
+    in memory.
+    """
+    shown = ""  # the state last reported: each change is reported (and logged) once
+    while True:
+        health = journal.health
+        if health.ok:
+            if shown:
+                session.supervisor.clear("journal")
+                shown = ""
+        elif health.state != shown:
+            lasting = health.state in ("failed", "degraded")
+            session.supervisor.report("journal", JournalError(health.message), permanent=lasting)
+            shown = health.state
+        await asyncio.sleep(HEALTH_EVERY)
