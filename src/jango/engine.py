@@ -384,9 +384,8 @@ class Session:
         finally:
             # The adapter's tasks, if it left any running, and the final word on failures.
             failures = await self.supervisor.stop()
-            for close in self._closers:
-                close()
             self._set_status(False, "stopped")
+            self._close_all()
         if failures:
             log.error(
                 "session on %s ended with %d task(s) given up: %s",
@@ -395,6 +394,19 @@ class Session:
                 "; ".join(f.describe() for f in failures),
             )
         return failures
+
+    def _close_all(self) -> None:
+        """Run every closer even if one fails; the first failure is raised after the rest ran
+        (a journal that could not write must not keep the next closer from running)."""
+        first: Exception | None = None
+        for close in self._closers:
+            try:
+                close()
+            except Exception as exc:
+                log.error("closing failed: %s", exc)
+                first = first or exc
+        if first is not None:
+            raise first
 
     @property
     def failures(self) -> tuple[Problem, ...]:
