@@ -196,7 +196,9 @@ def cases() -> list[Case]:
             ("Address already in use",),
         ),
         Case(
-            "sandbox cybos missing script", ("sandbox", "cybos", f"{d}/none.py"), ("no such script",)
+            "sandbox cybos missing script",
+            ("sandbox", "cybos", f"{d}/none.py"),
+            ("no such script",),
         ),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -53,3 +54,21 @@ def write(path: Path, events: list[Event], **options: object) -> None:
     with Journal(path, **options) as journal:  # type: ignore[arg-type]
         for event in events:
             journal.record_event(event, raw="", source="sim", at=ARRIVAL)
+
+
+def fills_journaled(path: Path) -> int:
+    """How many fill notices the journal at ``path`` holds now (read-only, while it is written;
+    0 before the file or its schema exists)."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        (count,) = db.execute(
+            "SELECT count(*) FROM events WHERE kind = 'notice' AND body LIKE ?",
+            ('%"kind":"filled"%',),
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+    return int(count)

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from jango.domain.model import HoldingKey, Side
 from jango.journal import Journal, read_entries
 from jango.sandbox.venue import Venue
+from tests.journal.streams import fills_journaled
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("JANGO_KILLS", "0")) or (
@@ -39,27 +39,10 @@ def environment(data: Path) -> dict[str, str]:
     return {**env, "JANGO_DATA_DIR": str(data), "PYTHONPATH": str(ROOT / "src")}
 
 
-def fills_journaled(data: Path) -> int:
-    path = data / f"{PROFILE}.journal.sqlite"
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        (count,) = db.execute(
-            "SELECT count(*) FROM events WHERE kind = 'notice' AND body LIKE ?",
-            ('%"kind":"filled"%',),
-        ).fetchone()
-    except sqlite3.OperationalError:
-        return 0  # created but no schema yet
-    finally:
-        db.close()
-    return int(count)
-
-
 def run_and_kill(data: Path, rng: random.Random, *, in_startup: bool) -> None:
     """Start a run and SIGKILL it: at a random moment of startup, or a random moment after it
     has journaled a new fill (so the kill lands while trading, whatever the machine's load)."""
-    before = fills_journaled(data)
+    before = fills_journaled(data / f"{PROFILE}.journal.sqlite")
     proc = subprocess.Popen(
         jango(data, "run", "--profile", PROFILE, "--seconds", "120", "--format", "json"),
         cwd=ROOT,
@@ -71,7 +54,10 @@ def run_and_kill(data: Path, rng: random.Random, *, in_startup: bool) -> None:
         time.sleep(rng.uniform(0.1, 1.5))
     else:
         deadline = time.monotonic() + 90
-        while fills_journaled(data) <= before and time.monotonic() < deadline:
+        while (
+            fills_journaled(data / f"{PROFILE}.journal.sqlite") <= before
+            and time.monotonic() < deadline
+        ):
             assert proc.poll() is None, proc.communicate()[1].decode(errors="replace")[-3000:]
             time.sleep(0.05)
         time.sleep(rng.uniform(0, 1.0))

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -20,26 +19,11 @@ from jango.brokers.sim.demo import DemoTrader
 from jango.journal import Journal
 from jango.sandbox.kis_server import KisSandbox
 from jango.sandbox.venue import Venue
+from tests.journal.streams import fills_journaled
 from tests.test_exit_code import kis_env
 
 KILLS = int(os.environ.get("JANGO_KILLS", "0")) or (60 if os.environ.get("JANGO_LONG") else 30)
 WAIT = 120.0  # a safety net on each run, never a measurement
-
-
-def fills_journaled(path: Path) -> int:
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        (count,) = db.execute(
-            "SELECT count(*) FROM events WHERE kind = 'notice' AND body LIKE ?",
-            ('%"kind":"filled"%',),
-        ).fetchone()
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        db.close()
-    return int(count)
 
 
 async def trade(venue: Venue, account: str, stop: asyncio.Event) -> None:
