@@ -21,10 +21,12 @@ from jango.brokers.port import (
     Broker,
     BrokerError,
     ConnectionStatus,
+    NotSupported,
     OrderAck,
     OrderRequest,
     PushItem,
     Received,
+    StartupError,
     Undecodable,
 )
 from jango.domain.book import Book, Changes
@@ -307,6 +309,7 @@ class Session:
         self._stopped = asyncio.Event()
         self._closers: list[Callable[[], None]] = []
         self._alongside: list[tuple[str, TaskFactory]] = []
+        self._restart = restart or Backoff()
         self.supervisor = Supervisor(restart)
         self.supervisor.listen(self._on_problem)
         self._tasks: list[Supervised] = []
@@ -338,11 +341,35 @@ class Session:
         if not self.accounts:
             self.accounts = await self.broker.accounts()
         for account in self.accounts:
-            await self._apply_snapshot(await self.broker.balance(account))
+            await self._apply_snapshot(await self._first_balance(account))
         await self._bootstrap_prices(sorted(self.book.held_codes()))
         await self._sync_subscriptions()
         self._set_status(True, f"connected to {self.broker.name}")
         self._start_tasks()
+
+    async def _first_balance(self, account: str) -> BalanceSnapshot:
+        """The startup balance, read again with back-off while the broker cannot give a
+        consistent one (a busy account's balance changing mid-paging); a refusal at startup
+        (bad credentials, wrong mode) is final at once."""
+        backoff = self._restart
+        wait, attempt = backoff.initial, 0
+        while True:
+            attempt += 1
+            try:
+                return await self.broker.balance(account)
+            except (StartupError, NotSupported):
+                raise
+            except BrokerError as exc:
+                if backoff.attempts and attempt > backoff.attempts:
+                    raise
+                log.warning(
+                    "startup balance of %s failed (%s); reading again in %.1f s",
+                    mask_account(account),
+                    exc,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                wait = min(backoff.maximum, wait * backoff.factor)
 
     def _start_tasks(self) -> None:
         # The pump is ready once its re-read after a restart has worked (see _pump).

@@ -30,7 +30,7 @@ async def trade(venue: Venue, account: str, stop: asyncio.Event) -> None:
     trader = DemoTrader(venue, account, seed=3)
     while not stop.is_set():
         trader.act()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
 
 
 async def start(env: dict[str, str], seconds: int) -> asyncio.subprocess.Process:
