@@ -3,7 +3,7 @@ trades: every fill the venue made is in the final book exactly once, and the boo
 deposit and D+2 equal the venue's own account.
 
 The kills land anywhere: during startup (rebuild, the first snapshot, subscriptions), while
-trading, at checkpoints and in shutdown. ``JANGO_LONG=1`` runs 60 kills instead of 22.
+trading, at checkpoints and in shutdown. ``JANGO_LONG=1`` runs 60 kills instead of 30.
 """
 
 from __future__ import annotations
