@@ -44,7 +44,7 @@ def cases() -> list[Case]:
         Case("unknown command", ("bogus",), ("invalid choice: 'bogus'",)),
         Case("unknown flag", ("balance", "--bogus"), ("unrecognized arguments: --bogus",)),
         # --- replay
-        Case("replay missing file", ("replay", f"{d}/none.jsonl"), ("no such script",)),
+        Case("replay missing file", ("replay", f"{d}/none.jsonl"), ("No such file",)),
         Case("replay a folder", ("replay", d), ("is a folder",)),
         Case("replay bad format", ("replay", str(SAMPLE), "--format", "xml"), ("'xml'",)),
         Case("replay bad lang", ("replay", str(SAMPLE), "--lang", "fr"), ("'fr'", "'ko'")),
