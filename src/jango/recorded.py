@@ -692,12 +692,17 @@ def _order_record(o: OrderState) -> dict[str, object]:
         "price": o.price,
         "time": _time(o.time),
     }
+    _put_order_terms(out, o)
+    return out
+
+
+def _put_order_terms(out: dict[str, object], o: OrderState | OrderNotice) -> None:
+    """The optional terms an order state and a notice share, written the same way."""
     _put(out, "orig_order_no", o.orig_order_no, "")
     _put(out, "credit", o.credit.value, Credit.CASH.value)
     _put(out, "loan_date", o.loan_date and o.loan_date.isoformat(), None)
     _put(out, "order_type", o.order_type.value, OrderType.LIMIT.value)
     _put(out, "condition", o.condition.value, Condition.NONE.value)
-    return out
 
 
 def _notice_record(n: OrderNotice) -> dict[str, object]:
@@ -713,11 +718,7 @@ def _notice_record(n: OrderNotice) -> dict[str, object]:
         "price": n.price,
         "time": _time(n.time),
     }
-    _put(out, "orig_order_no", n.orig_order_no, "")
-    _put(out, "credit", n.credit.value, Credit.CASH.value)
-    _put(out, "loan_date", n.loan_date and n.loan_date.isoformat(), None)
-    _put(out, "order_type", n.order_type.value, OrderType.LIMIT.value)
-    _put(out, "condition", n.condition.value, Condition.NONE.value)
+    _put_order_terms(out, n)
     _put(out, "fill_id", n.fill_id, "")
     _put(out, "name", n.name, "")
     _put(out, "market", n.market.value, Market.UNKNOWN.value)

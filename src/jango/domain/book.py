@@ -28,6 +28,7 @@ because the principal is the lender's.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -912,8 +913,8 @@ class Book:
         acc.d2 += cash
         if cash:
             when = krx.settlement_date(n.time.astimezone(KST).date())
-            acc.pending.append((when, cash))
-            acc.pending.sort(key=lambda item: item[0])
+            # Fills arrive in time order, so this lands at the end; no re-sort per fill.
+            insort(acc.pending, (when, cash), key=_settle_day)
 
     def _tax_estimated(self, n: OrderNotice, tax: int) -> Discrepancy:
         return self._discrepancy(
@@ -1278,6 +1279,10 @@ class Book:
         return self._discrepancy(
             n.account, n.code, "order", "", n.order_no, reason, n.time, n.order_no, key=n.key
         )
+
+
+def _settle_day(item: tuple[date, int]) -> date:
+    return item[0]
 
 
 def _with_qty(n: OrderNotice, qty: int) -> OrderNotice:

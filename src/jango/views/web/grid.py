@@ -271,25 +271,9 @@ class GridHub(Hub):
     def delta_messages(self, client: Client) -> list[str]:
         """What changed for ``client`` since its last message: zero or more numbered deltas."""
         assert isinstance(client, GridClient)
-        parts: list[str] = []
-        if client.accounts:
-            accounts = ",".join(self._accounts[a] for a in client.accounts)
-            parts.append(f'"accounts":[{accounts}],"grand":{self._grand}')
-        if client.notices:
-            parts.append(f'"notices":{self._notices}')
-        if client.status:
-            parts.append('"status":' + _dumps(status_payload(self.session.status)))
-        found = self.session.book.discrepancies
-        if len(found) > client.discrepancies_seen:
-            new = found[client.discrepancies_seen :][-DISCREPANCIES_SHOWN:]
-            parts.append(
-                '"discrepancies":' + _dumps([discrepancy_payload(self.ids, d) for d in new])
-            )
-            client.discrepancies_seen = len(found)
-        client.accounts.clear()
+        parts = self._shared_parts(client)
         client.rows.clear()
         client.removed.clear()
-        client.notices = client.status = False
         removed, added, cells = self._row_changes(client)
         since = client.since
         client.since = None

@@ -133,6 +133,18 @@ class Hub:
         if client.removed:
             removed = [row_key(self.ids, k) for k in client.removed]
             parts.append('"removed":' + _dumps(removed))
+        client.rows.clear()
+        client.removed.clear()
+        parts += self._shared_parts(client)
+        if not parts:
+            return None
+        client.seq += 1
+        return f'{{"type":"delta","seq":{client.seq},' + ",".join(parts) + "}"
+
+    def _shared_parts(self, client: Client) -> list[str]:
+        """The account totals, notices, status and new discrepancies pending for ``client``,
+        as JSON members, marked sent (every kind of hub sends these the same way)."""
+        parts: list[str] = []
         if client.accounts:
             accounts = ",".join(self._accounts[a] for a in client.accounts)
             parts.append(f'"accounts":[{accounts}],"grand":{self._grand}')
@@ -147,14 +159,9 @@ class Hub:
                 '"discrepancies":' + _dumps([discrepancy_payload(self.ids, d) for d in new])
             )
             client.discrepancies_seen = len(found)
-        client.rows.clear()
-        client.removed.clear()
         client.accounts.clear()
         client.notices = client.status = False
-        if not parts:
-            return None
-        client.seq += 1
-        return f'{{"type":"delta","seq":{client.seq},' + ",".join(parts) + "}"
+        return parts
 
     # ----------------------------------------------------------------- collecting
 
