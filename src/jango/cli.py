@@ -44,6 +44,7 @@ from jango.domain.model import (
 from jango.engine import Session, Status
 from jango.journal.export import replay_lines
 from jango.journal.schema import JournalError
+from jango.journal.settings import JournalOptions, journaling_enabled
 from jango.recorded import bounded_lines
 from jango.supervisor import Backoff
 from jango.views.report import book_report, book_table
@@ -147,16 +148,16 @@ def _session(settings: dict[str, str], **kw: Any) -> Session:
     mode = PnlMode(settings.get("pnl", "gross"))
     costs = _costs(settings)
     profile = settings.get("profile") or ("" if settings["broker"] == "sim" else settings["broker"])
-    if not profile or settings.get("journal", "true") == "false":
+    if not profile or not journaling_enabled(settings):
         return Session(broker, book=Book(costs, pnl_mode=mode), **kw)
-    from jango.journal import Journal, default_path
+    from jango.journal import default_path
     from jango.journal.restart import open_session_with_journal
 
     prepare_data_dir()
     path = default_path(config.check("profile", profile))
     if path.exists() and not path.is_file():
         raise UserError(f"journal {path} is not a file")
-    journal = Journal(path, costs=costs)
+    journal = JournalOptions.from_settings(settings).open(path, costs=costs)
     session = open_session_with_journal(broker, journal, costs=costs, **kw)
     session.book.pnl_mode = mode
     session.add_closer(journal.close)

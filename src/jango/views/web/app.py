@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import json
 import logging
 import secrets
@@ -322,23 +323,35 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
         headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
         return Response(stream.getvalue(), media_type=XLSX, headers=headers)
 
+    clients = itertools.count(1)
+
     async def live(websocket: WebSocket) -> None:
         await websocket.accept()
         client = hub.join()
+        name = f"web client {next(clients)}"
+        supervisor = session.supervisor
+        # The pusher is supervised like the session's own tasks: a bug in it is shown in every
+        # view and journaled, and the restart sends this client a fresh snapshot.
         try:
-            for part in hub.snapshot_messages(client):
-                await websocket.send_text(part)
-            sender = asyncio.create_task(_send_deltas(websocket, hub, client))
-            closed = asyncio.create_task(_until_closed(websocket))
-            _, pending = await asyncio.wait({sender, closed}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            for task in (sender, closed):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
-                    await task
-        except (WebSocketDisconnect, OSError):
-            pass  # the client went away; nothing is owed to it
+            pusher = supervisor.spawn(name, lambda: _push(websocket, hub, client))
+        except RuntimeError:
+            hub.leave(client)
+            await websocket.close(code=1012)  # the session is stopping: "service restart"
+            return
+        closed = asyncio.create_task(_until_closed(websocket))
+        try:
+            assert pusher.task is not None
+            await asyncio.wait({pusher.task, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not closed.done():
+                # Given up: close with "internal error" so the page says so and reconnects.
+                with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+                    await websocket.close(code=1011)
         finally:
+            closed.cancel()
+            await pusher.stop()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
+                await closed
+            supervisor.retire(name)
             hub.leave(client)
 
     @contextlib.asynccontextmanager
@@ -369,14 +382,20 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     return app
 
 
-async def _send_deltas(websocket: WebSocket, hub: GridHub, client: Client) -> None:
-    # One message at a time: while a send waits for a slow socket, the client's changes keep
-    # merging into its pending set, so the next delta carries only the latest cells.
-    while True:
-        await client.ready.wait()
-        client.ready.clear()
-        for text in hub.delta_messages(client):
-            await websocket.send_text(text)
+async def _push(websocket: WebSocket, hub: GridHub, client: Client) -> None:
+    # A snapshot first (again after a restart), then one delta at a time: while a send waits for
+    # a slow socket, the client's changes keep merging into its pending set, so the next delta
+    # carries only the latest cells. A client that went away ends the pusher normally.
+    try:
+        for part in hub.snapshot_messages(client):
+            await websocket.send_text(part)
+        while True:
+            await client.ready.wait()
+            client.ready.clear()
+            for text in hub.delta_messages(client):
+                await websocket.send_text(text)
+    except (WebSocketDisconnect, OSError):
+        return
 
 
 async def _until_closed(websocket: WebSocket) -> None:
