@@ -48,11 +48,15 @@ from jango.engine import Session
 from jango.views.export import sheet_title, workbook
 from jango.views.web.grid import GridHub
 from jango.views.web.guard import Guard, WeakToken, check_token, is_loopback
+from jango.views.web.history import TotalsHistory
 from jango.views.web.hub import Client
 from jango.views.web.messages import known, language, mask_accounts, message
 from jango.views.web.payload import page_labels, snapshot
 
 STATIC = Path(__file__).parent / "static"
+# Front-end libraries installed by npm (``npm ci`` in views/web/vendor), never committed.
+VENDOR = Path(__file__).parent / "vendor"
+UPLOT = VENDOR / "node_modules" / "uplot" / "dist"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = {"Cache-Control": "no-store"}  # the security headers are added by the Guard
 # A request body is refused past this size, before it is read in full.
@@ -220,6 +224,13 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     if token is not None:
         check_token(token)
     hub = GridHub(session)
+    history = TotalsHistory(session)
+    if not (UPLOT / "uPlot.iife.min.js").is_file():
+        log.warning(
+            "the page's charts need uPlot: run `npm ci` in %s (Node.js and npm); "
+            "the page works without them and says so",
+            VENDOR,
+        )
     labels = json.dumps(page_labels(), ensure_ascii=False).replace("</", "<\\/")
     page_html = (
         (STATIC / "index.html")
@@ -260,6 +271,9 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
         # A number inside free text (a status detail, a discrepancy's reason) is masked too.
         body = mask_accounts(text, numbers())
         return Response(body, media_type="application/json", headers=HEADERS)
+
+    async def history_points(request: Request) -> Response:
+        return JSONResponse(history.payload(), headers=HEADERS)
 
     async def quote(request: Request) -> Response:
         """What the ticket needs to check an order: price, limits and the tick table."""
@@ -357,9 +371,13 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         hub.start()
+        history.sample()
+        sampler = session.supervisor.spawn("web history", history.run)
         try:
             yield
         finally:
+            await sampler.stop()
+            history.close()
             await hub.stop()
 
     app = Starlette(
@@ -368,11 +386,13 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
             Route("/favicon.ico", favicon),
             Route("/api/book", api(book)),
             Route("/api/quote", api(quote)),
+            Route("/api/history", api(history_points)),
             Route("/api/orders", api(place), methods=["POST"]),
             Route("/api/orders/{order_no}/amend", api(amend), methods=["POST"]),
             Route("/api/orders/{order_no}/cancel", api(cancel), methods=["POST"]),
             Route("/api/export.xlsx", api(export)),
             WebSocketRoute("/ws", live),
+            *vendor_mount(),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(Guard, token=token)],
@@ -380,6 +400,13 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
     )
     app.state.hub = hub
     return app
+
+
+def vendor_mount() -> list[Mount]:
+    """``/static/vendor`` serving the npm-installed chart library, when it is installed."""
+    if not UPLOT.is_dir():
+        return []
+    return [Mount("/static/vendor", StaticFiles(directory=UPLOT), name="vendor")]
 
 
 async def _push(websocket: WebSocket, hub: GridHub, client: Client) -> None:
