@@ -46,7 +46,7 @@ from jango.domain.book import Book
 from jango.domain.model import Code, DomainError, OrderType, Side, parse_code
 from jango.engine import Session
 from jango.views.export import sheet_title, workbook
-from jango.views.web.grid import BACKGROUND_SECONDS, GridClient, GridHub, parse_view
+from jango.views.web.grid import GridClient, GridHub, parse_view
 from jango.views.web.guard import Guard, WeakToken, check_token, is_loopback
 from jango.views.web.history import TotalsHistory
 from jango.views.web.messages import known, language, mask_accounts, message
@@ -416,13 +416,7 @@ async def _push(websocket: WebSocket, hub: GridHub, client: GridClient) -> None:
         for part in hub.snapshot_messages(client):
             await websocket.send_text(part)
         while True:
-            if client.dirty:
-                # Rows out of the page's view still wait: they go out within the background
-                # interval even if nothing else changes.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(client.ready.wait(), BACKGROUND_SECONDS)
-            else:
-                await client.ready.wait()
+            await client.ready.wait()
             client.ready.clear()
             for text in hub.delta_messages(client):
                 await websocket.send_text(text)

@@ -19,9 +19,10 @@ Messages (JSON text):
   book.
 
 The page may say which rows are on its screen: ``{"type": "view", "rows": [rid, …]}`` (at most
-:data:`VIEW_LIMIT` ids). Those rows' cells go out every frame; the rest of the book's changes
-still reach the page's model, coalesced, at least every :data:`BACKGROUND_SECONDS`. A client
-that never says (a script, an old page) gets every changed row every frame.
+:data:`VIEW_LIMIT` ids). Rows on some page's screen are rendered and sent every frame; the rest
+of the book's changes wait in arrival order and a share of them goes with every frame, so each
+reaches the pages' models within :data:`BACKGROUND_SECONDS` and no frame renders the whole book.
+While any client has not said (a script, an old page), every changed row goes every frame.
 
 Money and quantities are won and shares; ``avg_price`` is sent in 1/10,000 won and
 ``pnl_rate`` in hundredths of a percent, both truncated like the book's own decimals.
@@ -30,9 +31,11 @@ Money and quantities are won and shares; ``avg_price`` is sent in 1/10,000 won a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +56,8 @@ from jango.views.web.payload import (
 
 # A frame: changes are coalesced per row for this long, then sent.
 FRAME = 0.05
-# Rows out of a client's view are sent at least this often (seconds), and at most this many ids
-# make a view (a phone shows about 12 rows, a tall screen about 60).
+# Rows out of every client's view reach the pages within this many seconds, and at most this
+# many ids make a view (a phone shows about 12 rows, a tall screen about 60).
 BACKGROUND_SECONDS = 0.5
 VIEW_LIMIT = 400
 # No WebSocket message is longer than this (characters; the payload is ASCII but for names).
@@ -133,11 +136,6 @@ class GridClient(Client):
     dirty: set[int] = field(default_factory=set)
     since: float | None = None  # when the oldest unsent change to a row in view happened
     view: frozenset[int] | None = None  # the row ids on its screen; None: all of them
-    full_at: float = 0.0  # when (monotonic) it was last sent every dirty row
-
-    def wants_all(self, now: float) -> bool:
-        """Whether the next delta carries every dirty row, not just those in view."""
-        return self.view is None or now - self.full_at >= BACKGROUND_SECONDS
 
     def set_view(self, rows: Iterable[int]) -> None:
         """The page's rows on screen now; what changed there goes out with the next frame."""
@@ -149,19 +147,13 @@ class GridClient(Client):
 class GridHub(Hub):
     """A :class:`Hub` whose rows travel as numbered rows and changed integer cells."""
 
-    def __init__(
-        self,
-        session: Session,
-        *,
-        interval: float = FRAME,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, session: Session, *, interval: float = FRAME) -> None:
         super().__init__(session, interval=interval)
-        self.clock = clock  # seconds, for the background interval (tests pass their own)
         self.largest_message = 0  # the longest message sent so far (tests and benchmarks)
         self._rid: dict[HoldingKey, int] = {}
         self._key: dict[int, HoldingKey] = {}  # the inverse of _rid
-        self._rendered_all_at = 0.0  # when (monotonic) every pending row was last rendered
+        # Changed rows out of every view, oldest change first (a dict keeps that order).
+        self._later: dict[HoldingKey, None] = {}
         self._values: dict[int, Values] = {}
         self._meta: dict[int, str] = {}
         # A row's values before its last render, and the cells that render changed: what every
@@ -188,8 +180,8 @@ class GridHub(Hub):
             self._dirty.clear()
             started = loop.time()
             self.flush()
-            if self._pending.rows:
-                self._dirty.set()  # rows out of every view wait for a later frame
+            if self._later:
+                self._dirty.set()  # rows out of every view go with the next frames
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
     def _collect(self, changes: Changes) -> None:
@@ -200,15 +192,13 @@ class GridHub(Hub):
     def flush(self) -> None:
         """Render the changed rows' cells, then let the hub do accounts, notices and status.
 
-        Rows that no client shows wait, rendered once :data:`BACKGROUND_SECONDS` has passed
-        since all were: a frame costs what the rows on screens cost, not the whole book.
+        Rows that no client shows wait their turn (see the module docstring): a frame costs
+        what the rows on screens cost and a share of the rest, never the whole book.
         """
         rows = self._due_rows()
-        later, self._pending.rows = self._pending.rows, set()
         changed_at, self._changed_at = self._changed_at, None
         changed = self._render_all(rows)
         super().flush()
-        self._pending.rows |= later
         for client in self.clients:
             assert isinstance(client, GridClient)
             client.dirty |= changed
@@ -217,28 +207,34 @@ class GridHub(Hub):
                 client.since = changed_at
 
     def _due_rows(self) -> set[HoldingKey]:
-        """The pending rows to render now; the rest stay pending."""
-        pending = self._pending.rows
-        now = self.clock()
+        """The changed rows to render this frame, taken out of the pending set."""
+        pending, self._pending.rows = self._pending.rows, set()
+        later = self._later
         views: set[int] = set()
         for client in self.clients:
             assert isinstance(client, GridClient)
             if client.view is None:
-                views = set()
                 break
             views |= client.view
         else:
-            if self.clients and now - self._rendered_all_at < BACKGROUND_SECONDS:
-                keys = self._key
+            if self.clients:
+                keys, ids = self._key, self._rid
                 shown = {keys[rid] for rid in views if rid in keys}
-                due = pending & shown
                 # New rows (no id yet) are rendered at once: every page must learn of them.
-                due |= {key for key in pending if key not in self._rid}
-                self._pending.rows = pending - due
+                due = {key for key in pending if key in shown or key not in ids}
+                for key in pending - due:
+                    later[key] = None  # a row already waiting keeps its place
+                for key in shown & later.keys():
+                    del later[key]
+                    due.add(key)  # it came into view while waiting
+                share = math.ceil(len(later) * self.interval / BACKGROUND_SECONDS)
+                for key in list(itertools.islice(later, share)):
+                    del later[key]
+                    due.add(key)
                 return due
-        self._pending.rows = set()
-        self._rendered_all_at = now
-        return pending
+        due = pending | later.keys()
+        later.clear()
+        return due
 
     def view_changed(self, client: GridClient, rows: Iterable[int]) -> None:
         """``client`` shows ``rows`` now: render and send what changed there next frame."""
@@ -389,14 +385,7 @@ class GridHub(Hub):
         cells: list[str] = []
         values = self._values
         sent = client.sent
-        now_at = self.clock()
-        if client.wants_all(now_at):
-            due, client.dirty = client.dirty, set()
-            client.full_at = now_at
-        else:
-            assert client.view is not None
-            due = client.dirty & client.view
-            client.dirty -= due
+        due, client.dirty = client.dirty, set()
         for rid in sorted(due):
             now = values.get(rid)
             before = sent.get(rid)
@@ -423,7 +412,8 @@ class GridHub(Hub):
 
     def flush_rows(self) -> None:
         """Render rows that changed but were not flushed yet, so a snapshot is current."""
-        rows, self._pending.rows = self._pending.rows, set()
+        rows, self._pending.rows = self._pending.rows | self._later.keys(), set()
+        self._later.clear()
         changed = self._render_all(rows)
         for client in self.clients:
             assert isinstance(client, GridClient)
