@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jango.domain.model import Code, Side
-from jango.sandbox.cybos_com import CybosEmulator
-from jango.sandbox.cybos_run import venue_for_scripts
-from jango.sandbox.cybos_runtime import ComError
+from jango.sandbox.cybos.emulator import CybosEmulator
+from jango.sandbox.cybos.run import venue_for_scripts
+from jango.sandbox.cybos.runtime import ComError
 from jango.sandbox.venue import DEMO_ACCOUNT, Venue
 
 

@@ -127,9 +127,9 @@ class CybosBroker:
     def for_emulator(
         cls, venue: Any, *, emulator_options: Mapping[str, Any] | None = None, **options: Any
     ) -> CybosBroker:
-        """An adapter over a :class:`~jango.sandbox.cybos_com.CybosEmulator` of ``venue``
+        """An adapter over a :class:`~jango.sandbox.cybos.emulator.CybosEmulator` of ``venue``
         (available as :attr:`emulator`); limits follow the emulator's configuration."""
-        from jango.sandbox.cybos_com import CybosEmulator
+        from jango.sandbox.cybos.emulator import CybosEmulator
 
         emulator = CybosEmulator(venue, **dict(emulator_options or {}))
         limits = BrokerLimits(

@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 
 from jango.domain import krx
 from jango.domain.model import Code, Market, Quote, Tick
-from jango.sandbox.cybos_master import INDEXES, IndexSpec
+from jango.sandbox.cybos.master import INDEXES, IndexSpec
 
 BOOK_LEVELS = 10
 SESSION_OPEN = time(9, 0)

@@ -15,10 +15,10 @@ from typing import Any
 
 from jango.domain import krx
 from jango.domain.model import Market, cybos_code, parse_code
-from jango.sandbox import cybos_market as mkt
-from jango.sandbox.cybos_master import INDEXES, INDUSTRY_NAMES, industry_of
-from jango.sandbox.cybos_objects import ComObject
-from jango.sandbox.cybos_runtime import ComError
+from jango.sandbox.cybos import market as mkt
+from jango.sandbox.cybos.base import ComObject
+from jango.sandbox.cybos.master import INDEXES, INDUSTRY_NAMES, industry_of
+from jango.sandbox.cybos.runtime import ComError
 
 # HRESULT of a VARIANT that cannot be converted to the parameter's type.
 DISP_E_TYPEMISMATCH = -2147352571

@@ -2,7 +2,7 @@
 
 :class:`CybosEmulator` plays the part of the CYBOS Plus client on a Windows PC: it dispatches the
 COM objects a trader's program uses (``CpUtil.CpCybos``, ``CpTrade.CpTd6033``, ``DsCbo1.StockCur``
-and the rest, see :mod:`jango.sandbox.cybos_objects`), enforces the request windows and the
+and the rest, see :mod:`jango.sandbox.cybos.registry`), enforces the request windows and the
 400-subscription cap, and delivers realtime events only while the owning thread pumps messages.
 
 Its modules stand in for pywin32::
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -39,19 +38,15 @@ from jango.domain.model import (
     Tick,
     parse_code,
 )
-from jango.sandbox import cybos_frames as frames
-from jango.sandbox import cybos_market as mkt
-from jango.sandbox.cybos_day import DayOrder, DayOrders
-from jango.sandbox.cybos_master import IndexSpec
-from jango.sandbox.cybos_objects import (
-    ComObject,
-    CpConclusion,
-    CpCybos,
-    SubscribeObject,
-)
-from jango.sandbox.cybos_quotes import Snapshot, StockJpBid, stockcur_extra
-from jango.sandbox.cybos_registry import PROGIDS
-from jango.sandbox.cybos_runtime import (
+from jango.sandbox.cybos import frames, pywin32
+from jango.sandbox.cybos import market as mkt
+from jango.sandbox.cybos.base import ComObject, SubscribeObject
+from jango.sandbox.cybos.day import DayOrder, DayOrders
+from jango.sandbox.cybos.master import IndexSpec
+from jango.sandbox.cybos.quotes import Snapshot, StockJpBid, stockcur_extra
+from jango.sandbox.cybos.realtime import CpConclusion
+from jango.sandbox.cybos.registry import PROGIDS
+from jango.sandbox.cybos.runtime import (
     E_FAIL,
     LT_NONTRADE_REQUEST,
     LT_TRADE_REQUEST,
@@ -59,6 +54,7 @@ from jango.sandbox.cybos_runtime import (
     MessageQueues,
     RequestWindows,
 )
+from jango.sandbox.cybos.util import CpCybos
 
 QUOTE_REQUESTS = 60
 TRADE_REQUESTS = 20
@@ -149,8 +145,8 @@ class CybosEmulator:
             venue.add_tick_listener(self._on_tick),
             venue.add_notice_listener(self._on_notice),
         ]
-        self.win32com_client = self._client_module()
-        self.pythoncom = self._pythoncom_module()
+        self.win32com_client = pywin32.client_module(self)
+        self.pythoncom = pywin32.pythoncom_module(self)
 
     # -- pywin32 surface ------------------------------------------------------------------------
     def Dispatch(self, progid: str) -> ComObject:
@@ -429,49 +425,9 @@ class CybosEmulator:
         for obj in objs:
             obj.deliver(dict(header))
 
-    # -- modules --------------------------------------------------------------------------------
-    def _client_module(self) -> types.ModuleType:
-        module = types.ModuleType("win32com.client", "CYBOS emulator stand-in for win32com.client")
-        module.Dispatch = self.Dispatch  # type: ignore[attr-defined]
-        module.DispatchEx = self.Dispatch  # type: ignore[attr-defined]
-        module.WithEvents = self.WithEvents  # type: ignore[attr-defined]
-        module.emulator = self  # type: ignore[attr-defined]
-        # gencache.EnsureDispatch and dynamic.Dispatch make the same objects (no type library).
-        gencache = types.ModuleType("win32com.client.gencache", "CYBOS emulator stand-in")
-        gencache.EnsureDispatch = self.Dispatch  # type: ignore[attr-defined]
-        dynamic = types.ModuleType("win32com.client.dynamic", "CYBOS emulator stand-in")
-        dynamic.Dispatch = self.Dispatch  # type: ignore[attr-defined]
-        module.gencache = gencache  # type: ignore[attr-defined]
-        module.dynamic = dynamic  # type: ignore[attr-defined]
-        module.__path__ = []
-        return module
-
-    def _pythoncom_module(self) -> types.ModuleType:
-        module = types.ModuleType("pythoncom", "CYBOS emulator stand-in for pythoncom")
-        module.PumpWaitingMessages = self.PumpWaitingMessages  # type: ignore[attr-defined]
-        module.CoInitialize = _no_op  # type: ignore[attr-defined]
-        module.CoInitializeEx = _no_op  # type: ignore[attr-defined]
-        module.CoUninitialize = _no_op  # type: ignore[attr-defined]
-        module.com_error = ComError  # type: ignore[attr-defined]
-        module.COINIT_APARTMENTTHREADED = 2  # type: ignore[attr-defined]
-        module.emulator = self  # type: ignore[attr-defined]
-        return module
-
     def modules(self) -> dict[str, types.ModuleType]:
         """The ``sys.modules`` entries that make pywin32 imports resolve to this emulator."""
-        package = types.ModuleType("win32com", "CYBOS emulator stand-in for win32com")
-        package.client = self.win32com_client  # type: ignore[attr-defined]
-        package.__path__ = []  # a package, so ``import win32com.client`` works
-        pywintypes = types.ModuleType("pywintypes", "CYBOS emulator stand-in for pywintypes")
-        pywintypes.com_error = ComError  # type: ignore[attr-defined]
-        return {
-            "win32com": package,
-            "win32com.client": self.win32com_client,
-            "win32com.client.gencache": self.win32com_client.gencache,
-            "win32com.client.dynamic": self.win32com_client.dynamic,
-            "pythoncom": self.pythoncom,
-            "pywintypes": pywintypes,
-        }
+        return pywin32.modules(self)
 
 
 def _day_order(order: Any) -> DayOrder:
@@ -494,47 +450,9 @@ def _day_order(order: Any) -> DayOrder:
     )
 
 
-def _no_op(*_args: object) -> None:
-    """CoInitialize and friends: nothing to set up in the emulator."""
-
-
 def install(venue: VenueLike, **options: Any) -> CybosEmulator:
     """Create an emulator over ``venue`` and make ``import win32com.client`` / ``import
     pythoncom`` / ``import pywintypes`` resolve to it; returns the emulator."""
     emulator = CybosEmulator(venue, **options)
     sys.modules.update(emulator.modules())
     return emulator
-
-
-def uninstall(
-    names: Iterable[str] = (
-        "win32com",
-        "win32com.client",
-        "win32com.client.gencache",
-        "win32com.client.dynamic",
-        "pythoncom",
-        "pywintypes",
-    ),
-) -> None:
-    """Remove the emulator's modules from ``sys.modules`` (only if they are the emulator's)."""
-    for name in names:
-        module = sys.modules.get(name)
-        if module is not None and "CYBOS emulator" in (module.__doc__ or ""):
-            del sys.modules[name]
-
-
-def pump_until(
-    emulator: CybosEmulator,
-    condition: Callable[[], bool],
-    *,
-    timeout: float = 30.0,
-    poll: float = 0.002,
-) -> None:
-    """Pump the calling thread's messages until ``condition()`` holds, as a script's message
-    loop would; raises :class:`TimeoutError` after ``timeout`` seconds so a test cannot hang."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met while pumping messages")
-        emulator.PumpWaitingMessages()
-        time.sleep(poll)

@@ -1,0 +1,158 @@
+"""``CpTrade.CpTd0311`` / ``CpTd0313`` / ``CpTd0314``: new, amend and cancel orders
+(cybos.md §11)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jango.domain.model import (
+    Code,
+    Condition,
+    Credit,
+    InvalidCode,
+    OrderType,
+    Side,
+    parse_code,
+)
+from jango.sandbox.cybos.base import (
+    RQ_OK,
+    TradeObject,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+_ORDER_TYPES = {
+    "01": OrderType.LIMIT,
+    "03": OrderType.MARKET,
+    "05": OrderType.CONDITIONAL,
+    "12": OrderType.BEST,
+    "13": OrderType.PRIORITY,
+}
+_CONDITIONS = {"0": Condition.NONE, "1": Condition.IOC, "2": Condition.FOK}
+
+
+class _OrderObject(TradeObject):
+    service = "ordss.cststkord"
+
+    def _is_order(self) -> bool:
+        return True
+
+    def _send(self, action: str, call: Any) -> str | None:
+        """Run a venue call; a venue refusal becomes status -1 with its reason (``None``)."""
+        try:
+            return str(call())
+        except Exception as exc:
+            reason = getattr(exc, "reason_code", None)
+            if reason is None:
+                raise
+            self._fail(RQ_OK, f"{action}: {getattr(exc, 'message', exc)}", str(reason))
+            return None
+
+    def _code(self, index: int) -> Code | None:
+        try:
+            return parse_code(self._inputs.get(index))
+        except InvalidCode:
+            return None
+
+
+class CpTd0311(_OrderObject):
+    """A new cash order."""
+
+    progid = "CpTrade.CpTd0311"
+
+    def _serve(self) -> int:
+        account = self._account_goods(1, 2)
+        code = self._code(3)
+        side = {"1": Side.SELL, "2": Side.BUY}.get(str(self._inputs.get(0, "")))
+        order_type = _ORDER_TYPES.get(str(self._inputs.get(8, "01")))
+        condition = _CONDITIONS.get(str(self._inputs.get(7, "0")))
+        if account is None or code is None or side is None:
+            return self._refuse("주문 입력값을 확인하십시오", "0002")
+        if order_type is None or condition is None:
+            return self._refuse("지원하지 않는 주문호가구분 또는 주문조건입니다", "0003")
+        qty = int(str(self._inputs.get(4, 0)))
+        price = int(str(self._inputs.get(5, 0)))
+        order_no = self._send(
+            "주문거부",
+            lambda: self._emu.venue.place(
+                account,
+                side,
+                code,
+                qty,
+                price,
+                order_type=order_type,
+                condition=condition,
+                credit=Credit.CASH,
+                loan_date=None,
+            ),
+        )
+        if order_no is None:
+            return RQ_OK
+        self._header = {i: self._inputs.get(i) for i in range(6)}
+        self._header.update(
+            {
+                8: self._emu.order_no_int(order_no),
+                9: self._emu.account_name,
+                10: self._emu.name_of(code),
+                12: self._inputs.get(7, "0"),
+                13: self._inputs.get(8, "01"),
+            }
+        )
+        word = "매도" if side is Side.SELL else "매수"
+        return self._ok(f"{word}주문이 접수되었습니다", "10766")
+
+
+class CpTd0313(_OrderObject):
+    """A price amendment of an open order."""
+
+    progid = "CpTrade.CpTd0313"
+    service = "ordss.cststkmod"
+
+    def _serve(self) -> int:
+        account = self._account_goods(2, 3)
+        code = self._code(4)
+        if account is None or code is None:
+            return self._refuse("정정 입력값을 확인하십시오", "0002")
+        original = self._emu.order_no_str(int(str(self._inputs.get(1, 0))))
+        qty = int(str(self._inputs.get(5, 0)))
+        price = int(str(self._inputs.get(6, 0)))
+        order_no = self._send(
+            "정정거부",
+            lambda: self._emu.venue.amend(account, original, price=price, qty=qty or None),
+        )
+        if order_no is None:
+            return RQ_OK
+        self._header = {
+            7: self._emu.order_no_int(order_no),
+            8: self._emu.account_name,
+            9: self._emu.name_of(code),
+        }
+        return self._ok("정정주문이 접수되었습니다", "10766")
+
+
+class CpTd0314(_OrderObject):
+    """A cancellation of (part of) an open order."""
+
+    progid = "CpTrade.CpTd0314"
+    service = "ordss.cststkcan"
+
+    def _serve(self) -> int:
+        account = self._account_goods(2, 3)
+        code = self._code(4)
+        if account is None or code is None:
+            return self._refuse("취소 입력값을 확인하십시오", "0002")
+        original = self._emu.order_no_str(int(str(self._inputs.get(1, 0))))
+        qty = int(str(self._inputs.get(5, 0)))
+        order_no = self._send(
+            "취소거부", lambda: self._emu.venue.cancel(account, original, qty=qty or None)
+        )
+        if order_no is None:
+            return RQ_OK
+        self._header = {
+            6: self._emu.order_no_int(order_no),
+            7: self._emu.account_name,
+            8: self._emu.name_of(code),
+        }
+        return self._ok("취소주문이 접수되었습니다", "10766")
