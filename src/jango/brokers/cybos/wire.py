@@ -118,12 +118,13 @@ _MARKET = {"1": Market.KOSPI, "5": Market.KOSDAQ, "6": Market.KONEX}
 
 # CpCodeMgr.GetStockMarketKind and GetStockSectionKind (cybos.md §4).
 _MARKET_KIND = {1: Market.KOSPI, 2: Market.KOSDAQ, 5: Market.KONEX}
-_SECTION_MARKET = {10: Market.ETF, 12: Market.ETF, 17: Market.ETN, 14: Market.ELW}
+# Section kinds are the type library's CPE_KSE_SECTION_KIND: 9 ELW, 10 ETF, 12 해외ETF, 17 ETN.
+_SECTION_MARKET = {10: Market.ETF, 12: Market.ETF, 17: Market.ETN, 9: Market.ELW}
 
 
 def market_from_kinds(market_kind: object, section_kind: object) -> Market:
     """A listing's market from the code manager: ETF/ETN/ELW by section kind (10 and 12 ETF,
-    17 ETN, 14 ELW), else the market kind (1 KOSPI, 2 KOSDAQ, 5 KONEX); anything else is
+    17 ETN, 9 ELW), else the market kind (1 KOSPI, 2 KOSDAQ, 5 KONEX); anything else is
     ``Market.UNKNOWN`` (the book then flags the row rather than guess a tax)."""
     section = integer(section_kind, "GetStockSectionKind")
     if section in _SECTION_MARKET:
@@ -208,6 +209,9 @@ def decimal(value: object, what: str) -> Decimal:
 
 
 def code_of(value: object) -> Code:
+    """A code as CYBOS sends it: ``A`` + six characters, or ``Q`` + six for an ETN."""
+    if isinstance(value, str) and len(value.strip()) == 7 and value.strip()[:1].upper() == "Q":
+        value = value.strip()[1:]
     try:
         return parse_code(value)
     except DomainError as exc:

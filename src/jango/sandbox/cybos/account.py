@@ -27,19 +27,19 @@ from jango.domain.model import (
     BalanceSnapshot,
     Code,
     Side,
-    parse_code,
 )
 from jango.sandbox.cybos import frames
 from jango.sandbox.cybos.base import (
     TradeObject,
 )
+from jango.sandbox.cybos.listing import com_code, com_parse
 
 if TYPE_CHECKING:
     from jango.sandbox.cybos.emulator import CybosEmulator
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jango.domain.model import OrderAction, cybos_code
+from jango.domain.model import OrderAction
 from jango.sandbox.cybos.day import DayOrder
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class _OrderInquiry(TradeObject):
         if raw in (None, ""):
             return ""
         try:
-            return cybos_code(parse_code(raw))
+            return com_code(com_parse(raw))
         except Exception:
             return str(raw)
 
@@ -209,7 +209,7 @@ class CpTd5339(_OrderInquiry):
         code = self._code_filter(3)
         orders = [o for o in self._emu.orders_of(account) if o.remaining > 0]
         if code:
-            orders = [o for o in orders if cybos_code(o.code) == code]
+            orders = [o for o in orders if com_code(o.code) == code]
         if str(self._inputs.get(5, "1")) != "0":
             orders.reverse()
         return [self._row(o) for o in orders]
@@ -219,7 +219,7 @@ class CpTd5339(_OrderInquiry):
         return {
             1: self._emu.order_no_int(order.order_no),
             2: self._emu.order_no_int(order.orig_order_no) if order.orig_order_no else 0,
-            3: cybos_code(order.code),
+            3: com_code(order.code),
             4: order.name or self._emu.name_of(order.code),
             5: _order_text(order),
             6: order.qty,
@@ -250,7 +250,7 @@ class CpTd5341(_OrderInquiry):
         per_fill = _char_input(self._inputs.get(6), "2") == "2"
         orders = self._emu.orders_of(account)
         if code:
-            orders = [o for o in orders if cybos_code(o.code) == code]
+            orders = [o for o in orders if com_code(o.code) == code]
         rows: list[dict[int, object]] = []
         for order in orders:
             if per_fill and order.fills:
@@ -287,7 +287,7 @@ class CpTd5341(_OrderInquiry):
         return {
             1: self._emu.order_no_int(order.order_no),
             2: self._emu.order_no_int(order.orig_order_no) if order.orig_order_no else 0,
-            3: cybos_code(order.code),
+            3: com_code(order.code),
             4: order.name or self._emu.name_of(order.code),
             5: _order_text(order),
             7: order.qty,
@@ -340,11 +340,11 @@ class CpTdNew5331A(TradeObject):
         raw_code = self._inputs.get(2)
         if raw_code not in (None, ""):
             try:
-                code = parse_code(raw_code)
+                code = com_parse(raw_code)
                 quote = venue.quote(code)
             except Exception:
                 return self._refuse("종목코드를 확인하십시오", "0041")
-            header[0] = cybos_code(code)
+            header[0] = com_code(code)
             header[1] = quote.name
             price = int(str(self._inputs.get(4, 0) or 0)) or quote.upper
         for index, amount_index in zip(range(11, 19), range(3, 11), strict=True):
@@ -375,16 +375,16 @@ class CpTdNew5331B(TradeObject):
         raw = self._inputs.get(2)
         if raw not in (None, ""):
             try:
-                wanted = cybos_code(parse_code(raw))
+                wanted = com_code(com_parse(raw))
             except Exception:
                 return self._refuse("종목코드를 확인하십시오", "0041")
         rows = [
             r
             for r in self._emu.venue.balance(account).rows
-            if not wanted or cybos_code(r.code) == wanted
+            if not wanted or com_code(r.code) == wanted
         ]
         self._data = {
-            0: [cybos_code(r.code) for r in rows],
+            0: [com_code(r.code) for r in rows],
             1: [r.name for r in rows],
             2: [frames.char(frames.CREDIT_CHAR[r.credit]) for r in rows],
             3: [str(frames.yyyymmdd(r.loan_date)) if r.loan_date else "" for r in rows],

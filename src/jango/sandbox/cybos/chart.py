@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from jango.domain.model import Market, cybos_code
+from jango.domain.model import Market
 from jango.sandbox.cybos import frames
 from jango.sandbox.cybos import market as mkt
 from jango.sandbox.cybos.base import DibObject
+from jango.sandbox.cybos.listing import com_code
 
 if TYPE_CHECKING:
     from jango.sandbox.cybos.emulator import CybosEmulator
@@ -58,7 +59,7 @@ class StockWeek(_QuoteObject):
         self._page_no += 1
         self._continue = 1 if first + self.page < self.depth else 0
         closes = [b.close for b in bars]
-        self._header = {0: cybos_code(q.code), 1: len(rows)}
+        self._header = {0: com_code(q.code), 1: len(rows)}
         self._data = {
             0: [frames.yyyymmdd(b.day) for b in rows],
             1: [int(b.open) for b in rows],
@@ -84,7 +85,7 @@ class StockAdj(DibObject):
         quote = self._emu.quote_of(self._inputs.get(0))
         if quote is None:
             return self._refuse("종목코드를 확인하십시오", "0041")
-        self._header = {0: cybos_code(quote.code), 1: 0}
+        self._header = {0: com_code(quote.code), 1: 0}
         self._data = {}
         return self._ok()
 
@@ -154,7 +155,7 @@ class StockChart(DibObject):
                 return self._refuse("종목코드를 확인하십시오", "0041")
             q = snap.quote
             today = (snap.open, snap.high, snap.low, snap.close, q.volume)
-            market, code, shares = snap.market, cybos_code(q.code), snap.profile.shares
+            market, code, shares = snap.market, com_code(q.code), snap.profile.shares
             is_index = False
             base, quote_price = q.base, q.price
         end = self._date_input(2) or day

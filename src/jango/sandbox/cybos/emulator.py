@@ -36,12 +36,12 @@ from jango.domain.model import (
     Quote,
     Side,
     Tick,
-    parse_code,
 )
 from jango.sandbox.cybos import frames, pywin32
 from jango.sandbox.cybos import market as mkt
 from jango.sandbox.cybos.base import ComObject, SubscribeObject
 from jango.sandbox.cybos.day import DayOrder, DayOrders
+from jango.sandbox.cybos.listing import com_parse
 from jango.sandbox.cybos.master import IndexSpec
 from jango.sandbox.cybos.quotes import Snapshot, StockJpBid, stockcur_extra
 from jango.sandbox.cybos.realtime import CpConclusion
@@ -276,7 +276,7 @@ class CybosEmulator:
         """The venue's quote of a stock code given as COM would (``'A005930'``, ``'005930'``);
         ``None`` for anything the master does not list."""
         try:
-            return self.venue.quote(parse_code(raw))
+            return self.venue.quote(com_parse(raw))
         except Exception:
             return None
 

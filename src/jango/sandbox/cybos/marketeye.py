@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jango.domain.model import cybos_code
 from jango.sandbox.cybos import frames
 from jango.sandbox.cybos import market as mkt
 from jango.sandbox.cybos.base import DibObject
+from jango.sandbox.cybos.listing import com_code
 
 if TYPE_CHECKING:
     pass
@@ -31,7 +31,7 @@ def marketeye_row(s: Snapshot, name: str, signed_diff: bool) -> dict[int, object
     q, book = s.quote, s.book
     expected, _ = mkt.session_flags(s.moment)
     row: dict[int, object] = {
-        0: cybos_code(q.code),
+        0: com_code(q.code),
         1: frames.hhmm(s.moment),
         2: frames.char(frames.sign_flag(q.price, q.diff, q.upper, q.lower)),
         3: q.diff if signed_diff else abs(q.diff),

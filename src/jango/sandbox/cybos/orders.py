@@ -12,12 +12,12 @@ from jango.domain.model import (
     InvalidCode,
     OrderType,
     Side,
-    parse_code,
 )
 from jango.sandbox.cybos.base import (
     RQ_OK,
     TradeObject,
 )
+from jango.sandbox.cybos.listing import com_parse
 
 if TYPE_CHECKING:
     pass
@@ -52,7 +52,7 @@ class _OrderObject(TradeObject):
 
     def _code(self, index: int) -> Code | None:
         try:
-            return parse_code(self._inputs.get(index))
+            return com_parse(self._inputs.get(index))
         except InvalidCode:
             return None
 

@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from jango.domain.model import Market, Quote, cybos_code
+from jango.domain.model import Market, Quote
 from jango.sandbox.cybos import frames
 from jango.sandbox.cybos import market as mkt
 from jango.sandbox.cybos.base import DibObject, SubscribeObject
+from jango.sandbox.cybos.listing import com_code
 from jango.sandbox.cybos.master import IndexSpec, industry_of
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def stockmst_header(s: Snapshot, name: str) -> dict[int, object]:
     header: dict[int, object] = {i: 0 for i in range(74)}
     header.update(
         {
-            0: cybos_code(q.code),
+            0: com_code(q.code),
             1: name,
             2: industry_of(q.code, s.market),
             3: "",
@@ -243,7 +244,7 @@ class StockJpBid2(_QuoteObject):
             return self._refuse("종목코드를 확인하십시오", "0041")
         book = snap.book
         self._header = {
-            0: cybos_code(snap.quote.code),
+            0: com_code(snap.quote.code),
             1: mkt.BOOK_LEVELS,
             2: 0,
             3: frames.hhmm(snap.moment),
@@ -260,7 +261,7 @@ def jpbid_header(s: Snapshot) -> dict[int, object]:
     """StockJpBid's realtime header: 10 levels as four fields each, with the totals."""
     book = s.book
     header: dict[int, object] = {
-        0: cybos_code(s.quote.code),
+        0: com_code(s.quote.code),
         1: frames.hhmm(s.moment),
         2: s.quote.volume,
         23: book.total_ask,
@@ -309,7 +310,7 @@ class StockMst2(DibObject):
             s = Snapshot(self._emu, quote, moment)
             rows.append(
                 {
-                    0: cybos_code(quote.code),
+                    0: com_code(quote.code),
                     1: quote.name,
                     2: frames.hhmm(moment),
                     3: quote.price,

@@ -35,7 +35,7 @@ import types
 from pathlib import Path
 
 from jango.sandbox.cybos.emulator import CybosEmulator, install
-from jango.sandbox.cybos.master import extra_instruments
+from jango.sandbox.cybos.listing import krx_listing
 from jango.sandbox.cybos.qt_hook import QtHook, hook_qt
 from jango.sandbox.cybos.qt_shim import install_shim
 from jango.sandbox.instruments import load_instruments
@@ -75,10 +75,9 @@ def _pump_messages(emulator: CybosEmulator, stop: threading.Event) -> None:
 
 
 def venue_for_scripts(seed: int) -> Venue:
-    """The venue a script meets: the bundled master plus the emulator's extra listings."""
-    specs = load_instruments()
-    specs += extra_instruments({s.code for s in specs})
-    venue = Venue(specs, seed=seed)
+    """The venue a script meets: the bundled master, and every other KRX listing joining the
+    market at its 기준가 when a script first names it."""
+    venue = Venue(load_instruments(), seed=seed, listing=krx_listing().spec)
     venue.open_demo_account()
     return venue
 
