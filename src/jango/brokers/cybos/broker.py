@@ -52,6 +52,7 @@ from jango.domain.model import (
     Credit,
     OrderNotice,
     Quote,
+    Side,
     cybos_code,
 )
 
@@ -377,27 +378,55 @@ class CybosBroker:
         return OrderAck(reply.order_no, self._clock(), reply.message)
 
     async def place(self, order: OrderRequest) -> OrderAck:
-        """A cash order through CpTd0311. Raises :class:`OrderRefused` when the broker refuses
-        it or the user cancels the order-confirm dialog (return code 2)."""
+        """A cash order through CpTd0311, or a 신용융자 (자기융자) order through CpTd0312: a
+        buy that borrows, or a sell that repays the loan of ``order.loan_date``. Raises
+        :class:`OrderRefused` when the broker refuses it or the user cancels the order-confirm
+        dialog (return code 2), :class:`NotSupported` for a credit kind CYBOS cannot order."""
         _, com = self._require()
-        if order.credit is not Credit.CASH:
-            raise NotSupported("CpTd0311 places cash orders only; credit orders are not supported")
         type_code = wire.ORDER_TYPE_CODES.get(order.order_type)
         if type_code is None:
             raise NotSupported(f"order type {order.order_type} has no CYBOS 주문호가구분")
-        inputs: dict[int, object] = {
-            0: wire.SIDE_CODES[order.side],
-            1: order.account,
-            2: com.goods(order.account),
-            3: cybos_code(order.code),
-            4: order.qty,
-            5: order.price,
-            7: wire.CONDITION_CODES[order.condition],
-            8: type_code,
-        }
-        ack = await self._order("CpTrade.CpTd0311", inputs, 8)
+        if order.credit is Credit.CASH:
+            inputs: dict[int, object] = {
+                0: wire.SIDE_CODES[order.side],
+                1: order.account,
+                2: com.goods(order.account),
+                3: cybos_code(order.code),
+                4: order.qty,
+                5: order.price,
+                7: wire.CONDITION_CODES[order.condition],
+                8: type_code,
+            }
+            ack = await self._order("CpTrade.CpTd0311", inputs, 8)
+        else:
+            ack = await self._order("CpTrade.CpTd0312", self._credit_inputs(order, type_code), 9)
         self._order_codes[ack.order_no] = order.code
         return ack
+
+    def _credit_inputs(self, order: OrderRequest, type_code: str) -> dict[int, object]:
+        """CpTd0312's inputs; only 신용융자 (33) is a credit CYBOS orders this way."""
+        if order.credit is not Credit.MARGIN_SELF:
+            raise NotSupported(
+                f"CYBOS orders credit {order.credit} not through CpTd0312 (신용융자 is 자기융자)"
+            )
+        if order.side is Side.SELL and order.loan_date is None:
+            raise NotSupported("a 신용 sell repays one loan: give its loan date")
+        _, com = self._require()
+        inputs: dict[int, object] = {
+            0: wire.SIDE_CODES[order.side],
+            1: wire.CREDIT_ORDER_MARGIN,
+            2: order.account,
+            3: com.goods(order.account),
+            4: cybos_code(order.code),
+            5: order.qty,
+            6: order.price,
+            8: wire.CONDITION_CODES[order.condition],
+            10: type_code,
+        }
+        if order.side is Side.SELL and order.loan_date is not None:
+            day = order.loan_date
+            inputs[9] = day.year * 10000 + day.month * 100 + day.day
+        return inputs
 
     def _known(self, order_no: str) -> Code:
         code = self._order_codes.get(order_no)

@@ -112,6 +112,8 @@ _ORDER_TYPE = {code: kind for kind, code in ORDER_TYPE_CODES.items()}
 CONDITION_CODES = {Condition.NONE: "0", Condition.IOC: "1", Condition.FOK: "2"}
 _CONDITION = {code: cond for cond, code in CONDITION_CODES.items()}
 SIDE_CODES = {Side.SELL: "1", Side.BUY: "2"}
+# CpTd0312 input 1 신용대출주문구분: 33 신용융자 (13 대용융자 is not ordered by the adapter).
+CREDIT_ORDER_MARGIN = "33"
 # StockMst 45 소속 (char).
 _MARKET = {"1": Market.KOSPI, "5": Market.KOSDAQ, "6": Market.KONEX}
 

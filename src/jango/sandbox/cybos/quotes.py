@@ -334,6 +334,41 @@ class StockMst2(DibObject):
         return self._ok()
 
 
+class StockMstM(DibObject):
+    """Brief current prices of up to 110 codes given back to back (``"A003540A000060"``):
+    header 0 rows; data 0 code, 1 name, 2 대비, 3 대비구분 (short 1 상한 … 5 하락), 4 현재가,
+    5 매도호가, 6 매수호가, 7 거래량, 8 장구분 (char ``'1'`` 동시호가, ``'2'`` 장중, ``'0'``
+    otherwise), 9–11 예상체결가, its 대비 and 수량 (in an auction only)."""
+
+    progid = "DsCbo1.StockMstM"
+    service = "stock.mstm"
+
+    def _serve(self) -> int:
+        raw = "".join(str(self._inputs.get(0) or "").split()).replace(",", "").upper()
+        codes = [raw[i : i + 7] for i in range(0, len(raw), 7)]
+        if not codes or len(codes) > STOCKMST2_MAX:
+            return self._refuse(f"종목 개수가 잘못되었습니다 (1~{STOCKMST2_MAX})", "0043")
+        moment = self._emu.venue.now()
+        expected, _ = mkt.session_flags(moment)
+        rows = []
+        for code in codes:
+            quote = self._emu.quote_of(code)
+            if quote is None:
+                continue
+            book = mkt.order_book(quote, quote.market, moment.date())
+            auction = expected == "1"
+            rows.append({
+                0: com_code(quote.code), 1: quote.name, 2: quote.diff,
+                3: int(frames.sign_flag(quote.price, quote.diff, quote.upper, quote.lower)),
+                4: quote.price, 5: book.asks[0], 6: book.bids[0], 7: quote.volume,
+                8: frames.char(expected), 9: quote.price if auction else 0,
+                10: quote.diff if auction else 0, 11: 0,
+            })  # fmt: skip
+        self._header = {0: len(rows)}
+        self._data = {k: [r[k] for r in rows] for k in range(12)}
+        return self._ok()
+
+
 def stockcur_extra(s: Snapshot) -> dict[int, Any]:
     """StockCur fields the tick alone does not give: open/high/low, ask/bid, 거래대금."""
     return {

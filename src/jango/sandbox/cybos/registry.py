@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from jango.sandbox.cybos import (
     account,
+    analysis,
     base,
     chart,
     codes,
@@ -15,6 +16,7 @@ from jango.sandbox.cybos import (
     orders,
     quotes,
     realtime,
+    ticks,
     util,
 )
 
@@ -27,6 +29,13 @@ PROGIDS: dict[str, type[base.ComObject]] = {
         util.CpTdUtil,
         quotes.StockMst,
         quotes.StockMst2,
+        quotes.StockMstM,
+        ticks.StockBid,
+        analysis.CpSvr7043,
+        analysis.CpSvrNew7043,
+        analysis.CpSvr7238,
+        analysis.CpSvr7254,
+        analysis.CpSvr8548,
         quotes.StockJpBid,
         quotes.StockJpBid2,
         chart.StockChart,
@@ -37,6 +46,7 @@ PROGIDS: dict[str, type[base.ComObject]] = {
         realtime.CpConclusion,
         account.CpTd6033,
         orders.CpTd0311,
+        orders.CpTd0312,
         orders.CpTd0313,
         orders.CpTd0314,
         account.CpTd5339,
