@@ -284,7 +284,9 @@ def daily_bars(
     """``count`` daily bars newest first; the first is today's (``today`` = open, high, low,
     close, volume), the second closes at today's open (기준가 = yesterday's close)."""
     bars = [Bar(day, 0, today[0], today[1], today[2], today[3], today[4])]
-    rng = random.Random(_seed("daily", code))
+    # One history per listing whichever form of its code the caller has (A005930 or 005930).
+    key = code[1:] if len(code) == 7 and code[0] in "AQ" else code
+    rng = random.Random(_seed("daily", key))
     close = today[0]
     when = day
     for _ in range(count - 1):
