@@ -55,8 +55,10 @@ from jango.domain.model import (
     Side,
     cybos_code,
 )
+from jango.supervisor import Supervised, Supervisor
 
 T = TypeVar("T")
+RECONNECT_TASK = "cybos reconnect"
 
 CYBOS_LIMITS = BrokerLimits(
     subscription_capacity=400,
@@ -119,7 +121,8 @@ class CybosBroker:
         self._queue: asyncio.Queue[PushItem] = asyncio.Queue()
         self._accounts: list[str] = []
         self._order_codes: dict[str, Code] = {}
-        self._reconnect_task: asyncio.Task[None] | None = None
+        self._supervisor: Supervisor | None = None
+        self._reconnector: Supervised | None = None
         self.reconnect_attempts = 0
         self.emulator: Any = None
 
@@ -174,6 +177,11 @@ class CybosBroker:
         return client, pythoncom
 
     # -- lifecycle ------------------------------------------------------------------------------
+    def use_supervisor(self, supervisor: Supervisor) -> None:
+        """Reconnect under ``supervisor`` (the session's): a bug in the reconnect loop is
+        logged, shown as degraded and the loop restarted, never a silent dead task."""
+        self._supervisor = supervisor
+
     async def connect(self) -> None:
         """Start the COM thread and run the startup checks (admin, IsConnect, ServerType,
         TradeInit(0)); read accounts and goods codes; open the order-notice push."""
@@ -199,11 +207,9 @@ class CybosBroker:
 
     async def close(self) -> None:
         """Unsubscribe everything, stop reconnecting and stop the COM thread. Safe twice."""
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnect_task
-            self._reconnect_task = None
+        if self._reconnector is not None:
+            await self._reconnector.stop()
+            self._reconnector = None
         thread, com = self._thread, self._com
         self._thread = None
         if thread is None or com is None:
@@ -241,8 +247,11 @@ class CybosBroker:
         self._loop.call_soon_threadsafe(self._start_reconnect)
 
     def _start_reconnect(self) -> None:
-        if self._reconnect_task is None or self._reconnect_task.done():
-            self._reconnect_task = asyncio.create_task(self._reconnect(), name="cybos-reconnect")
+        if self._reconnector is None or self._reconnector.done:
+            if self._supervisor is None:
+                # Used on its own, the adapter still restarts and reports a failing loop.
+                self._supervisor = Supervisor()
+            self._reconnector = self._supervisor.spawn(RECONNECT_TASK, self._reconnect)
 
     async def _reconnect(self) -> None:
         thread, com = self._require()
@@ -257,6 +266,9 @@ class CybosBroker:
                 self._queue.put_nowait(
                     ConnectionStatus(True, "CYBOS Plus reconnected", self._clock(), True)
                 )
+                if self._supervisor is not None:
+                    # Done for good: a death on the way (a bug) is over, not still degraded.
+                    self._supervisor.clear(RECONNECT_TASK)
                 return
 
     # -- limits ---------------------------------------------------------------------------------
