@@ -146,7 +146,7 @@ def test_a_bad_file_gives_one_line_naming_it(tmp_path: Path) -> None:
 
 def test_the_code_manager_and_the_venue_know_every_listing() -> None:
     venue = venue_for_scripts(seed=4)
-    emu = CybosEmulator(venue)
+    emu = CybosEmulator(venue, listing=krx_listing().spec)
     mgr = emu.Dispatch("CpUtil.CpCodeMgr")
     listing = krx_listing()
     reit = next(i for i in listing if i.section == 3)
@@ -156,11 +156,18 @@ def test_the_code_manager_and_the_venue_know_every_listing() -> None:
     assert "Q500061" in mgr.GetStockListByMarket(1)
     assert mgr.CodeToName("Q500061") == listing.get("500061").name  # type: ignore[union-attr]
     assert mgr.GetStockMarginRate("A005930") == 40 and mgr.GetStockMemeMin("A005930") == 1
-    # A listed code the bundled master lacks joins the market at its 기준가 when first named.
+    # A listed code the bundled master lacks is quoted at its 기준가, untraded; reading it does
+    # not make it join the market, a subscription (or an order) does.
     assert reit.code not in {i.code for i in venue.instruments()}
     mst = emu.Dispatch("DsCbo1.StockMst")
     mst.SetInputValue(0, "A" + reit.code)
     assert mst.BlockRequest() == 0 and mst.GetHeaderValue(27) == reit.base_price
+    assert (mst.GetHeaderValue(11), mst.GetHeaderValue(18)) == (reit.base_price, 0)
+    assert reit.code not in {i.code for i in venue.instruments()}
+    cur = emu.Dispatch("DsCbo1.StockCur")
+    cur.SetInputValue(0, "A" + reit.code)
+    cur.Subscribe()
+    assert reit.code in {i.code for i in venue.instruments()}
     assert venue.quote(reit.code).base == reit.base_price
     emu.close()
 

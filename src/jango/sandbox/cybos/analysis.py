@@ -142,7 +142,9 @@ class CpSvr7254(_HistoryObject):
 
     def _build(self, quote: Quote, bars: list[mkt.Bar]) -> list[dict[int, object]]:
         self._code = com_code(quote.code)
-        kind = int(str(self._inputs.get(1, 6)) or 6)
+        # A short in the help, yet public scripts pass ord('6'): COM hands over either.
+        period = _char_text(self._inputs.get(1), "6")
+        kind = int(period) if period.isdigit() else 6
         share = _char_text(self._inputs.get(4), "0") == "1"
         amounts = _char_text(self._inputs.get(6), "1") == "2"
         investor = int(str(self._inputs.get(5, 0)) or 0)

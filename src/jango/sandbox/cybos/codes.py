@@ -61,10 +61,15 @@ class CpCodeMgr(ComObject):
     progid = "CpUtil.CpCodeMgr"
 
     def _instrument(self, code: object) -> Any:
+        """The venue's instrument of a code it trades, else the listing's (never making the
+        code join the market: a name table over every listing stays a lookup)."""
         try:
-            return self._emu.venue.instrument(com_parse(code))
+            parsed = com_parse(code)
         except Exception:
-            return krx_listing().get(code)
+            return None
+        if parsed in self._emu.known_codes():
+            return self._emu.venue.instrument(parsed)
+        return krx_listing().get(parsed)
 
     @staticmethod
     def _listed(code: object) -> Listed | None:
@@ -90,6 +95,10 @@ class CpCodeMgr(ComObject):
             if instrument.name == name:
                 return com_code(instrument.code)
         return ""
+
+    def GetStockCodeByName(self, name: object) -> str:
+        """The newer type library's name lookup (as :meth:`NameToCode`)."""
+        return self.NameToCode(name)
 
     def GetStockMarketKind(self, code: object) -> int:
         self._check_thread()
@@ -228,6 +237,30 @@ class CpCodeMgr(ComObject):
     def IsBigListingStock(self, code: object) -> int:
         self._check_thread()
         return 1 if self.GetStockCapital(code) == 1 else 0
+
+    def IsStockCreditEnable(self, code: object) -> int:
+        """신용주문 가능 (1) of the listing master."""
+        self._check_thread()
+        item = self._listed(code)
+        return 1 if item is not None and item.credit else 0
+
+    def GetStockGroupCode(self, code: object) -> int:
+        """계열 group: the listing master does not carry it, so every code answers 0 (none)."""
+        self._check_thread()
+        return 0
+
+    def GetGroupName(self, code: object) -> str:
+        self._check_thread()
+        return ""
+
+    def GetMemberName(self, code: object) -> str:
+        self._check_thread()
+        return ""
+
+    def GetStockParPriceChageType(self, code: object) -> int:
+        """액면변경 구분 (the help's spelling): 0, no split or merge pending."""
+        self._check_thread()
+        return 0
 
     def IsSPAC(self, code: object) -> bool:
         self._check_thread()

@@ -31,6 +31,7 @@ from jango.domain.model import (
     Condition,
     Credit,
     Instrument,
+    InvalidCode,
     OrderNotice,
     OrderType,
     Quote,
@@ -55,6 +56,7 @@ from jango.sandbox.cybos.runtime import (
     RequestWindows,
 )
 from jango.sandbox.cybos.util import CpCybos
+from jango.sandbox.instruments import InstrumentSpec
 
 QUOTE_REQUESTS = 60
 TRADE_REQUESTS = 20
@@ -114,8 +116,11 @@ class CybosEmulator:
         trade_requests: int = TRADE_REQUESTS,
         subscription_limit: int = SUBSCRIPTIONS,
         account_name: str = "모의투자",
+        listing: Callable[[Code], InstrumentSpec | None] | None = None,
     ) -> None:
         self.venue = venue
+        # Codes beyond the venue's (every KRX listing), given to the venue as its listing too.
+        self.listing = listing
         self.queues = MessageQueues()
         self.windows = RequestWindows(
             {LT_TRADE_REQUEST: trade_requests, LT_NONTRADE_REQUEST: quote_requests},
@@ -245,7 +250,7 @@ class CybosEmulator:
         if spec is not None:
             self._register_index(obj, spec)
             return
-        quote = self.quote_of(raw_code)
+        quote = self.quote_of(raw_code, join=True)
         if quote is None:
             raise ComError(E_FAIL, f"종목코드가 잘못되었습니다: {raw_code!r}")
         code = quote.code
@@ -272,13 +277,38 @@ class CybosEmulator:
             self._check_capacity()
             self._index_subs.setdefault(spec.code, []).append(obj)
 
-    def quote_of(self, raw: object) -> Quote | None:
-        """The venue's quote of a stock code given as COM would (``'A005930'``, ``'005930'``);
-        ``None`` for anything the master does not list."""
+    def quote_of(self, raw: object, *, join: bool = False) -> Quote | None:
+        """The quote of a stock code given as COM would (``'A005930'``, ``'Q500061'``);
+        ``None`` for anything neither the venue nor the listing knows.
+
+        A listed code the venue has not met yet is answered at its 기준가, untraded, which is
+        exactly what the venue shows once it lists it: reading a whole market's codes (a
+        screen, a name table) does not make them all join the market, so the codes a script
+        trades keep moving. ``join`` makes the code join (a subscription needs its ticks)."""
         try:
-            return self.venue.quote(com_parse(raw))
+            code = com_parse(raw)
+        except InvalidCode:
+            return None
+        if not join and self.listing is not None and code not in self.known_codes():
+            spec = self.listing(code)
+            if spec is not None:
+                return self._untraded(spec)
+        try:
+            return self.venue.quote(code)
         except Exception:
             return None
+
+    def known_codes(self) -> set[Code]:
+        """The codes the venue trades now."""
+        return {i.code for i in self.venue.instruments()}
+
+    def _untraded(self, spec: InstrumentSpec) -> Quote:
+        base, market = spec.base_price, spec.market
+        limited = krx.has_price_limit(market)
+        upper, lower = (
+            krx.price_limits(base, market, self.venue.now().date()) if limited else (0, 0)
+        )
+        return Quote(spec.code, base, 0, 0, base, upper, lower, spec.name, market)
 
     def index_values(self, spec: IndexSpec) -> tuple[float, float]:
         """(now, at the open) of an index, from the venue's current quotes."""

@@ -138,6 +138,13 @@ def stockcur_header(tick: Tick, name: str, instant_volume: int, quote: Quote | N
         20: char("1" if tick.expected else "2"),
         21: 0,
         22: char(sign_flag(tick.price, tick.diff, upper, lower)),
+        # 23–25 LP holdings (ELW only), 26–28 the 호가방식 state and running totals.
+        23: 0,
+        24: 0,
+        25: 0.0,
+        26: char("1"),
+        27: 0,
+        28: 0,
     }
 
 

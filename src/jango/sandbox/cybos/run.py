@@ -120,7 +120,7 @@ def main(
         parser.error("--seconds must be a positive number")
     args = [*rest, *tail]
     venue = venue_for_scripts(options.seed)
-    emulator = install(venue)
+    emulator = install(venue, listing=krx_listing().spec)
     stop = threading.Event()
     _install_pumps(emulator, stop)
     hook = hook_qt(emulator.queues, seconds=options.seconds)

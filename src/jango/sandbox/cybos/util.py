@@ -53,6 +53,11 @@ class CpCybos(ComObject):
             return 0
         return self._emu.windows.remain_ms(int(limit_type))
 
+    def PlusDisconnect(self) -> None:
+        """Log CYBOS Plus off (newer type library): every object is disconnected after it."""
+        self._check_thread()
+        self._emu.disconnect()
+
     def post_disconnect(self) -> None:
         self._emu.queues.post(
             self._owner, "CpCybos.OnDisconnect", lambda: self._fire("OnDisconnect", "OnDisConnect")
