@@ -32,8 +32,11 @@ import sys
 import threading
 import time
 import types
+from datetime import datetime
+from datetime import time as clock_time
 from pathlib import Path
 
+from jango.sandbox.clock import SESSION_CLOSE, SESSION_OPEN
 from jango.sandbox.cybos.emulator import CybosEmulator, install
 from jango.sandbox.cybos.listing import krx_listing
 from jango.sandbox.cybos.qt_hook import QtHook, hook_qt
@@ -82,6 +85,25 @@ def venue_for_scripts(seed: int) -> Venue:
     return venue
 
 
+def trade_until(venue: Venue, at: clock_time) -> None:
+    """Let the session trade from the open until ``at`` (with the emulator listening, so the
+    day's high, low and trades are all seen): a script started at 10:30 finds the morning's
+    trades, bars and volumes as it would on a real day."""
+    while venue.now().time() < at:
+        venue.step()
+
+
+def _session_time(text: str) -> clock_time:
+    """``--at``: a time of the simulated session, as HH:MM."""
+    try:
+        moment = datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HH:MM") from None
+    if not SESSION_OPEN <= moment < SESSION_CLOSE:
+        raise argparse.ArgumentTypeError(f"{text} is outside the session (09:00-15:19)")
+    return moment
+
+
 def main(
     argv: list[str] | None = None,
     parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
@@ -98,6 +120,12 @@ def main(
     )
     parser.add_argument(
         "--input", action="append", default=[], help="an answer to the script's input() calls"
+    )
+    parser.add_argument(
+        "--at",
+        type=_session_time,
+        default=None,
+        help="start the simulated session at HH:MM (09:00-15:19; default the open)",
     )
     parser.add_argument(
         "--qt",
@@ -121,6 +149,8 @@ def main(
     args = [*rest, *tail]
     venue = venue_for_scripts(options.seed)
     emulator = install(venue, listing=krx_listing().spec)
+    if options.at is not None:
+        trade_until(venue, options.at)
     stop = threading.Event()
     _install_pumps(emulator, stop)
     hook = hook_qt(emulator.queues, seconds=options.seconds)
