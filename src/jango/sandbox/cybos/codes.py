@@ -117,11 +117,15 @@ class CpCodeMgr(ComObject):
         self._check_thread()
         wanted = com_long(kind, "market kind")
         # CYBOS lists a market's codes in code order (A000020, A000040, A000050, …): every
-        # listing, and the venue's own instruments KRX does not list (synthetic ones).
-        codes = {item.code for item in krx_listing() if MARKET_KIND.get(item.market) == wanted}
-        codes |= {
-            i.code for i in self._emu.venue.instruments() if MARKET_KIND.get(i.market) == wanted
+        # listing, a code the venue trades under the venue's market (as GetStockMarketKind
+        # answers for it), and the venue's instruments KRX does not list (synthetic ones).
+        traded = {i.code: i.market for i in self._emu.venue.instruments()}
+        codes = {
+            item.code
+            for item in krx_listing()
+            if item.code not in traded and MARKET_KIND.get(item.market) == wanted
         }
+        codes |= {code for code, market in traded.items() if MARKET_KIND.get(market) == wanted}
         return tuple(com_code(code) for code in sorted(codes))
 
     def GetIndustryList(self) -> tuple[str, ...]:
