@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jango.domain.model import Market, Quote
 from jango.sandbox.cybos import frames
@@ -28,7 +28,7 @@ from jango.sandbox.cybos.listing import com_code
 from jango.sandbox.cybos.master import IndexSpec, industry_of
 
 if TYPE_CHECKING:
-    from jango.sandbox.cybos.emulator import CybosEmulator
+    pass
 
 
 STOCKMST2_MAX = 110
@@ -60,10 +60,16 @@ def _value_unit(market: Market) -> int:
     return 1000 if market is Market.KOSDAQ else 10_000
 
 
+class SeesTheDay(Protocol):
+    """What a snapshot needs of the emulator: the day's high and low seen so far."""
+
+    intraday: mkt.Intraday
+
+
 class Snapshot:
     """Everything the quote objects report about one code at one moment."""
 
-    def __init__(self, emu: CybosEmulator, quote: Quote, moment: datetime) -> None:
+    def __init__(self, emu: SeesTheDay, quote: Quote, moment: datetime) -> None:
         self.quote = quote
         self.moment = moment
         self.day = moment.date()
