@@ -254,3 +254,17 @@ def test_the_adapter_places_credit_orders_through_cptd0312(venue: Venue) -> None
             await broker.close()
 
     run(scenario)
+
+
+def test_stockbid_trades_are_the_minute_charts_closes(market: CybosEmulator) -> None:
+    market.venue.clock.advance(1800)
+    bid = request(market, "Dscbo1.StockBid", i0="A035420", i2=80)
+    trades = rows(bid, bid.GetHeaderValue(2), 7)  # type: ignore[attr-defined]
+    chart = request(
+        market, "CpSysDib.StockChart", i0="A035420", i1=ord("2"), i4=len(trades),
+        i5=[1, 5, 8], i6=ord("m"), i7=1,
+    )  # fmt: skip
+    bars = rows(chart, chart.GetHeaderValue(3), 3)  # type: ignore[attr-defined]
+    assert [(t[0], t[4]) for t in trades] == [(b[0], b[1]) for b in bars]
+    # Each minute's trade is that minute bar's volume; the newest also takes the rounding.
+    assert [t[6] for t in trades[1:]] == [b[2] for b in bars[1:]]
