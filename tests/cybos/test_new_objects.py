@@ -14,6 +14,7 @@ from jango.domain.model import Code, Credit, NoticeKind, OrderNotice, OrderType,
 from jango.sandbox.cybos.analysis import INSTITUTIONS, investor_flows
 from jango.sandbox.cybos.emulator import CybosEmulator
 from jango.sandbox.cybos.listing import krx_listing
+from jango.sandbox.cybos.master import INDEXES
 from jango.sandbox.cybos.run import venue_for_scripts
 from jango.sandbox.cybos.runtime import LT_NONTRADE_REQUEST, LT_SUBSCRIBE, LT_TRADE_REQUEST
 from jango.sandbox.venue import DEMO_ACCOUNT, Venue
@@ -268,3 +269,19 @@ def test_stockbid_trades_are_the_minute_charts_closes(market: CybosEmulator) -> 
     assert [(t[0], t[4]) for t in trades] == [(b[0], b[1]) for b in bars]
     # Each minute's trade is that minute bar's volume; the newest also takes the rounding.
     assert [t[6] for t in trades[1:]] == [b[2] for b in bars[1:]]
+
+
+def test_sector_indexes_follow_their_industrys_stocks() -> None:
+    venue = venue_for_scripts(seed=6)
+    emu = CybosEmulator(venue)
+    spec = next(s for s in INDEXES if s.code == "U013")
+    mst = request(emu, "DsCbo1.StockMst", i0="U013")
+    assert mst.GetHeaderValue(1) == "전기전자" and mst.GetHeaderValue(11) == spec.base_value  # type: ignore[attr-defined]
+    samsung = venue.quote("005930")
+    while venue.quote("005930").price == samsung.price:
+        venue.step()
+    moved = request(emu, "DsCbo1.StockMst", i0="U013").GetHeaderValue(11)  # type: ignore[attr-defined]
+    assert isinstance(moved, float) and moved != spec.base_value  # 삼성전자 is a member
+    codes = emu.Dispatch("CpUtil.CpCodeMgr").GetIndexCodeList()
+    assert {"U005", "U013", "U030", "U180", "U201"} <= set(codes)
+    emu.close()

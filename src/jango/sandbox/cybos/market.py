@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta
 from jango.domain import krx
 from jango.domain.model import Code, Market, Quote, Tick
 from jango.sandbox.cybos.listing import krx_listing
-from jango.sandbox.cybos.master import INDEXES, IndexSpec
+from jango.sandbox.cybos.master import INDEXES, IndexSpec, industry_of
 
 BOOK_LEVELS = 10
 SESSION_OPEN = time(9, 0)
@@ -412,4 +412,6 @@ def index_value(spec: IndexSpec, quotes: list[Quote], use_base: bool = False) ->
 def _member(spec: IndexSpec, quote: Quote) -> bool:
     if quote.market is not spec.market:
         return False
+    if spec.industry:
+        return industry_of(quote.code, quote.market) == spec.industry
     return not spec.size or str(profile(quote.code, quote.base).capital_size) == spec.size

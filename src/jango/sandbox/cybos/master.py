@@ -76,6 +76,7 @@ class IndexSpec:
     market: Market
     base_value: float
     size: str = ""  # "" every listing, else the 대형/중형/소형 class of the listings it follows
+    industry: str = ""  # a sector index: the 업종 code of the listings it follows
 
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -83,9 +84,16 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("U002", "대형주", Market.KOSPI, 2450.0, "1"),
     IndexSpec("U003", "중형주", Market.KOSPI, 2900.0, "2"),
     IndexSpec("U004", "소형주", Market.KOSPI, 2200.0, "3"),
+    # The KOSPI sector indexes U005–U030; their levels at the open are seeded by the code.
+    *(
+        IndexSpec(f"U{code}", name, Market.KOSPI, float(300 + zlib.crc32(code.encode()) % 4700),
+                  industry=code)
+        for code, name in INDUSTRY_NAMES.items()
+        if "005" <= code <= "030"
+    ),
     IndexSpec("U180", "코스피200", Market.KOSPI, 330.0, "1"),
     IndexSpec("U201", "코스닥종합", Market.KOSDAQ, 750.0),
-)
+)  # fmt: skip
 
 
 def industry_of(code: str, market: Market) -> str:
