@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from jango.domain.model import BalanceRow, Credit
-from jango.sandbox.cybos_com import CybosEmulator
+from jango.sandbox.cybos.emulator import CybosEmulator
 from jango.sandbox.instruments import load_instruments, synthetic_instruments
 from jango.sandbox.venue import Venue
 

@@ -32,7 +32,7 @@ from jango.domain.model import (
     Side,
     Tick,
 )
-from jango.sandbox.cybos_runtime import LT_NONTRADE_REQUEST, LT_TRADE_REQUEST
+from jango.sandbox.cybos.runtime import LT_NONTRADE_REQUEST, LT_TRADE_REQUEST
 from jango.sandbox.venue import Venue
 
 from .conftest import BIG

@@ -29,6 +29,9 @@ SCRIPTS = {
     "etf_trader.py": ["--step-interval", "0.05", "--seed", "0"],
     "orderbook_ten.py": ["--step-interval", "0.05"],
     "helper_bot/collect.py": [],
+    "supply_demand.py": ["--step-interval", "0.05"],
+    "tick_history.py": ["--at", "10:00", "--step-interval", "0.05"],
+    "credit_order.py": ["--step-interval", "0.05"],
 }
 
 
@@ -105,7 +108,7 @@ def test_industry_per_averages_each_industry(results: dict[str, tuple[int, str, 
     lines = output(results, "industry_per.py")
     industries = [text.split() for text in lines if text[:3].isdigit()]
     assert len(industries) >= 10
-    for code, _name, count, average in industries:
+    for code, *_name, count, average in industries:  # a name may hold a space (IT 서비스)
         assert int(count) > 0 and float(average) > 0, code
     assert int(line(lines, "electronics")[1]) > 0
 
@@ -161,3 +164,37 @@ def test_helper_bot_imports_its_module_and_stores_sane_bars(
     lines = output(results, "helper_bot/collect.py")
     stored, bad = int(line(lines, "stored")[1]), int(line(lines, "stored")[4])
     assert stored == 3 * (60 + 30) and bad == 0
+
+
+def test_supply_demand_pages_the_analysis_objects_and_waits_out_the_quote_limit(
+    results: dict[str, tuple[int, str, str]],
+) -> None:
+    lines = output(results, "supply_demand.py")
+    assert line(lines, "investors")[2:] == ["balanced", "True", "last", "0"]
+    assert line(lines, "short")[1:] == ["90", "within", "volume", "True"]
+    marketcap = line(lines, "marketcap")
+    assert int(marketcap[1]) > 900 and 99 <= int(marketcap[3]) <= 101
+    assert line(lines, "kospi200")[1] == "200"
+    assert int(line(lines, "waits")[1]) > 0  # 15 codes of 4 pages: the 60/15 s limit bites
+
+
+def test_tick_history_reads_the_day_back_to_the_first_trade(
+    results: dict[str, tuple[int, str, str]],
+) -> None:
+    lines = output(results, "tick_history.py")
+    trades = line(lines, "trades")
+    assert int(trades[1]) == 60 and trades[3] == "90100" and int(trades[5]) >= 100000
+    assert line(lines, "agree") == ["agree", "True"]
+    assert line(lines, "cumulative")[1] == "True"
+    assert line(lines, "watch")[1:] == ["4", "etn", "True"]
+
+
+def test_credit_order_borrows_then_repays_its_loan(
+    results: dict[str, tuple[int, str, str]],
+) -> None:
+    lines = output(results, "credit_order.py")
+    bought = line(lines, "bought")
+    assert bought[2] == "02" and bought[4] == "2"  # 자기융자, 신용
+    assert any(text.startswith("loan rows [('A000660', 'I'") for text in lines)
+    assert line(lines, "repaid")[1] == "5"
+    assert line(lines, "loan rows after") == ["loan", "rows", "after", "[]"]

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from jango.domain.model import OrderType, Side
-from jango.sandbox.cybos_com import CybosEmulator, install, pump_until, uninstall
-from jango.sandbox.cybos_runtime import LT_NONTRADE_REQUEST, ComError
+from jango.sandbox.cybos.emulator import CybosEmulator, install
+from jango.sandbox.cybos.pywin32 import pump_until, uninstall
+from jango.sandbox.cybos.runtime import LT_NONTRADE_REQUEST, ComError
 from jango.sandbox.venue import Venue
 
 from .conftest import BIG

@@ -8,13 +8,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
-from jango.sandbox import cybos_qt
-from jango.sandbox.cybos_com import CybosEmulator
-from jango.sandbox.cybos_runtime import MessageQueues
+from jango.sandbox.cybos import qt_hook, qt_shim
+from jango.sandbox.cybos.emulator import CybosEmulator
+from jango.sandbox.cybos.runtime import MessageQueues
 from jango.sandbox.venue import Venue
 
 RUNNER = [sys.executable, "-m", "jango.sandbox.cybos_run"]
@@ -73,7 +74,7 @@ sys.exit(app.exec_())
 
 @pytest.mark.parametrize("qt", ["auto", "shim"])
 def test_a_pyqt_script_gets_its_events_from_app_exec(tmp_path: Path, qt: str) -> None:
-    if qt == "auto" and not cybos_qt.qt_available():
+    if qt == "auto" and not qt_hook.qt_available():
         pytest.skip("no real PyQt5 installed here; the stand-in case runs below")
     script = tmp_path / "window.py"
     script.write_text(QT_SCRIPT, encoding="utf-8")
@@ -84,13 +85,13 @@ def test_a_pyqt_script_gets_its_events_from_app_exec(tmp_path: Path, qt: str) ->
 
 def test_the_stand_in_loop_pumps_only_while_it_runs() -> None:
     queues = MessageQueues()
-    modules = cybos_qt.install_shim(queues, force=True)
+    modules = qt_shim.install_shim(queues, force=True)
     try:
         core = modules["PyQt5.QtCore"]
         widgets = modules["PyQt5.QtWidgets"]
         delivered: list[str] = []
         app = widgets.QApplication([])
-        queues.post(cybos_qt.threading.get_ident(), "test", lambda: delivered.append("event"))
+        queues.post(threading.get_ident(), "test", lambda: delivered.append("event"))
         assert delivered == []  # posted, not pumped
         core.QTimer.singleShot(10, app.quit)
         assert app.exec_() == 0
@@ -112,8 +113,8 @@ def test_real_pyqt_wakes_on_a_posted_event(tmp_path: Path) -> None:
         """
         import os, threading
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        from jango.sandbox.cybos_runtime import MessageQueues
-        from jango.sandbox.cybos_qt import hook_qt
+        from jango.sandbox.cybos.runtime import MessageQueues
+        from jango.sandbox.cybos.qt_hook import hook_qt
         queues = MessageQueues()
         hook_qt(queues)
         from PyQt5.QtWidgets import QApplication
@@ -241,7 +242,7 @@ def test_the_seed_runs_unchanged_under_a_real_pyqt5_loop(tmp_path: Path) -> None
 
 
 def test_the_stand_in_builds_designer_windows_and_reads_qt_constants() -> None:
-    modules = cybos_qt.install_shim(MessageQueues(), force=True)
+    modules = qt_shim.install_shim(MessageQueues(), force=True)
     try:
         namespace: dict[str, object] = {}
         exec(

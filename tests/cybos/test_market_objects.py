@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jango.domain.model import Code, Side
-from jango.sandbox.cybos_com import CybosEmulator
-from jango.sandbox.cybos_run import venue_for_scripts
-from jango.sandbox.cybos_runtime import ComError
+from jango.sandbox.cybos.emulator import CybosEmulator
+from jango.sandbox.cybos.listing import krx_listing
+from jango.sandbox.cybos.run import venue_for_scripts
+from jango.sandbox.cybos.runtime import ComError
 from jango.sandbox.venue import DEMO_ACCOUNT, Venue
 
 
@@ -187,7 +188,7 @@ def test_the_code_manager_converts_com_arguments_and_knows_industries(
     assert mgr.GetStockCapital("A005950") in (1, 2, 3)  # type: ignore[attr-defined]
     code = market.Dispatch("CpUtil.CpStockCode")
     first = code.GetData(0, 0)  # type: ignore[attr-defined]
-    assert code.CodeToIndex(first) == 0 and code.GetCount() == len(market.venue.instruments())  # type: ignore[attr-defined]
+    assert code.CodeToIndex(first) == 0 and code.GetCount() == len(krx_listing())  # type: ignore[attr-defined]
 
 
 def test_an_index_code_answers_with_float_values(market: CybosEmulator) -> None:

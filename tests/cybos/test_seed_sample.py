@@ -16,7 +16,8 @@ import pytest
 
 from jango.brokers.cybos import CybosBroker
 from jango.domain.model import Credit, OrderType, Side
-from jango.sandbox.cybos_com import CybosEmulator, install, pump_until, uninstall
+from jango.sandbox.cybos.emulator import CybosEmulator, install
+from jango.sandbox.cybos.pywin32 import pump_until, uninstall
 from jango.sandbox.venue import DEMO_ACCOUNT, Venue
 
 from .conftest import BIG, big_venue

@@ -171,6 +171,9 @@ class Venue:
     does not exist, a fresh venue is made from the arguments and saved there. A file that cannot
     be read raises :class:`VenueStateError` naming it; it is never replaced by a fresh market.
     Call :meth:`close` to release the file.
+
+    ``listing`` lists codes beyond ``instruments`` (every KRX listing, for a skin whose scripts
+    may name any real code): a code it answers joins the market at its 기준가 on first use.
     """
 
     def __init__(
@@ -185,12 +188,14 @@ class Venue:
         depth_won: int = 20_000_000,
         loan_percent: int = 60,
         state_path: Path | None = None,
+        listing: Callable[[Code], InstrumentSpec | None] | None = None,
     ) -> None:
         if depth_won <= 0:
             raise ValueError(f"depth_won must be positive, got {depth_won}")
         if not 0 <= loan_percent < 100:
             raise ValueError(f"loan_percent must be from 0 to 99, got {loan_percent}")
         self._lock = threading.RLock()
+        self._listing = listing
         self._costs = costs
         self._step_seconds = step_seconds
         self._depth_won = depth_won
@@ -752,9 +757,23 @@ class Venue:
 
     def _state(self, code: str) -> PriceEntry:
         try:
-            return self._prices[parse_code(code)]
-        except (InvalidCode, KeyError):
+            key = parse_code(code)
+        except InvalidCode:
             raise UnknownInstrument(code) from None
+        state = self._prices.get(key)
+        if state is not None:
+            return state
+        spec = self._listing(key) if self._listing is not None else None
+        if spec is None:
+            raise UnknownInstrument(code)
+        with self._lock:
+            if key not in self._prices:
+                upper, lower = self._limits(spec.base_price, spec.market)
+                self._prices[key] = PriceEntry(
+                    spec.instrument(), spec.base_price, upper, lower, spec.base_price
+                )
+                self._codes.append(key)
+            return self._prices[key]
 
     def _account(self, account: str) -> AccountEntry:
         acct = self._accounts.get(account)

@@ -52,10 +52,13 @@ from jango.domain.model import (
     Credit,
     OrderNotice,
     Quote,
+    Side,
     cybos_code,
 )
+from jango.supervisor import Supervised, Supervisor
 
 T = TypeVar("T")
+RECONNECT_TASK = "cybos reconnect"
 
 CYBOS_LIMITS = BrokerLimits(
     subscription_capacity=400,
@@ -118,7 +121,8 @@ class CybosBroker:
         self._queue: asyncio.Queue[PushItem] = asyncio.Queue()
         self._accounts: list[str] = []
         self._order_codes: dict[str, Code] = {}
-        self._reconnect_task: asyncio.Task[None] | None = None
+        self._supervisor: Supervisor | None = None
+        self._reconnector: Supervised | None = None
         self.reconnect_attempts = 0
         self.emulator: Any = None
 
@@ -127,9 +131,9 @@ class CybosBroker:
     def for_emulator(
         cls, venue: Any, *, emulator_options: Mapping[str, Any] | None = None, **options: Any
     ) -> CybosBroker:
-        """An adapter over a :class:`~jango.sandbox.cybos_com.CybosEmulator` of ``venue``
+        """An adapter over a :class:`~jango.sandbox.cybos.emulator.CybosEmulator` of ``venue``
         (available as :attr:`emulator`); limits follow the emulator's configuration."""
-        from jango.sandbox.cybos_com import CybosEmulator
+        from jango.sandbox.cybos.emulator import CybosEmulator
 
         emulator = CybosEmulator(venue, **dict(emulator_options or {}))
         limits = BrokerLimits(
@@ -173,6 +177,11 @@ class CybosBroker:
         return client, pythoncom
 
     # -- lifecycle ------------------------------------------------------------------------------
+    def use_supervisor(self, supervisor: Supervisor) -> None:
+        """Reconnect under ``supervisor`` (the session's): a bug in the reconnect loop is
+        logged, shown as degraded and the loop restarted, never a silent dead task."""
+        self._supervisor = supervisor
+
     async def connect(self) -> None:
         """Start the COM thread and run the startup checks (admin, IsConnect, ServerType,
         TradeInit(0)); read accounts and goods codes; open the order-notice push."""
@@ -198,11 +207,9 @@ class CybosBroker:
 
     async def close(self) -> None:
         """Unsubscribe everything, stop reconnecting and stop the COM thread. Safe twice."""
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnect_task
-            self._reconnect_task = None
+        if self._reconnector is not None:
+            await self._reconnector.stop()
+            self._reconnector = None
         thread, com = self._thread, self._com
         self._thread = None
         if thread is None or com is None:
@@ -240,8 +247,11 @@ class CybosBroker:
         self._loop.call_soon_threadsafe(self._start_reconnect)
 
     def _start_reconnect(self) -> None:
-        if self._reconnect_task is None or self._reconnect_task.done():
-            self._reconnect_task = asyncio.create_task(self._reconnect(), name="cybos-reconnect")
+        if self._reconnector is None or self._reconnector.done:
+            if self._supervisor is None:
+                # Used on its own, the adapter still restarts and reports a failing loop.
+                self._supervisor = Supervisor()
+            self._reconnector = self._supervisor.spawn(RECONNECT_TASK, self._reconnect)
 
     async def _reconnect(self) -> None:
         thread, com = self._require()
@@ -256,6 +266,9 @@ class CybosBroker:
                 self._queue.put_nowait(
                     ConnectionStatus(True, "CYBOS Plus reconnected", self._clock(), True)
                 )
+                if self._supervisor is not None:
+                    # Done for good: a death on the way (a bug) is over, not still degraded.
+                    self._supervisor.clear(RECONNECT_TASK)
                 return
 
     # -- limits ---------------------------------------------------------------------------------
@@ -377,27 +390,55 @@ class CybosBroker:
         return OrderAck(reply.order_no, self._clock(), reply.message)
 
     async def place(self, order: OrderRequest) -> OrderAck:
-        """A cash order through CpTd0311. Raises :class:`OrderRefused` when the broker refuses
-        it or the user cancels the order-confirm dialog (return code 2)."""
+        """A cash order through CpTd0311, or a 신용융자 (자기융자) order through CpTd0312: a
+        buy that borrows, or a sell that repays the loan of ``order.loan_date``. Raises
+        :class:`OrderRefused` when the broker refuses it or the user cancels the order-confirm
+        dialog (return code 2), :class:`NotSupported` for a credit kind CYBOS cannot order."""
         _, com = self._require()
-        if order.credit is not Credit.CASH:
-            raise NotSupported("CpTd0311 places cash orders only; credit orders are not supported")
         type_code = wire.ORDER_TYPE_CODES.get(order.order_type)
         if type_code is None:
             raise NotSupported(f"order type {order.order_type} has no CYBOS 주문호가구분")
-        inputs: dict[int, object] = {
-            0: wire.SIDE_CODES[order.side],
-            1: order.account,
-            2: com.goods(order.account),
-            3: cybos_code(order.code),
-            4: order.qty,
-            5: order.price,
-            7: wire.CONDITION_CODES[order.condition],
-            8: type_code,
-        }
-        ack = await self._order("CpTrade.CpTd0311", inputs, 8)
+        if order.credit is Credit.CASH:
+            inputs: dict[int, object] = {
+                0: wire.SIDE_CODES[order.side],
+                1: order.account,
+                2: com.goods(order.account),
+                3: cybos_code(order.code),
+                4: order.qty,
+                5: order.price,
+                7: wire.CONDITION_CODES[order.condition],
+                8: type_code,
+            }
+            ack = await self._order("CpTrade.CpTd0311", inputs, 8)
+        else:
+            ack = await self._order("CpTrade.CpTd0312", self._credit_inputs(order, type_code), 9)
         self._order_codes[ack.order_no] = order.code
         return ack
+
+    def _credit_inputs(self, order: OrderRequest, type_code: str) -> dict[int, object]:
+        """CpTd0312's inputs; only 신용융자 (33) is a credit CYBOS orders this way."""
+        if order.credit is not Credit.MARGIN_SELF:
+            raise NotSupported(
+                f"CYBOS orders credit {order.credit} not through CpTd0312 (신용융자 is 자기융자)"
+            )
+        if order.side is Side.SELL and order.loan_date is None:
+            raise NotSupported("a 신용 sell repays one loan: give its loan date")
+        _, com = self._require()
+        inputs: dict[int, object] = {
+            0: wire.SIDE_CODES[order.side],
+            1: wire.CREDIT_ORDER_MARGIN,
+            2: order.account,
+            3: com.goods(order.account),
+            4: cybos_code(order.code),
+            5: order.qty,
+            6: order.price,
+            8: wire.CONDITION_CODES[order.condition],
+            10: type_code,
+        }
+        if order.side is Side.SELL and order.loan_date is not None:
+            day = order.loan_date
+            inputs[9] = day.year * 10000 + day.month * 100 + day.day
+        return inputs
 
     def _known(self, order_no: str) -> Code:
         code = self._order_codes.get(order_no)

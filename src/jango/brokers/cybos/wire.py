@@ -112,18 +112,21 @@ _ORDER_TYPE = {code: kind for kind, code in ORDER_TYPE_CODES.items()}
 CONDITION_CODES = {Condition.NONE: "0", Condition.IOC: "1", Condition.FOK: "2"}
 _CONDITION = {code: cond for cond, code in CONDITION_CODES.items()}
 SIDE_CODES = {Side.SELL: "1", Side.BUY: "2"}
+# CpTd0312 input 1 신용대출주문구분: 33 신용융자 (13 대용융자 is not ordered by the adapter).
+CREDIT_ORDER_MARGIN = "33"
 # StockMst 45 소속 (char).
 _MARKET = {"1": Market.KOSPI, "5": Market.KOSDAQ, "6": Market.KONEX}
 
 
 # CpCodeMgr.GetStockMarketKind and GetStockSectionKind (cybos.md §4).
 _MARKET_KIND = {1: Market.KOSPI, 2: Market.KOSDAQ, 5: Market.KONEX}
-_SECTION_MARKET = {10: Market.ETF, 12: Market.ETF, 17: Market.ETN, 14: Market.ELW}
+# Section kinds are the type library's CPE_KSE_SECTION_KIND: 9 ELW, 10 ETF, 12 해외ETF, 17 ETN.
+_SECTION_MARKET = {10: Market.ETF, 12: Market.ETF, 17: Market.ETN, 9: Market.ELW}
 
 
 def market_from_kinds(market_kind: object, section_kind: object) -> Market:
     """A listing's market from the code manager: ETF/ETN/ELW by section kind (10 and 12 ETF,
-    17 ETN, 14 ELW), else the market kind (1 KOSPI, 2 KOSDAQ, 5 KONEX); anything else is
+    17 ETN, 9 ELW), else the market kind (1 KOSPI, 2 KOSDAQ, 5 KONEX); anything else is
     ``Market.UNKNOWN`` (the book then flags the row rather than guess a tax)."""
     section = integer(section_kind, "GetStockSectionKind")
     if section in _SECTION_MARKET:
@@ -208,6 +211,9 @@ def decimal(value: object, what: str) -> Decimal:
 
 
 def code_of(value: object) -> Code:
+    """A code as CYBOS sends it: ``A`` + six characters, or ``Q`` + six for an ETN."""
+    if isinstance(value, str) and len(value.strip()) == 7 and value.strip()[:1].upper() == "Q":
+        value = value.strip()[1:]
     try:
         return parse_code(value)
     except DomainError as exc:

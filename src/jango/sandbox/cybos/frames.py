@@ -22,8 +22,8 @@ from jango.domain.model import (
     Quote,
     Side,
     Tick,
-    cybos_code,
 )
+from jango.sandbox.cybos.listing import com_code
 
 Header = dict[int, object]
 
@@ -117,7 +117,7 @@ def stockcur_header(tick: Tick, name: str, instant_volume: int, quote: Quote | N
     upper = quote.upper if quote else 0
     lower = quote.lower if quote else 0
     return {
-        0: cybos_code(tick.code),
+        0: com_code(tick.code),
         1: name,
         2: tick.diff,
         3: hhmm(tick.time),
@@ -138,13 +138,20 @@ def stockcur_header(tick: Tick, name: str, instant_volume: int, quote: Quote | N
         20: char("1" if tick.expected else "2"),
         21: 0,
         22: char(sign_flag(tick.price, tick.diff, upper, lower)),
+        # 23–25 LP holdings (ELW only), 26–28 the 호가방식 state and running totals.
+        23: 0,
+        24: 0,
+        25: 0.0,
+        26: char("1"),
+        27: 0,
+        28: 0,
     }
 
 
 def stockmst_header(quote: Quote, moment: datetime) -> Header:
     """StockMst header fields for one quote."""
     return {
-        0: cybos_code(quote.code),
+        0: com_code(quote.code),
         1: quote.name,
         4: hhmm(moment),
         8: quote.upper,
@@ -196,7 +203,7 @@ def marketeye_value(field: int, quote: Quote, moment: datetime, *, signed_diff: 
     requested with it — the reason the help says to request them together (an emulator
     assumption of what happens otherwise)."""
     values: dict[int, object] = {
-        0: cybos_code(quote.code),
+        0: com_code(quote.code),
         1: hhmm(moment),
         2: char(sign_flag(quote.price, quote.diff, quote.upper, quote.lower)),
         3: quote.diff if signed_diff else abs(quote.diff),
@@ -237,7 +244,7 @@ def balance_columns(row: BalanceRow, name: str, price: int) -> dict[int, object]
         9: valuation // 1000 * 1000,
         10: int(pnl / 1000) * 1000,
         11: rate,
-        12: cybos_code(row.code),
+        12: com_code(row.code),
         13: char("0"),
         15: row.sellable,
         16: "",
@@ -268,7 +275,7 @@ def conclusion_header(
         6: orig_order_no,
         7: notice.account,
         8: GOODS_STOCK,
-        9: cybos_code(notice.code),
+        9: com_code(notice.code),
         12: SIDE_FLAG[notice.side],
         14: KIND_FLAG[notice.kind],
         15: CREDIT_LOAN_CODE[notice.credit],

@@ -25,7 +25,8 @@ from datetime import date, datetime, time, timedelta
 
 from jango.domain import krx
 from jango.domain.model import Code, Market, Quote, Tick
-from jango.sandbox.cybos_master import INDEXES, IndexSpec
+from jango.sandbox.cybos.listing import krx_listing
+from jango.sandbox.cybos.master import INDEXES, IndexSpec, industry_of
 
 BOOK_LEVELS = 10
 SESSION_OPEN = time(9, 0)
@@ -134,7 +135,9 @@ def order_book(quote: Quote, market: Market, day: date) -> Book:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """Listing facts and financial ratios of one code (plausible, seeded by the code)."""
+    """Listing facts and financial ratios of one code: shares, par, size, fiscal month and
+    listing date from the listing master where it lists the code; the ratios (and the facts of
+    a code it does not list) plausible, seeded by the code."""
 
     shares: int
     par: int
@@ -158,9 +161,19 @@ def profile(code: str, base: int) -> Profile:
     pbr = round(rng.uniform(0.3, 4.5), 2)
     capital_size = 1 if cap >= 2 * 10**12 else 2 if cap >= 3 * 10**11 else 3
     year = rng.randint(1975, 2022)
+    par = rng.choice((100, 500, 1000, 5000))
+    listed = year * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28)
+    fiscal_month = 12
+    item = krx_listing().get(code)
+    if item is not None:
+        shares = item.listed_shares or shares
+        par = item.par or par
+        capital_size = item.size or capital_size
+        listed = item.listed or listed
+        fiscal_month = item.fiscal_month or fiscal_month
     return Profile(
         shares=shares,
-        par=rng.choice((100, 500, 1000, 5000)),
+        par=par,
         capital_size=capital_size,
         per=per,
         eps=int(base / per),
@@ -169,8 +182,8 @@ def profile(code: str, base: int) -> Profile:
         dividend_yield=round(rng.uniform(0.0, 5.0), 2),
         debt_ratio=round(rng.uniform(20.0, 250.0), 2),
         roe=round(per and pbr / per * 100, 2),
-        fiscal_month=12,
-        listed=year * 10000 + rng.randint(1, 12) * 100 + rng.randint(1, 28),
+        fiscal_month=fiscal_month,
+        listed=listed,
     )
 
 
@@ -271,7 +284,9 @@ def daily_bars(
     """``count`` daily bars newest first; the first is today's (``today`` = open, high, low,
     close, volume), the second closes at today's open (기준가 = yesterday's close)."""
     bars = [Bar(day, 0, today[0], today[1], today[2], today[3], today[4])]
-    rng = random.Random(_seed("daily", code))
+    # One history per listing whichever form of its code the caller has (A005930 or 005930).
+    key = code[1:] if len(code) == 7 and code[0] in "AQ" else code
+    rng = random.Random(_seed("daily", key))
     close = today[0]
     when = day
     for _ in range(count - 1):
@@ -397,4 +412,6 @@ def index_value(spec: IndexSpec, quotes: list[Quote], use_base: bool = False) ->
 def _member(spec: IndexSpec, quote: Quote) -> bool:
     if quote.market is not spec.market:
         return False
+    if spec.industry:
+        return industry_of(quote.code, quote.market) == spec.industry
     return not spec.size or str(profile(quote.code, quote.base).capital_size) == spec.size

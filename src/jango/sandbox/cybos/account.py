@@ -1,5 +1,5 @@
-"""Emulated CYBOS account inquiries beyond the balance: open orders, the day's orders and fills,
-and orderable cash and quantities.
+"""Emulated CYBOS account inquiries: the balance (``CpTrade.CpTd6033``), open orders, the day's
+orders and fills, and orderable cash and quantities.
 
 * ``CpTrade.CpTd5339`` 미체결 잔량: inputs 0 계좌, 1 상품, 3 종목코드 (blank: all), 5 정렬 ``"1"``
   newest first, 7 요청개수 (≤ 20). Header 5 = rows in the page. Data 1 주문번호 (long),
@@ -21,16 +21,107 @@ positions that only one source gives are marked there as assumptions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from jango.domain.model import (
+    BalanceSnapshot,
+    Code,
+    Side,
+)
+from jango.sandbox.cybos import frames
+from jango.sandbox.cybos.base import (
+    TradeObject,
+)
+from jango.sandbox.cybos.listing import com_code, com_parse
+
+if TYPE_CHECKING:
+    from jango.sandbox.cybos.emulator import CybosEmulator
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jango.domain.model import OrderAction, Side, cybos_code, parse_code
-from jango.sandbox import cybos_frames as frames
-from jango.sandbox.cybos_day import DayOrder
-from jango.sandbox.cybos_objects import TradeObject
+from jango.domain.model import OrderAction
+from jango.sandbox.cybos.day import DayOrder
 
 if TYPE_CHECKING:
-    from jango.sandbox.cybos_com import CybosEmulator
+    from jango.sandbox.cybos.emulator import CybosEmulator
+
+
+BALANCE_PAGE_MAX = 50
+BALANCE_PAGE_DEFAULT = 14
+
+
+class CpTd6033(TradeObject):
+    """The balance of one account, 50 rows per page at most, paged with ``Continue``."""
+
+    progid = "CpTrade.CpTd6033"
+    service = "ordsb.cststkbal"
+
+    def __init__(self, emulator: CybosEmulator) -> None:
+        super().__init__(emulator)
+        self._snapshot: BalanceSnapshot | None = None
+        self._cursor = 0
+
+    def _inputs_changed(self) -> None:
+        self._snapshot = None
+        self._continue = 0
+
+    def _serve(self) -> int:
+        account = self._account_goods(0, 1)
+        if account is None:
+            return self._refuse("계좌번호 또는 상품관리구분코드를 확인하십시오", "0001")
+        size = int(str(self._inputs.get(2, BALANCE_PAGE_DEFAULT)))
+        size = max(1, min(size, BALANCE_PAGE_MAX))
+        if self._snapshot is None or not self._continue:
+            # A new inquiry: the server reads the balance once and pages through that reading.
+            self._snapshot = self._emu.venue.balance(account)
+            self._cursor = 0
+        snapshot = self._snapshot
+        rows = snapshot.rows[self._cursor : self._cursor + size]
+        self._cursor += len(rows)
+        self._continue = 1 if self._cursor < len(snapshot.rows) else 0
+        prices = {row.code: self._price(row.code) for row in snapshot.rows}
+        columns = [
+            frames.balance_columns(row, self._name(row.code), prices[row.code]) for row in rows
+        ]
+        self._data = {i: [c[i] for c in columns] for i in range(20) if i not in (8, 14)}
+        self._header = self._summary(snapshot, prices, len(rows))
+        if self._continue:
+            return self._ok("조회가 계속됩니다", "0030")
+        return self._ok()
+
+    def _price(self, code: Code) -> int:
+        try:
+            return self._emu.venue.quote(code).price
+        except Exception:
+            return 0
+
+    def _name(self, code: Code) -> str:
+        try:
+            return self._emu.venue.instrument(code).name
+        except Exception:
+            return ""
+
+    def _summary(
+        self, snapshot: BalanceSnapshot, prices: dict[Code, int], page_rows: int
+    ) -> dict[int, object]:
+        valuation = sum(prices[r.code] * r.qty for r in snapshot.rows)
+        cost = sum(r.purchase_amount for r in snapshot.rows)
+        qty = sum(r.qty for r in snapshot.rows)
+        return {
+            0: self._emu.account_name,
+            1: qty,
+            2: qty,
+            3: snapshot.cash.d2 + valuation,
+            4: valuation - cost,
+            6: sum(r.purchase_amount for r in snapshot.rows if r.credit.is_loan),
+            7: page_rows,
+            8: float((valuation - cost) * 100 / cost) if cost else 0.0,
+            9: snapshot.cash.d2,
+            10: 0,
+            11: valuation,
+            12: 0,
+        }
+
 
 ORDER_PAGE_MAX = 20
 _TYPE_TEXT = {
@@ -99,7 +190,7 @@ class _OrderInquiry(TradeObject):
         if raw in (None, ""):
             return ""
         try:
-            return cybos_code(parse_code(raw))
+            return com_code(com_parse(raw))
         except Exception:
             return str(raw)
 
@@ -118,7 +209,7 @@ class CpTd5339(_OrderInquiry):
         code = self._code_filter(3)
         orders = [o for o in self._emu.orders_of(account) if o.remaining > 0]
         if code:
-            orders = [o for o in orders if cybos_code(o.code) == code]
+            orders = [o for o in orders if com_code(o.code) == code]
         if str(self._inputs.get(5, "1")) != "0":
             orders.reverse()
         return [self._row(o) for o in orders]
@@ -128,7 +219,7 @@ class CpTd5339(_OrderInquiry):
         return {
             1: self._emu.order_no_int(order.order_no),
             2: self._emu.order_no_int(order.orig_order_no) if order.orig_order_no else 0,
-            3: cybos_code(order.code),
+            3: com_code(order.code),
             4: order.name or self._emu.name_of(order.code),
             5: _order_text(order),
             6: order.qty,
@@ -159,7 +250,7 @@ class CpTd5341(_OrderInquiry):
         per_fill = _char_input(self._inputs.get(6), "2") == "2"
         orders = self._emu.orders_of(account)
         if code:
-            orders = [o for o in orders if cybos_code(o.code) == code]
+            orders = [o for o in orders if com_code(o.code) == code]
         rows: list[dict[int, object]] = []
         for order in orders:
             if per_fill and order.fills:
@@ -196,7 +287,7 @@ class CpTd5341(_OrderInquiry):
         return {
             1: self._emu.order_no_int(order.order_no),
             2: self._emu.order_no_int(order.orig_order_no) if order.orig_order_no else 0,
-            3: cybos_code(order.code),
+            3: com_code(order.code),
             4: order.name or self._emu.name_of(order.code),
             5: _order_text(order),
             7: order.qty,
@@ -249,11 +340,11 @@ class CpTdNew5331A(TradeObject):
         raw_code = self._inputs.get(2)
         if raw_code not in (None, ""):
             try:
-                code = parse_code(raw_code)
+                code = com_parse(raw_code)
                 quote = venue.quote(code)
             except Exception:
                 return self._refuse("종목코드를 확인하십시오", "0041")
-            header[0] = cybos_code(code)
+            header[0] = com_code(code)
             header[1] = quote.name
             price = int(str(self._inputs.get(4, 0) or 0)) or quote.upper
         for index, amount_index in zip(range(11, 19), range(3, 11), strict=True):
@@ -284,16 +375,16 @@ class CpTdNew5331B(TradeObject):
         raw = self._inputs.get(2)
         if raw not in (None, ""):
             try:
-                wanted = cybos_code(parse_code(raw))
+                wanted = com_code(com_parse(raw))
             except Exception:
                 return self._refuse("종목코드를 확인하십시오", "0041")
         rows = [
             r
             for r in self._emu.venue.balance(account).rows
-            if not wanted or cybos_code(r.code) == wanted
+            if not wanted or com_code(r.code) == wanted
         ]
         self._data = {
-            0: [cybos_code(r.code) for r in rows],
+            0: [com_code(r.code) for r in rows],
             1: [r.name for r in rows],
             2: [frames.char(frames.CREDIT_CHAR[r.credit]) for r in rows],
             3: [str(frames.yyyymmdd(r.loan_date)) if r.loan_date else "" for r in rows],

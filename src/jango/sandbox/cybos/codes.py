@@ -5,8 +5,15 @@ Arguments are converted as COM converts VARIANTs for a ``long`` parameter: ``'1'
 (``DISP_E_TYPEMISMATCH``) — never a bare Python exception. Codes may come with or without the
 ``A`` prefix; an unknown code answers as CYBOS does: ``''`` for names, 0 for kinds and prices.
 
-Kinds (cybos.md §4): market 1 KOSPI, 2 KOSDAQ, 5 KONEX; section 1 주권, 10 ETF, 17 ETN, 14 ELW
-(``GetStockSectionKind``); capital 1 대 2 중 3 소; KOSPI200 kind 0 미채용 else the sector.
+Every KRX listing is known (:mod:`jango.sandbox.cybos.listing`), not only the venue's
+instruments: names, markets, sections, status, 관리/경고 kinds, lots, margin rates, par values,
+listing dates and KOSPI200 sectors come from the listing master, prices from the venue.
+
+Kinds (cybos.md §4 and the type library's enums): market 1 KOSPI, 2 KOSDAQ, 5 KONEX; section
+(CPE_KSE_SECTION_KIND) 1 주권, 2 투자회사, 3 부동산투자회사, 5 사회간접자본, 6 DR, 9 ELW,
+10 ETF, 13 외국주권, 17 ETN; capital 1 대 2 중 3 소; KOSPI200 kind 0 미채용 else the sector
+(1–9, A → 10, B → 11); status 0 정상 1 거래정지; control 0 정상 1 주의 2 경고 3 위험예고 4 위험
+5 경고예고; supervision 1 관리.
 """
 
 from __future__ import annotations
@@ -14,11 +21,12 @@ from __future__ import annotations
 from typing import Any
 
 from jango.domain import krx
-from jango.domain.model import Market, cybos_code, parse_code
-from jango.sandbox import cybos_market as mkt
-from jango.sandbox.cybos_master import INDEXES, INDUSTRY_NAMES, industry_of
-from jango.sandbox.cybos_objects import ComObject
-from jango.sandbox.cybos_runtime import ComError
+from jango.domain.model import Market
+from jango.sandbox.cybos import market as mkt
+from jango.sandbox.cybos.base import ComObject
+from jango.sandbox.cybos.listing import Listed, com_code, com_parse, krx_listing
+from jango.sandbox.cybos.master import INDEXES, INDUSTRY_NAMES, industry_of
+from jango.sandbox.cybos.runtime import ComError
 
 # HRESULT of a VARIANT that cannot be converted to the parameter's type.
 DISP_E_TYPEMISMATCH = -2147352571
@@ -31,7 +39,7 @@ MARKET_KIND = {
     Market.KOSDAQ: 2,
     Market.KONEX: 5,
 }
-SECTION_KIND = {Market.ETF: 10, Market.ETN: 17, Market.ELW: 14}
+SECTION_KIND = {Market.ETF: 10, Market.ETN: 17, Market.ELW: 9}
 
 
 def com_long(value: object, what: str = "argument") -> int:
@@ -53,10 +61,19 @@ class CpCodeMgr(ComObject):
     progid = "CpUtil.CpCodeMgr"
 
     def _instrument(self, code: object) -> Any:
+        """The venue's instrument of a code it trades, else the listing's (never making the
+        code join the market: a name table over every listing stays a lookup)."""
         try:
-            return self._emu.venue.instrument(parse_code(code))
+            parsed = com_parse(code)
         except Exception:
             return None
+        if parsed in self._emu.known_codes():
+            return self._emu.venue.instrument(parsed)
+        return krx_listing().get(parsed)
+
+    @staticmethod
+    def _listed(code: object) -> Listed | None:
+        return krx_listing().get(code)
 
     def _quote(self, code: object) -> Any:
         return self._emu.quote_of(code)
@@ -71,10 +88,17 @@ class CpCodeMgr(ComObject):
 
     def NameToCode(self, name: object) -> str:
         self._check_thread()
+        item = krx_listing().by_name(name)
+        if item is not None:
+            return com_code(item.code)
         for instrument in self._emu.venue.instruments():
             if instrument.name == name:
-                return cybos_code(instrument.code)
+                return com_code(instrument.code)
         return ""
+
+    def GetStockCodeByName(self, name: object) -> str:
+        """The newer type library's name lookup (as :meth:`NameToCode`)."""
+        return self.NameToCode(name)
 
     def GetStockMarketKind(self, code: object) -> int:
         self._check_thread()
@@ -83,20 +107,26 @@ class CpCodeMgr(ComObject):
 
     def GetStockSectionKind(self, code: object) -> int:
         self._check_thread()
+        item = self._listed(code)
+        if item is not None:
+            return item.section
         instrument = self._instrument(code)
         return 0 if instrument is None else SECTION_KIND.get(instrument.market, 1)
 
     def GetStockListByMarket(self, kind: object) -> tuple[str, ...]:
         self._check_thread()
         wanted = com_long(kind, "market kind")
-        # CYBOS lists a market's codes in code order (A000020, A000040, A000050, …).
-        return tuple(
-            sorted(
-                cybos_code(i.code)
-                for i in self._emu.venue.instruments()
-                if MARKET_KIND.get(i.market, 0) == wanted
-            )
-        )
+        # CYBOS lists a market's codes in code order (A000020, A000040, A000050, …): every
+        # listing, a code the venue trades under the venue's market (as GetStockMarketKind
+        # answers for it), and the venue's instruments KRX does not list (synthetic ones).
+        traded = {i.code: i.market for i in self._emu.venue.instruments()}
+        codes = {
+            item.code
+            for item in krx_listing()
+            if item.code not in traded and MARKET_KIND.get(item.market) == wanted
+        }
+        codes |= {code for code, market in traded.items() if MARKET_KIND.get(market) == wanted}
+        return tuple(com_code(code) for code in sorted(codes))
 
     def GetIndustryList(self) -> tuple[str, ...]:
         self._check_thread()
@@ -125,20 +155,16 @@ class CpCodeMgr(ComObject):
         if text.isdigit():
             text = f"{int(text):03d}"
         members = []
-        for instrument in self._emu.venue.instruments():
-            if instrument.market is not Market.KOSPI and text != "201":
+        for item in krx_listing():
+            if item.market is not (Market.KOSDAQ if text == "201" else Market.KOSPI):
                 continue
-            if text == "201" and instrument.market is not Market.KOSDAQ:
-                continue
-            quote = self._quote(instrument.code)
-            size = mkt.profile(instrument.code, quote.base if quote else 1).capital_size
-            industry = industry_of(instrument.code, instrument.market)
+            size = item.size or mkt.profile(item.code, item.base_price).capital_size
             if (
                 text in ("001", "201")
                 or (text in ("002", "003", "004") and size == int(text) - 1)
-                or industry == text
+                or industry_of(item.code, item.market) == text
             ):
-                members.append(cybos_code(instrument.code))
+                members.append(com_code(item.code))
         return tuple(members)
 
     def GetStockIndustryCode(self, code: object) -> str:
@@ -148,63 +174,102 @@ class CpCodeMgr(ComObject):
 
     def GetStockCapital(self, code: object) -> int:
         self._check_thread()
+        item = self._listed(code)
+        if item is not None and item.size:
+            return item.size
         quote = self._quote(code)
         return 0 if quote is None else mkt.profile(quote.code, quote.base).capital_size
 
     def GetStockKospi200Kind(self, code: object) -> int:
         self._check_thread()
-        quote = self._quote(code)
-        if quote is None or quote.market is not Market.KOSPI:
+        item = self._listed(code)
+        if item is None or not item.k200:
             return 0
-        return 1 if mkt.profile(quote.code, quote.base).capital_size == 1 else 0
+        return int(item.k200, 16)  # sectors 1–9, then A and B
 
     def GetStockStatusKind(self, code: object) -> int:
         self._check_thread()
-        return 0
+        item = self._listed(code)
+        return 0 if item is None else item.status
 
     def GetStockControlKind(self, code: object) -> int:
         self._check_thread()
-        return 0
+        item = self._listed(code)
+        return 0 if item is None else item.control
 
     def GetStockSupervisionKind(self, code: object) -> int:
         self._check_thread()
-        return 0
+        item = self._listed(code)
+        return 0 if item is None else item.supervision
 
     def GetStockLacKind(self, code: object) -> int:
         self._check_thread()
         return 0
 
     def GetStockMarginRate(self, code: object) -> int:
-        """증거금률 (%): the emulator's accounts trade with 100% margin."""
+        """증거금률 (%) of the listing master (100 for a code it does not list)."""
         self._check_thread()
+        item = self._listed(code)
+        if item is not None:
+            return item.margin or 100
         return 0 if self._instrument(code) is None else 100
 
     def GetStockMemeMin(self, code: object) -> int:
         self._check_thread()
-        return 1
+        item = self._listed(code)
+        return 1 if item is None else item.lot
+
+    def _profile_field(self, code: object, field: str) -> int:
+        item = self._listed(code)
+        if item is not None and getattr(item, field):
+            return int(getattr(item, field))
+        quote = self._quote(code)
+        return 0 if quote is None else int(getattr(mkt.profile(quote.code, quote.base), field))
 
     def GetStockFiscalMonth(self, code: object) -> int:
         self._check_thread()
-        quote = self._quote(code)
-        return 0 if quote is None else mkt.profile(quote.code, quote.base).fiscal_month
+        return self._profile_field(code, "fiscal_month")
 
     def GetStockParPrice(self, code: object) -> int:
         self._check_thread()
-        quote = self._quote(code)
-        return 0 if quote is None else mkt.profile(quote.code, quote.base).par
+        return self._profile_field(code, "par")
 
     def GetStockListedDate(self, code: object) -> int:
         self._check_thread()
-        quote = self._quote(code)
-        return 0 if quote is None else mkt.profile(quote.code, quote.base).listed
+        return self._profile_field(code, "listed")
 
     def IsBigListingStock(self, code: object) -> int:
         self._check_thread()
         return 1 if self.GetStockCapital(code) == 1 else 0
 
+    def IsStockCreditEnable(self, code: object) -> int:
+        """신용주문 가능 (1) of the listing master."""
+        self._check_thread()
+        item = self._listed(code)
+        return 1 if item is not None and item.credit else 0
+
+    def GetStockGroupCode(self, code: object) -> int:
+        """계열 group: the listing master does not carry it, so every code answers 0 (none)."""
+        self._check_thread()
+        return 0
+
+    def GetGroupName(self, code: object) -> str:
+        self._check_thread()
+        return ""
+
+    def GetMemberName(self, code: object) -> str:
+        self._check_thread()
+        return ""
+
+    def GetStockParPriceChageType(self, code: object) -> int:
+        """액면변경 구분 (the help's spelling): 0, no split or merge pending."""
+        self._check_thread()
+        return 0
+
     def IsSPAC(self, code: object) -> bool:
         self._check_thread()
-        return "스팩" in self.CodeToName(code)
+        item = self._listed(code)
+        return item.spac if item is not None else "스팩" in self.CodeToName(code)
 
     def _price(self, code: object, name: str) -> int:
         quote = self._quote(code)
@@ -283,7 +348,9 @@ class CpStockCode(ComObject):
     progid = "CpUtil.CpStockCode"
 
     def _codes(self) -> list[Any]:
-        return self._emu.venue.instruments()
+        listed = list(krx_listing())
+        known = {item.code for item in listed}
+        return listed + [i for i in self._emu.venue.instruments() if i.code not in known]
 
     def GetCount(self) -> int:
         self._check_thread()
@@ -298,7 +365,7 @@ class CpStockCode(ComObject):
         instrument = codes[i]
         which = com_long(kind, "type")
         if which == 0:
-            return cybos_code(instrument.code)
+            return com_code(instrument.code)
         if which == 1:
             return str(instrument.name)
         if which == 2:
@@ -307,8 +374,11 @@ class CpStockCode(ComObject):
 
     def CodeToName(self, code: object) -> str:
         self._check_thread()
+        item = krx_listing().get(code)
+        if item is not None:
+            return item.name
         try:
-            return str(self._emu.venue.instrument(parse_code(code)).name)
+            return str(self._emu.venue.instrument(com_parse(code)).name)
         except Exception:
             return ""
 
@@ -316,12 +386,12 @@ class CpStockCode(ComObject):
         self._check_thread()
         for instrument in self._codes():
             if instrument.name == name:
-                return cybos_code(instrument.code)
+                return com_code(instrument.code)
         return ""
 
     def CodeToIndex(self, code: object) -> int:
         self._check_thread()
         for i, instrument in enumerate(self._codes()):
-            if cybos_code(instrument.code) == str(code).strip().upper() or instrument.code == code:
+            if com_code(instrument.code) == str(code).strip().upper() or instrument.code == code:
                 return i
         return -1
