@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from jango.domain.model import Side
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 from tests.kis import conformance
 from tests.kis.conformance import Client

@@ -8,7 +8,7 @@ from jango.brokers.port import OrderRequest
 from jango.domain.book import OrderStatus
 from jango.domain.model import Code, Credit, Market, OrderType, Side
 from jango.engine import Session
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 from tests.kis.helpers import FAST, config_for
 
