@@ -1,8 +1,10 @@
 """The KIS sandbox's balance inquiries over the venue's accounts.
 
-``inquire-balance`` pages rows (50 real, 20 paper) with ``tr_cont`` and the ``ctx_area_*100``
-keys; a continuation after the holdings changed answers ``SYDB0050`` as KIS does. Rows sold out
-today stay in the list with ``hldg_qty`` 0 until settlement, as on KIS.
+``inquire-balance`` and ``inquire-balance-rlz-pl`` (the same rows, with today's realized profit
+in the totals) page rows (50 real, 20 paper) with ``tr_cont`` and the ``ctx_area_*100`` keys; a
+continuation after the holdings changed answers ``SYDB0050`` as KIS does. Rows sold out today
+stay in the list with ``hldg_qty`` 0 until settlement, as on KIS. ``inquire-psbl-sell`` answers
+what one code's cash row may sell.
 """
 
 from __future__ import annotations
@@ -14,14 +16,41 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from jango.domain.model import BalanceRow, HoldingKey, NoticeKind, OrderNotice
+from jango.domain.model import (
+    BalanceRow,
+    BalanceSnapshot,
+    Credit,
+    HoldingKey,
+    NoticeKind,
+    OrderNotice,
+)
 from jango.sandbox.kis import frames
+from jango.sandbox.kis.market import rate
+from jango.sandbox.kis.pnl import RowDay
+from jango.sandbox.venue import UnknownInstrument
 
 if TYPE_CHECKING:
     from jango.sandbox.kis.auth import SandboxUser
     from jango.sandbox.kis.server import KisSandbox
 
-BALANCE_PATH = "/uapi/domestic-stock/v1/trading/inquire-balance"
+T = "/uapi/domestic-stock/v1/trading/"
+BALANCE_PATH = T + "inquire-balance"
+RLZ_PL_PATH = T + "inquire-balance-rlz-pl"
+PSBL_SELL_PATH = T + "inquire-psbl-sell"
+_RLZ_PL_PARAMS = (
+    "CANO",
+    "ACNT_PRDT_CD",
+    "AFHR_FLPR_YN",
+    "OFL_YN",
+    "INQR_DVSN",
+    "UNPR_DVSN",
+    "FUND_STTL_ICLD_YN",
+    "FNCG_AMT_AUTO_RDPT_YN",
+    "PRCS_DVSN",
+    "COST_ICLD_YN",
+    "CTX_AREA_FK100",
+    "CTX_AREA_NK100",
+)
 
 
 class Balances:
@@ -40,6 +69,18 @@ class Balances:
                 gw.endpoint(self._balance_page, {gw.tr("TTTC8434R"): "balance"}),
                 methods=["GET"],
             ),
+            # Real only: "모의투자 미지원" for both, by kis.md (psbl-sell) and our reading of
+            # KIS's notes (rlz-pl, whose sample sends the real TR id only).
+            Route(
+                RLZ_PL_PATH,
+                gw.endpoint(self._balance_page, {"TTTC8494R": "rlz-pl"}, real_only=True),
+                methods=["GET"],
+            ),
+            Route(
+                PSBL_SELL_PATH,
+                gw.endpoint(self._sellable, {"TTTC8408R": ""}, real_only=True),
+                methods=["GET"],
+            ),
         ]
 
     def on_notice(self, notice: OrderNotice) -> None:
@@ -47,11 +88,17 @@ class Balances:
         if notice.kind is NoticeKind.FILLED and notice.post_qty == 0:
             self._sold_out.setdefault(notice.account, {})[notice.key] = None
 
-    async def _balance_page(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
+    async def _balance_page(
+        self, request: Request, user: SandboxUser, meaning: str
+    ) -> JSONResponse:
         gw, sb = self.gw, self.sb
         tr_id = request.headers["tr_id"]
         params = gw.params(request)
-        required = ("CANO", "ACNT_PRDT_CD", "INQR_DVSN", "CTX_AREA_FK100", "CTX_AREA_NK100")
+        required = (
+            _RLZ_PL_PARAMS
+            if meaning == "rlz-pl"
+            else ("CANO", "ACNT_PRDT_CD", "INQR_DVSN", "CTX_AREA_FK100", "CTX_AREA_NK100")
+        )
         missing = gw.missing(tr_id, params, required)
         if missing is not None:
             return missing
@@ -61,6 +108,7 @@ class Balances:
         snapshot = sb.venue.balance(account)
         # Read together with the balance (no await in between), so they agree.
         traded = sb.orders.traded_today(account)
+        day = sb.day_ledger.today(account)
         rows = list(snapshot.rows) + self._sold_out_rows(snapshot.rows)
         version = self._version(rows)
         continuation = request.headers.get("tr_cont", "") == "N"
@@ -90,7 +138,7 @@ class Balances:
             "ctx_area_fk100": fk.ljust(100),
             "ctx_area_nk100": next_key,
             "output1": [frames.balance_item(row, *traded.get(row.key, (0, 0))) for row in page],
-            "output2": [frames.balance_totals(list(snapshot.rows), snapshot.cash)],
+            "output2": [self._totals(list(snapshot.rows), snapshot, day, meaning, params)],
             "rt_cd": "0",
             "msg_cd": ("KIOK0490" if more else "KIOK0510") if real else "20310000",
             "msg1": (
@@ -100,6 +148,83 @@ class Balances:
             ).ljust(80),
         }
         return gw.reply(body, tr_id=tr_id, tr_cont=tr_cont)
+
+    @staticmethod
+    def _totals(
+        rows: list[BalanceRow],
+        snapshot: BalanceSnapshot,
+        day: dict[HoldingKey, RowDay],
+        meaning: str,
+        params: dict[str, str],
+    ) -> dict[str, str]:
+        totals = frames.balance_totals(
+            rows,
+            snapshot.cash,
+            bought_today=sum(d.bought_amount for d in day.values()),
+            sold_today=sum(d.sold_amount for d in day.values()),
+            fees_today=sum(d.fees for d in day.values()),
+        )
+        if meaning != "rlz-pl":
+            return totals
+        # COST_ICLD_YN "Y": realized profit net of commission and tax; otherwise before them.
+        with_costs = params.get("COST_ICLD_YN", "") == "Y"
+        realized = sum(
+            d.realized if with_costs else d.sold_amount - d.sold_cost for d in day.values()
+        )
+        sold_cost = sum(d.sold_cost for d in day.values())
+        evaluation = int(totals["evlu_pfls_smtl_amt"])
+        purchase = int(totals["pchs_amt_smtl_amt"])
+        totals.update(
+            {
+                "rlzt_pfls": str(realized),
+                "rlzt_erng_rt": rate(realized, sold_cost, "0.00000000"),
+                # 실평가손익: the open rows' evaluation profit plus today's realized profit.
+                "real_evlu_pfls": str(evaluation + realized),
+                "real_evlu_pfls_erng_rt": rate(
+                    evaluation + realized, purchase + sold_cost, "0.00000000"
+                ),
+            }
+        )
+        return totals
+
+    async def _sellable(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
+        """inquire-psbl-sell: the cash row of PDNO (credit rows are sold by loan date through
+        order-credit), with today's buys and sells of it."""
+        gw, sb = self.gw, self.sb
+        tr_id = request.headers["tr_id"]
+        params = gw.params(request)
+        missing = gw.missing(tr_id, params, ("CANO", "ACNT_PRDT_CD", "PDNO"))
+        if missing is not None:
+            return missing
+        account = gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
+        if account is None:
+            return gw.bad_account(tr_id)
+        try:
+            quote = sb.venue.quote(params["PDNO"].strip())
+        except UnknownInstrument:
+            return gw.business(tr_id, "KIOK0560", "조회할 내용이 없습니다")
+        code, price = quote.code, quote.price
+        key = HoldingKey(account, code, Credit.CASH, None)
+        snapshot = sb.venue.balance(account)
+        row = next((r for r in snapshot.rows if r.key == key), None)
+        today = sb.day_ledger.today(account).get(key, RowDay())
+        held = row if row is not None else BalanceRow(account, code, 0, 0, 0, price=price)
+        item = frames.balance_item(held)
+        output = {
+            "pdno": code,
+            "buy_qty": str(today.bought_qty),
+            "sll_qty": str(today.sold_qty),
+            "cblc_qty": str(held.qty),
+            "nsvg_qty": str(held.qty),  # 비저축수량: the venue has no savings-account shares
+            "ord_psbl_qty": str(held.sellable),
+            "pchs_avg_pric": item["pchs_avg_pric"],
+            "pchs_amt": str(held.purchase_amount),
+            "now_pric": str(held.price or price),
+            "evlu_amt": item["evlu_amt"],
+            "evlu_pfls_amt": item["evlu_pfls_amt"],
+            "evlu_pfls_rt": item["evlu_pfls_rt"],
+        }
+        return gw.done(tr_id, {"output": output}, more=False, tr_cont="D")
 
     def _sold_out_rows(self, held: tuple[BalanceRow, ...]) -> list[BalanceRow]:
         # KIS keeps rows sold out today with hldg_qty 0 until settlement; clients must skip them.

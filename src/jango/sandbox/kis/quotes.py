@@ -145,7 +145,8 @@ class Quotes:
             return context
         quote = context[0]
         now = self.sb.venue.now().astimezone(KST)
-        out1, out2 = book.asking_price(quote, now.date(), now)
+        levels = book.levels(quote, now.date(), now, book.resting_orders(self.sb.venue, quote.code))
+        out1, out2 = book.asking_price(quote, levels, now)
         return self.gw.ok(tr_id, {"output1": out1, "output2": out2})
 
     async def _time_chart(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:

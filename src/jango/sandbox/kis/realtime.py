@@ -1,14 +1,16 @@
 """The KIS sandbox's WebSocket: sessions, registrations and the pushes to them.
 
 One live session per app key (a second gets ``OPSP8996 ALREADY IN USE appkey``), at most 41
-registrations per session, PINGPONG, ticks (``H0STCNT0``) batched per frame, and fill notices
-(``H0STCNI0``, paper ``H0STCNI9``) AES-encrypted with a fresh key per session.
+registrations per session, PINGPONG, ticks (``H0STCNT0``) batched per frame, the order book
+(``H0STASP0``: once on registration, then whenever the code trades or an order on it changes),
+and fill notices (``H0STCNI0``, paper ``H0STCNI9``) AES-encrypted with a fresh key per session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +18,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from jango.domain.model import KST, NoticeKind, OrderAction, OrderNotice, Tick
-from jango.sandbox.kis import frames
+from jango.sandbox.kis import book, frames
 from jango.sandbox.kis.auth import Auth
 from jango.sandbox.kis.faults import Faults
 from jango.sandbox.kis.gateway import Mode
@@ -24,6 +26,7 @@ from jango.sandbox.venue import UnknownInstrument, Venue
 
 MAX_REGISTRATIONS = 41
 TICK_TR = "H0STCNT0"
+BOOK_TR = "H0STASP0"
 
 
 @dataclass(eq=False)
@@ -60,9 +63,17 @@ class Realtime:
     """The WebSocket sessions of one sandbox and what is pushed to them."""
 
     def __init__(
-        self, venue: Venue, auth: Auth, faults: Faults, *, mode: Mode, branch: str
+        self,
+        venue: Venue,
+        auth: Auth,
+        faults: Faults,
+        *,
+        mode: Mode,
+        branch: str,
+        book_record: Callable[[str], str],
     ) -> None:
         self.venue = venue
+        self.book_record = book_record  # the H0STASP0 record of a code, as of now
         self.auth = auth
         self.faults = faults
         self.mode: Mode = mode
@@ -126,6 +137,13 @@ class Realtime:
             ]
             for start in range(0, len(records), batch):
                 session.outbox.put_nowait(frames.tick_frame(records[start : start + batch]))
+        for code in dict.fromkeys(tick.code for tick in ticks if not tick.expected):
+            self.push_book(code)
+
+    def push_book(self, code: str) -> None:
+        """Send ``code``'s order book to the sessions registered for it."""
+        if any((BOOK_TR, code) in session.registrations for session in self.sessions):
+            self.push_to(BOOK_TR, code, book.asking_frame([self.book_record(code)]))
 
     def push_to(self, tr_id: str, tr_key: str, frame: str) -> None:
         """Send ``frame`` to every session registered for (tr_id, tr_key)."""
@@ -234,7 +252,7 @@ class Realtime:
         if header.get("custtype") not in ("P", "B"):
             answer(tr_id, tr_key, "OPSP8998", "invalid custtype")
             return
-        if tr_id not in (TICK_TR, self.notice_tr):
+        if tr_id not in (TICK_TR, BOOK_TR, self.notice_tr):
             answer(tr_id, tr_key, "OPSP8991", "invalid tr_id")
             return
         if not self._valid_key(app_key, tr_id, tr_key):
@@ -262,6 +280,8 @@ class Realtime:
                     iv=session.iv,
                 )
             )
+            if tr_id == BOOK_TR:  # the book as it stands, then its changes
+                session.outbox.put_nowait(book.asking_frame([self.book_record(tr_key)]))
         elif tr_type == "2":
             if registration not in session.registrations:
                 answer(tr_id, tr_key, "OPSP0003", "UNSUBSCRIBE ERROR(not found!)")

@@ -30,7 +30,8 @@ from starlette.routing import Route
 from websockets.asyncio.server import Server, serve
 
 from jango.domain.costs import CostSchedule
-from jango.domain.model import OrderNotice, Tick
+from jango.domain.model import KST, NoticeKind, OrderNotice, Tick
+from jango.sandbox.kis import book
 from jango.sandbox.kis.auth import DEMO_USER, Auth, SandboxUser
 from jango.sandbox.kis.balance import Balances
 from jango.sandbox.kis.faults import Faults
@@ -38,6 +39,7 @@ from jango.sandbox.kis.gateway import Gateway, Mode
 from jango.sandbox.kis.inquiry import Inquiries
 from jango.sandbox.kis.market import MarketData
 from jango.sandbox.kis.orders import OrderLedger
+from jango.sandbox.kis.pnl import DayLedger
 from jango.sandbox.kis.quotes import Quotes
 from jango.sandbox.kis.realtime import AppKeySessions, Realtime
 from jango.sandbox.kis.trading import Trading
@@ -89,7 +91,14 @@ class KisSandbox:
             rate_limit=rate_limit or (2 if mode == "paper" else 20),
             stats=self.stats,
         )
-        self.realtime = Realtime(venue, self.auth, self.faults, mode=mode, branch=self.branch)
+        self.realtime = Realtime(
+            venue,
+            self.auth,
+            self.faults,
+            mode=mode,
+            branch=self.branch,
+            book_record=self.book_record,
+        )
         self._port = port
         self._ws_port = ws_port
         for user in users:
@@ -99,6 +108,7 @@ class KisSandbox:
         self.orders = OrderLedger()  # the day's orders, as KIS's order inquiries report them
         self.market = MarketData()  # today's bars, history and fundamentals per code
         self.costs = costs  # for inquire-psbl-order's quantities (the venue's own schedule)
+        self.day_ledger = DayLedger(costs)  # realized profit and costs of the day, per row
         self.balances = Balances(self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._removers: list[Any] = []
@@ -135,6 +145,9 @@ class KisSandbox:
     async def start(self) -> None:
         """Bind both ports, start serving, and start the venue timer and PINGPONG."""
         self._loop = asyncio.get_running_loop()
+        for user in self.users:
+            for account in user.accounts:
+                self.day_ledger.seed(self.venue.balance(account).rows)
         self._removers = [
             self.venue.add_tick_listener(self._tick_from_venue),
             self.venue.add_notice_listener(self._notice_from_venue),
@@ -282,12 +295,22 @@ class KisSandbox:
         # The ledger is kept in step with the venue (under its lock), so an order inquiry always
         # agrees with the balance; pushing the notice waits for the event loop.
         self.orders.on_notice(notice)
+        self.day_ledger.on_notice(notice)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._push_notice, notice)
 
     def _push_notice(self, notice: OrderNotice) -> None:
         self.balances.on_notice(notice)
         self.realtime.push_notice(notice)
+        if notice.kind is not NoticeKind.REJECTED:  # an order came, went, or changed the book
+            self.realtime.push_book(notice.code)
+
+    def book_record(self, code: str) -> str:
+        """``code``'s H0STASP0 record now: the same levels inquire-asking-price-exp-ccn gives."""
+        quote = self.venue.quote(code)
+        now = self.venue.now().astimezone(KST)
+        levels = book.levels(quote, now.date(), now, book.resting_orders(self.venue, code))
+        return book.asking_record(quote, levels, now)
 
     async def _stepper(self, interval: float) -> None:
         while True:
