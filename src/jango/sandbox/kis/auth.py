@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jango.domain.model import KST
+from jango.sandbox.kis.faults import Faults
 
 SAME_TOKEN_WINDOW = 6 * 3600.0  # a re-issue within six hours returns the same token
 
@@ -81,6 +82,7 @@ class Auth:
         token_interval: float,
         token_lifetime: float,
         stats: dict[str, int],
+        faults: Faults,
     ) -> None:
         if not users:
             raise ValueError("the sandbox needs at least one user")
@@ -91,6 +93,7 @@ class Auth:
         self.token_interval = token_interval
         self.token_lifetime = token_lifetime
         self.stats = stats  # the sandbox's counters; "token_refused" is counted here
+        self.faults = faults
         self._tokens: dict[str, _Token] = {}
         self._last_issue: dict[str, float] = {}
         self._approvals: dict[str, str] = {}  # approval key → app key
@@ -107,6 +110,10 @@ class Auth:
         """Make every issued token answer ``EGW00123`` from now on."""
         for token in self._tokens.values():
             token.expired = True
+
+    def forget_approvals(self) -> None:
+        """Make every approval key unknown (``OPSP0011`` on its next use), as when they expire."""
+        self._approvals.clear()
 
     def app_key_of_approval(self, approval_key: str) -> str | None:
         return self._approvals.get(approval_key)
@@ -178,6 +185,9 @@ class Auth:
         )
 
     async def _approval(self, request: Request) -> JSONResponse:
+        if self.faults.approval_down:
+            body = {"rt_cd": "1", "msg_cd": "EGW00002", "msg1": "서버 에러가 발생했습니다."}
+            return JSONResponse(body, status_code=500)
         body = await self.json_body(request)
         user = self.users.get(str(body.get("appkey", "")))
         if user is None:

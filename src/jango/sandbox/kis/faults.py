@@ -19,3 +19,4 @@ class Faults:
     rate_limited: int = 0  # next N /uapi requests answer EGW00201
     notice_layout: int = 26  # 23 sends the pre-2025 fill-notice layout
     product_info_down: bool = False  # search-info / search-stock-info answer EGW00002
+    approval_down: bool = False  # /oauth2/Approval answers HTTP 500 EGW00002

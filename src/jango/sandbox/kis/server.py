@@ -10,8 +10,9 @@ their accounts) can be served at once.
 Faults for tests, set in-process (:meth:`KisSandbox.set_faults`) or over ``POST /sandbox/faults``:
 drop every socket, stall the push stream, send a malformed frame, expire every token, answer
 the next balance continuations with ``SYDB0050``, answer the next requests with ``EGW00201``,
-fail the product-info lookups. ``GET /sandbox/sessions`` tells how many WebSocket sessions each
-app key opened (:meth:`KisSandbox.app_key_sessions` in-process). See ``docs/kis-sandbox.md``.
+fail the product-info lookups, fail the approval service, forget every approval key.
+``GET /sandbox/sessions`` tells how many WebSocket sessions each app key opened
+(:meth:`KisSandbox.app_key_sessions` in-process). See ``docs/kis-sandbox.md``.
 """
 
 from __future__ import annotations
@@ -82,7 +83,11 @@ class KisSandbox:
         self.branch = "00950" if mode == "paper" else "06010"
         self.stats: dict[str, int] = {"token_refused": 0, "rate_limited": 0, "data_changed": 0}
         self.auth = Auth(
-            users, token_interval=token_interval, token_lifetime=token_lifetime, stats=self.stats
+            users,
+            token_interval=token_interval,
+            token_lifetime=token_lifetime,
+            stats=self.stats,
+            faults=self.faults,
         )
         self.gateway = Gateway(
             self.auth,
@@ -207,10 +212,17 @@ class KisSandbox:
         rate_limited: int | None = None,
         notice_layout: int | None = None,
         product_info_down: bool | None = None,
+        approval_down: bool | None = None,
+        forget_approvals: bool = False,
     ) -> None:
-        """Apply faults: one-shot actions (drop, malformed, expire_tokens) and switches."""
+        """Apply faults: one-shot actions (drop, malformed, expire_tokens, forget_approvals)
+        and switches."""
         if product_info_down is not None:
             self.faults.product_info_down = product_info_down
+        if approval_down is not None:
+            self.faults.approval_down = approval_down
+        if forget_approvals:
+            self.auth.forget_approvals()
         if stall is not None:
             self.faults.stall = stall
             self.realtime.set_stall(stall)
@@ -274,6 +286,8 @@ class KisSandbox:
                 rate_limited=body.get("rate_limited"),
                 notice_layout=body.get("notice_layout"),
                 product_info_down=body.get("product_info_down"),
+                approval_down=body.get("approval_down"),
+                forget_approvals=bool(body.get("forget_approvals", False)),
             )
         except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
