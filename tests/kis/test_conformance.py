@@ -3,6 +3,7 @@ real and paper TR ids, paging, and amend/cancel with the branch the samples look
 
 import asyncio
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -219,6 +220,8 @@ def test_sellable_quantity_and_realized_profit_follow_the_venues_fills() -> None
             assert conts == ["F", "M", "E"] and sorted(rows) == sorted(r.code for r in held)
             totals = body["output2"][0]
             assert int(totals["rlzt_pfls"]) == sold - removed  # COST_ICLD_YN N: before costs
+            # Rates print as plain decimals, never as "0E-8".
+            assert re.fullmatch(r"-?\d+\.\d{8}", totals["rlzt_erng_rt"]), totals["rlzt_erng_rt"]
             assert (int(totals["thdt_buy_amt"]), int(totals["thdt_sll_amt"])) == (bought, sold)
             net = replace(call, params={**call.params, "COST_ICLD_YN": "Y"})
             with_costs = (await asyncio.to_thread(client.send, net)).json()["output2"][0]
