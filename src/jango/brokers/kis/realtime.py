@@ -160,6 +160,10 @@ class KisRealtime:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.stop()
+        # A session still being replayed when the reader was stopped is closed here.
+        socket, self._socket = self._socket, None
+        if socket is not None and socket is not ws:
+            await socket.close()
 
     async def _open(self) -> ClientConnection:
         return await connect(
