@@ -318,3 +318,21 @@ def test_realtime_registrations_push_every_documented_field_and_one_book(mode: s
             await sandbox.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_path_joined_with_a_doubled_slash_reaches_its_endpoint() -> None:
+    # mojito2 joins "host/" and "/uapi/..." for its charts and orderable-cash calls.
+    async def scenario() -> None:
+        sandbox = await started("real")
+        try:
+            client = await asyncio.to_thread(client_for, sandbox)
+            (price,) = [c for c in conformance.calls(CANO, PRODUCT) if c.name == "inquire_price"]
+            # A whole URL: httpx itself would read a relative "//uapi/..." as a host name.
+            doubled = replace(price, path=sandbox.rest_url + "/" + price.path)
+            body = (await asyncio.to_thread(client.send, doubled)).json()
+            assert body["rt_cd"] == "0" and conformance.check("inquire_price", body) == []
+            await asyncio.to_thread(client.close)
+        finally:
+            await sandbox.stop()
+
+    asyncio.run(scenario())

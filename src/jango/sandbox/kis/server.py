@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from dataclasses import asdict
 from typing import Any
@@ -28,6 +29,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.server import Server, serve
 
 from jango.domain.costs import CostSchedule
@@ -161,7 +163,9 @@ class KisSandbox:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._port))
         self._port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app(), log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            _SingleSlashes(self._app()), log_level="warning", access_log=False, lifespan="off"
+        )
         self._http = uvicorn.Server(config)
         http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         self._http_task = http_task
@@ -330,3 +334,18 @@ class KisSandbox:
         while True:
             await asyncio.sleep(interval)
             self.venue.step()
+
+
+class _SingleSlashes:
+    """Serve ``//uapi/...`` as ``/uapi/...``: clients that join a base URL and a path that both
+    carry the slash (mojito2 does, for charts and orderable cash) reach their endpoint on KIS,
+    so its gateway is taken to collapse repeated slashes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = re.sub("/{2,}", "/", scope["path"])
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
