@@ -336,3 +336,22 @@ def test_a_path_joined_with_a_doubled_slash_reaches_its_endpoint() -> None:
             await sandbox.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_minute_chart_reads_hour_zero_as_the_latest_bars() -> None:
+    # python-kis starts its minute chart with FID_INPUT_HOUR_1 000000 and pages back from there.
+    async def scenario() -> None:
+        sandbox = await started("real")
+        try:
+            client = await asyncio.to_thread(client_for, sandbox)
+            (chart,) = [c for c in conformance.calls(CANO, PRODUCT) if "time_item" in c.name]
+            answers = []
+            for hour in ("000000", "235959"):
+                ask = replace(chart, params={**chart.params, "FID_INPUT_HOUR_1": hour})
+                answers.append((await asyncio.to_thread(client.send, ask)).json()["output2"])
+            assert answers[0] and answers[0] == answers[1]
+            await asyncio.to_thread(client.close)
+        finally:
+            await sandbox.stop()
+
+    asyncio.run(scenario())

@@ -163,6 +163,10 @@ class Quotes:
         hour = params["FID_INPUT_HOUR_1"].strip()
         if not (len(hour) == 6 and hour.isdigit()):
             return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INPUT_HOUR_1")
+        if hour == "000000":
+            # "Now": python-kis starts its minute chart with 000000 and pages back from the
+            # newest bar it gets, so KIS is taken to read it as the latest bars.
+            hour = "999999"
         bars = [
             bar
             for bar in self.sb.market.minutes(quote.code, today.day)
