@@ -189,6 +189,21 @@ def calls(cano: str, product: str, code: str = "005930") -> list[Call]:
             {**account, "PDNO": code},
         ),
         Call(
+            "inquire_period_trade_profit",
+            "GET",
+            T + "inquire-period-trade-profit",
+            ("TTTC8715R", None),
+            {
+                **account,
+                "SORT_DVSN": "02",
+                "INQR_STRT_DT": today(),
+                "INQR_END_DT": today(),
+                "CBLC_DVSN": "00",
+                "PDNO": "",
+                **paging,
+            },
+        ),
+        Call(
             "inquire_balance_rlz_pl",
             "GET",
             T + "inquire-balance-rlz-pl",

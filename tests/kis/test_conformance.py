@@ -226,6 +226,14 @@ def test_sellable_quantity_and_realized_profit_follow_the_venues_fills() -> None
             net = replace(call, params={**call.params, "COST_ICLD_YN": "Y"})
             with_costs = (await asyncio.to_thread(client.send, net)).json()["output2"][0]
             assert int(with_costs["rlzt_pfls"]) == sold - removed - costs
+            # The same day, row by row: the period-profit inquiry over today.
+            period = await asyncio.to_thread(client.send, by_name["inquire_period_trade_profit"])
+            days = period.json()
+            assert conformance.check("inquire_period_trade_profit", days) == []
+            (traded,) = [row for row in days["output1"] if row["pdno"] == code]
+            assert (traded["buy_qty"], traded["sll_qty"], traded["hldg_qty"]) == ("10", "4", "6")
+            assert int(traded["rlzt_pfls"]) == sold - removed - costs
+            assert int(days["output2"]["tot_rlzt_pfls"]) == sold - removed - costs
             await asyncio.to_thread(client.close)
         finally:
             await sandbox.stop()

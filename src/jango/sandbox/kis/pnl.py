@@ -1,10 +1,11 @@
 """The KIS sandbox's record of the day's trading per balance row: realized profit and costs.
 
-KIS's ``inquire-balance-rlz-pl`` reports realized profit (``rlzt_pfls``), and its totals report
-today's buy and sell amounts and costs. The venue keeps only current rows, so this ledger follows
-each row's quantity and purchase amount from the venue's fill notices with the venue's own
-arithmetic (a sell removes ``purchase × sold // held``, the last share takes what is left), and
-books each sell's profit: proceeds − purchase amount removed − commission − tax.
+KIS's ``inquire-balance-rlz-pl`` reports realized profit (``rlzt_pfls``), its totals report
+today's buy and sell amounts and costs, and ``inquire-period-trade-profit`` lists them per day.
+The venue keeps only current rows, so this ledger follows each row's quantity and purchase
+amount from the venue's fill notices with the venue's own arithmetic (a sell removes
+``purchase × sold // held``, the last share takes what is left), and books each sell's profit:
+proceeds − purchase amount removed − commission − tax, per trading day.
 
 It is fed synchronously by the venue's notice listener (under the venue's lock), so it agrees
 with the venue's balance at every inquiry. Rows held before the sandbox started are seeded from
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from jango.domain.costs import CostSchedule
@@ -33,8 +34,15 @@ class RowDay:
     sold_qty: int = 0
     sold_amount: int = 0
     sold_cost: int = 0  # purchase amount the sells removed
-    fees: int = 0  # commission and tax of today's fills
-    realized: int = 0  # sold_amount − sold_cost − the sells' fees
+    buy_commission: int = 0
+    sell_commission: int = 0
+    tax: int = 0
+    realized: int = 0  # sold_amount − sold_cost − the sells' commission and tax
+
+    @property
+    def fees(self) -> int:
+        """Commission and tax of the day's fills."""
+        return self.buy_commission + self.sell_commission + self.tax
 
 
 class DayLedger:
@@ -44,8 +52,7 @@ class DayLedger:
         self.costs = costs
         self._lock = threading.Lock()
         self._held: dict[HoldingKey, tuple[int, int]] = {}  # key → (qty, purchase amount)
-        self._today: dict[HoldingKey, RowDay] = {}
-        self._day: date | None = None
+        self._days: dict[tuple[date, HoldingKey], RowDay] = {}  # every trading day seen
 
     def seed(self, rows: tuple[BalanceRow, ...]) -> None:
         """Start from the venue's rows (what was held before any notice was heard)."""
@@ -59,19 +66,16 @@ class DayLedger:
             return
         with self._lock:
             day = notice.time.astimezone(KST).date()
-            if self._day is not None and day > self._day:
-                self._today = {}  # a new trading day
-            self._day = day if self._day is None or day > self._day else self._day
             key = notice.key
             qty, purchase = self._held.get(key, (0, 0))
-            today = self._today.setdefault(key, RowDay())
+            today = self._days.setdefault((day, key), RowDay())
             amount = notice.qty * notice.price
             commission = self.costs.commission(amount)
             if notice.side is Side.BUY:
                 qty, purchase = qty + notice.qty, purchase + amount
                 today.bought_qty += notice.qty
                 today.bought_amount += amount
-                today.fees += commission
+                today.buy_commission += commission
             else:
                 if qty < notice.qty:
                     log.warning(
@@ -87,7 +91,8 @@ class DayLedger:
                 today.sold_qty += notice.qty
                 today.sold_amount += amount
                 today.sold_cost += removed
-                today.fees += commission + tax
+                today.sell_commission += commission
+                today.tax += tax
                 today.realized += amount - removed - commission - tax
             if qty:
                 self._held[key] = (qty, purchase)
@@ -95,18 +100,23 @@ class DayLedger:
                 self._held.pop(key, None)
 
     def today(self, account: str) -> dict[HoldingKey, RowDay]:
-        """Copies of ``account``'s rows traded today."""
+        """Copies of ``account``'s rows traded on the latest trading day seen."""
         with self._lock:
+            latest = max((day for day, _ in self._days), default=None)
             return {
-                key: RowDay(
-                    row.bought_qty,
-                    row.bought_amount,
-                    row.sold_qty,
-                    row.sold_amount,
-                    row.sold_cost,
-                    row.fees,
-                    row.realized,
-                )
-                for key, row in self._today.items()
-                if key.account == account
+                key: replace(row)
+                for (day, key), row in self._days.items()
+                if day == latest and key.account == account
             }
+
+    def days(self, account: str, first: date, last: date) -> list[tuple[date, HoldingKey, RowDay]]:
+        """Copies of ``account``'s rows traded from ``first`` to ``last``, in day order."""
+        with self._lock:
+            return sorted(
+                (
+                    (day, key, replace(row))
+                    for (day, key), row in self._days.items()
+                    if key.account == account and first <= day <= last
+                ),
+                key=lambda item: (item[0], item[1].code, item[1].loan_date or date.min),
+            )

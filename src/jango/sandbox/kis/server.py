@@ -43,6 +43,7 @@ from jango.sandbox.kis.inquiry import Inquiries
 from jango.sandbox.kis.market import MarketData
 from jango.sandbox.kis.orders import OrderLedger
 from jango.sandbox.kis.pnl import DayLedger
+from jango.sandbox.kis.profit import Profits
 from jango.sandbox.kis.quotes import Quotes
 from jango.sandbox.kis.realtime import AppKeySessions, Realtime
 from jango.sandbox.kis.trading import Trading
@@ -269,6 +270,7 @@ class KisSandbox:
             routes=[
                 *self.auth.routes(),
                 *self.balances.routes(),
+                *Profits(self).routes(),
                 *Quotes(self).routes(),
                 *Trading(self).routes(),
                 *Inquiries(self).routes(),
