@@ -6,6 +6,7 @@ that a program keeps to one session per key.
 """
 
 import asyncio
+import sys
 from pathlib import Path
 
 import httpx
@@ -109,5 +110,34 @@ def test_a_second_session_on_one_app_key_is_refused_and_counted(tmp_path: Path) 
             await intruder.close()
             await owner.close()
             await sandbox.stop()
+
+    asyncio.run(scenario())
+
+
+def test_python_m_serves_every_printed_user() -> None:
+    async def scenario() -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jango.sandbox.kis", "--users", "2", "--tick-interval", "0",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None
+        try:
+            printed: list[str] = []
+            async with asyncio.timeout(WAIT):
+                while not printed or not printed[-1].startswith("JANGO_KIS_WS_URL="):
+                    printed.append((await process.stdout.readline()).decode().strip())
+            values = [line.split("=", 1) for line in printed if line.startswith("JANGO_KIS_")]
+            keys = [v for k, v in values if k == "JANGO_KIS_APP_KEY"]
+            secrets = [v for k, v in values if k == "JANGO_KIS_APP_SECRET"]
+            (rest,) = [v for k, v in values if k == "JANGO_KIS_REST_URL"]
+            assert keys == [user.app_key for user in USERS]
+            async with httpx.AsyncClient(base_url=rest) as http:
+                for key, secret in zip(keys, secrets, strict=True):
+                    body = {"grant_type": "client_credentials", "appkey": key, "appsecret": secret}
+                    reply = await http.post("/oauth2/tokenP", json=body)
+                    assert reply.status_code == 200 and reply.json()["access_token"]
+        finally:
+            process.terminate()
+            await process.wait()
 
     asyncio.run(scenario())
