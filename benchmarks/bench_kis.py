@@ -30,9 +30,8 @@ from jango.brokers.kis.wire import DataFrame, parse_frame, parse_ticks
 from jango.domain.book import Book
 from jango.domain.model import BalanceRow, Tick
 from jango.engine import Session
-from jango.sandbox import kis_frames as frames
 from jango.sandbox.instruments import synthetic_instruments
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox, frames
 from jango.sandbox.venue import Venue
 from latency import median_p99_ms, tick_to_book_latencies
 

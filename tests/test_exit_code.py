@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 
 WAIT = 60.0  # a safety net on the whole run, never a measurement

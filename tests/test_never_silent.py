@@ -25,7 +25,7 @@ from jango.brokers.sim.broker import SimBroker
 from jango.domain.book import Row
 from jango.domain.model import BalanceRow, Discrepancy, Event, HoldingKey, Side
 from jango.engine import Session
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 from jango.supervisor import Backoff, Problem
 from jango.views.report import book_report

@@ -362,7 +362,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.which == "kis":
-        from jango.sandbox.kis_server import main as kis_main
+        from jango.sandbox.kis.command import main as kis_main
 
         return kis_main(args.rest, parser_class=_Parser)
     from jango.sandbox.cybos_run import main as cybos_main

@@ -16,6 +16,7 @@ account can compare the sandbox with the real thing. Only read-only inquiries ar
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -25,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tests.kis.kis_columns import COLUMNS
+from tests.kis.kis_columns import COLUMNS, REALTIME
 
 Q = "/uapi/domestic-stock/v1/quotations/"
 T = "/uapi/domestic-stock/v1/trading/"
@@ -179,6 +181,46 @@ def calls(cano: str, product: str, code: str = "005930") -> list[Call]:
                 "OVRS_ICLD_YN": "N",
             },
         ),
+        Call(
+            "inquire_psbl_sell",
+            "GET",
+            T + "inquire-psbl-sell",
+            ("TTTC8408R", None),
+            {**account, "PDNO": code},
+        ),
+        Call(
+            "inquire_period_trade_profit",
+            "GET",
+            T + "inquire-period-trade-profit",
+            ("TTTC8715R", None),
+            {
+                **account,
+                "SORT_DVSN": "02",
+                "INQR_STRT_DT": today(),
+                "INQR_END_DT": today(),
+                "CBLC_DVSN": "00",
+                "PDNO": "",
+                **paging,
+            },
+        ),
+        Call(
+            "inquire_balance_rlz_pl",
+            "GET",
+            T + "inquire-balance-rlz-pl",
+            ("TTTC8494R", None),
+            {
+                **account,
+                "AFHR_FLPR_YN": "N",
+                "OFL_YN": "",
+                "INQR_DVSN": "02",
+                "UNPR_DVSN": "01",
+                "FUND_STTL_ICLD_YN": "N",
+                "FNCG_AMT_AUTO_RDPT_YN": "N",
+                "PRCS_DVSN": "01",
+                "COST_ICLD_YN": "N",
+                **paging,
+            },
+        ),
     ]
 
 
@@ -219,6 +261,59 @@ def order_rvsecncl(
     )
 
 
+def order_credit(
+    cano: str, product: str, code: str, qty: int, price: int, credit_type: str, loan_date: str
+) -> Call:
+    """The sample's credit order: 21 a margin buy (TTTC0052U), 25 its repaying sell
+    (TTTC0051U) naming the row's loan date; real only."""
+    body = {
+        "CANO": cano,
+        "ACNT_PRDT_CD": product,
+        "PDNO": code,
+        "CRDT_TYPE": credit_type,
+        "LOAN_DT": loan_date,
+        "ORD_DVSN": "00",
+        "ORD_QTY": str(qty),
+        "ORD_UNPR": str(price),
+    }
+    tr_id = "TTTC0052U" if credit_type in ("21", "23", "26", "28") else "TTTC0051U"
+    return Call("order_credit", "POST", T + "order-credit", (tr_id, None), body, False)
+
+
+def subscribe(approval_key: str, tr_id: str, tr_key: str, tr_type: str = "1") -> str:
+    """The sample's WebSocket registration message (release: ``tr_type`` "2")."""
+    header = {
+        "approval_key": approval_key,
+        "custtype": "P",
+        "tr_type": tr_type,
+        "content-type": "utf-8",
+    }
+    return json.dumps({"header": header, "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}}})
+
+
+def records(frame: str, keys: dict[str, tuple[str, str]]) -> tuple[str, list[dict[str, str]]]:
+    """(tr_id, records by column name) of one data frame; ``keys`` maps a TR id to the AES key
+    and IV its subscribe ack gave, for encrypted frames. Raises ValueError on a bad length."""
+    encrypted, tr_id, count, payload = frame.split("|", 3)
+    if encrypted == "1":
+        payload = _decrypt(payload, *keys[tr_id])
+    columns = REALTIME["H0STCNI0" if tr_id == "H0STCNI9" else tr_id]
+    fields = payload.split("^")
+    if len(fields) != int(count) * len(columns):
+        raise ValueError(f"{tr_id}: {len(fields)} fields for {count} records of {len(columns)}")
+    return tr_id, [
+        dict(zip(columns, fields[start : start + len(columns)], strict=True))
+        for start in range(0, len(fields), len(columns))
+    ]
+
+
+def _decrypt(payload: str, key: str, iv: str) -> str:
+    # AES-256-CBC, PKCS#7, base64, as the sample's client decrypts notices.
+    decryptor = Cipher(algorithms.AES(key.encode()), modes.CBC(iv.encode())).decryptor()
+    padded = decryptor.update(base64.b64decode(payload)) + decryptor.finalize()
+    return padded[: -padded[-1]].decode("utf-8")
+
+
 class Client:
     """Sends :class:`Call` s with the headers the samples send."""
 
@@ -230,6 +325,18 @@ class Client:
             json={"grant_type": "client_credentials", "appkey": app_key, "appsecret": app_secret},
         )
         self.token = str(reply.json()["access_token"])
+
+    def approval(self) -> str:
+        """A WebSocket approval key (the secret travels as ``secretkey`` here)."""
+        reply = self.http.post(
+            "/oauth2/Approval",
+            json={
+                "grant_type": "client_credentials",
+                "appkey": self.app_key,
+                "secretkey": self.app_secret,
+            },
+        )
+        return str(reply.json()["approval_key"])
 
     def send(
         self, call: Call, *, tr_cont: str = "", params: dict[str, str] | None = None

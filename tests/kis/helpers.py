@@ -12,7 +12,7 @@ from typing import Any
 from jango.brokers.kis import KisBroker, KisConfig
 from jango.brokers.kis.config import KisTuning
 from jango.brokers.port import PushItem
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 
 # Short waits so retries and reconnects happen quickly; none of them is asserted on.

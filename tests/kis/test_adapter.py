@@ -32,7 +32,7 @@ from jango.domain.model import (
     Side,
     Tick,
 )
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 from tests.kis.helpers import FAST, config_for, rig
 from tests.kis.test_wire import SPEC_TICK

@@ -6,9 +6,10 @@ from pathlib import Path
 from jango.brokers.kis import KisBroker
 from jango.brokers.port import OrderRequest
 from jango.domain.book import OrderStatus
+from jango.domain.costs import CostSchedule
 from jango.domain.model import Code, Credit, Market, OrderType, Side
 from jango.engine import Session
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 from tests.kis.helpers import FAST, config_for
 
@@ -147,8 +148,10 @@ def test_a_margin_buy_through_the_engine_books_a_loan_row_like_the_venue(tmp_pat
         sandbox = KisSandbox(venue, tick_interval=None)
         await sandbox.start()
         broker = KisBroker(config_for(sandbox, tmp_path / "token.json"), tuning=FAST)
+        # The lender's share as `jango run` configures it by default (and the venue lends).
+        costs = CostSchedule.from_config(margin_loan_percent=str(venue.loan_percent))
         try:
-            async with Session(broker, poll_interval=0.1) as session:
+            async with Session(broker, poll_interval=0.1, costs=costs) as session:
                 code = Code("000660")
                 upper = venue.quote(code).upper
                 order = OrderRequest(ACCOUNT, Side.BUY, code, 2, upper, credit=Credit.MARGIN_SELF)
@@ -162,10 +165,51 @@ def test_a_margin_buy_through_the_engine_books_a_loan_row_like_the_venue(tmp_pat
                     if r.key.code == code and r.key.credit is Credit.MARGIN_SELF
                 ]
                 assert row.key.loan_date == venue.now().date()
+                (lent,) = [r for r in venue.balance(ACCOUNT).rows if r.key == row.key]
+                assert row.loan_amount == lent.loan_amount  # the lender's part, not the whole
                 await session.reconcile()
                 assert _rows(session.book.rows()) == _rows(venue.balance(ACCOUNT).rows)
         finally:
             await broker.close()
+            await sandbox.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_restart_with_an_order_open_follows_it_to_its_fill(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        venue = Venue(seed=16, depth_won=10**12)
+        sandbox = KisSandbox(venue, tick_interval=None)
+        await sandbox.start()
+        code = Code("005930")
+        try:
+            first = KisBroker(config_for(sandbox, tmp_path / "token.json"), tuning=FAST)
+            try:
+                async with Session(first, poll_interval=0.1) as session:
+                    lower = venue.quote(code).lower
+                    ack = await session.place(OrderRequest(ACCOUNT, Side.BUY, code, 5, lower))
+                    await session.wait_for(lambda book: ack.order_no in book.orders)
+            finally:
+                await first.close()
+            second = KisBroker(config_for(sandbox, tmp_path / "token.json"), tuning=FAST)
+            try:
+                async with Session(second, poll_interval=0.1) as session:
+                    # The open order is known from the snapshot, with nothing filled yet.
+                    order = session.book.orders[ack.order_no]
+                    assert (order.status, order.remaining) == (OrderStatus.OPEN, 5)
+                    # Another program raises it to the upper limit; it fills at the next trade.
+                    new_no = venue.amend(ACCOUNT, ack.order_no, price=venue.quote(code).upper)
+                    while venue.open_orders(ACCOUNT):
+                        venue.step()
+                    await session.wait_for(
+                        lambda book: new_no in book.orders and book.orders[new_no].filled == 5
+                    )
+                    await session.reconcile()
+                    assert _rows(session.book.rows()) == _rows(venue.balance(ACCOUNT).rows)
+                    assert session.book.accounts[ACCOUNT].d2 == venue.balance(ACCOUNT).cash.d2
+            finally:
+                await second.close()
+        finally:
             await sandbox.stop()
 
     asyncio.run(scenario())

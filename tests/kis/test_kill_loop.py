@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jango.brokers.sim.demo import DemoTrader
 from jango.journal import Journal
-from jango.sandbox.kis_server import KisSandbox
+from jango.sandbox.kis import KisSandbox
 from jango.sandbox.venue import Venue
 from tests.journal.streams import fills_journaled
 from tests.test_exit_code import kis_env

@@ -130,7 +130,10 @@ def test_credit_rows_carry_their_loan_amount(tmp_path: Path) -> None:
         async with rig(tmp_path) as r:
             snapshot = await r.broker.balance(ACCOUNT)
             loans = [row for row in snapshot.rows if row.credit is Credit.MARGIN_SELF]
-            assert loans and all(row.loan_amount == row.purchase_amount for row in loans)
+            # The lender's part of the purchase, as the venue lent it (not the whole purchase).
+            lent = {row.key: row.loan_amount for row in r.venue.balance(ACCOUNT).rows}
+            assert loans and all(row.loan_amount == lent[row.key] for row in loans)
+            assert all(0 < row.loan_amount < row.purchase_amount for row in loans)
             assert all(row.loan_amount == 0 for row in snapshot.rows if row.credit is Credit.CASH)
 
     run(scenario())

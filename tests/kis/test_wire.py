@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from jango.brokers.kis import wire
 from jango.brokers.kis.wire import WireError
 from jango.domain.model import Condition, Credit, NoticeKind, OrderAction, OrderType, Side
-from jango.sandbox import kis_frames
+from jango.sandbox.kis import frames as kis_frames
 
 TODAY = date(2026, 11, 24)
 KEY = "k" * 32

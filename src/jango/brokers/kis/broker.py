@@ -52,6 +52,7 @@ from jango.domain.model import (
     Side,
     mask_account,
 )
+from jango.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,10 @@ class KisBroker:
         self._branches: dict[str, str] = {}  # order no → KRX_FWDG_ORD_ORGNO, for amend/cancel
         self._ticks: set[Code] = set()
         self._closed = False
+
+    def use_supervisor(self, supervisor: Supervisor) -> None:
+        """Run the WebSocket reader under ``supervisor`` (the session's), so a death shows."""
+        self.realtime.use_supervisor(supervisor)
 
     def __repr__(self) -> str:
         return f"KisBroker({self.config.mode}, account={mask_account(self.config.account)})"

@@ -1,4 +1,12 @@
-"""The KIS WebSocket session: registrations, AES keys, PINGPONG, reconnect and resubscribe."""
+"""The KIS WebSocket session: registrations, AES keys, PINGPONG, reconnect and resubscribe.
+
+The reader and its reconnect loop run as one supervised task (``kis realtime``): if it dies (a
+bug, or an error no reconnect covers, such as the approval service failing while registrations
+are replayed), the death is logged and shown by the supervisor, the dead session's socket is
+closed (KIS allows one session per app key, so a leftover one would refuse the next), the
+stream is told it is disconnected, and the restarted task opens a new session and replays every
+registration.
+"""
 
 from __future__ import annotations
 
@@ -34,10 +42,12 @@ from jango.brokers.port import (
     Undecodable,
 )
 from jango.domain.model import KST, OrderNotice, Tick
+from jango.supervisor import Supervised, Supervisor
 
 log = logging.getLogger(__name__)
 
 MAX_REGISTRATIONS = 41  # per session; the 42nd is refused with OPSP0008
+TASK_NAME = "kis realtime"
 APPROVAL_INVALID = "OPSP0011"
 SOURCE = "kis"
 
@@ -69,8 +79,15 @@ class KisRealtime:
         self._ws: ClientConnection | None = None
         self._waiter: asyncio.Future[Control] | None = None
         self._request_lock = asyncio.Lock()
-        self._runner: asyncio.Task[None] | None = None
+        self._supervisor: Supervisor | None = None
+        self._runner: Supervised | None = None
+        self._first: ClientConnection | None = None  # the session start() opened, for run one
+        self._socket: ClientConnection | None = None  # the open socket, replayed or not yet
         self._closing = False
+
+    def use_supervisor(self, supervisor: Supervisor) -> None:
+        """Run the reader under ``supervisor`` (the session's), so its death shows there."""
+        self._supervisor = supervisor
 
     @property
     def registrations(self) -> list[tuple[str, str]]:
@@ -88,7 +105,11 @@ class KisRealtime:
         except (OSError, WebSocketException, TimeoutError) as exc:
             raise StartupError(f"KIS WebSocket unreachable: {type(exc).__name__}: {exc}") from exc
         self._ws = ws
-        self._runner = asyncio.create_task(self._run(ws), name="kis-realtime")
+        self._first = ws
+        if self._supervisor is None:
+            # Used on its own (``jango order``), the reader is still restarted and reported.
+            self._supervisor = Supervisor()
+        self._runner = self._supervisor.spawn(TASK_NAME, self._supervised)
         self._sink(ConnectionStatus(True, "KIS WebSocket session open", _now()))
 
     async def subscribe(self, tr_id: str, tr_key: str) -> None:
@@ -138,9 +159,11 @@ class KisRealtime:
         self._registrations.clear()
         runner, self._runner = self._runner, None
         if runner is not None:
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+            await runner.stop()
+        # A session still being replayed when the reader was stopped is closed here.
+        socket, self._socket = self._socket, None
+        if socket is not None and socket is not ws:
+            await socket.close()
 
     async def _open(self) -> ClientConnection:
         return await connect(
@@ -185,9 +208,28 @@ class KisRealtime:
         finally:
             self._waiter = None
 
-    async def _run(self, ws: ClientConnection | None) -> None:
+    async def _supervised(self) -> None:
+        """One run of the reader: the first continues start()'s session, a restart opens and
+        replays a new one. A death leaves no socket open and the stream told it is down."""
+        ws, self._first = self._first, None
+        try:
+            await self._run(ws, replay=ws is None)
+        except Exception as exc:
+            was_connected = self._ws is not None
+            self._ws = None
+            self._keys.clear()
+            socket, self._socket = self._socket, None
+            if socket is not None:
+                with contextlib.suppress(Exception):
+                    await socket.close()
+            if was_connected:
+                reason = f"KIS WebSocket reader failed ({type(exc).__name__}: {exc})"
+                self._sink(ConnectionStatus(False, reason, _now()))
+            raise
+
+    async def _run(self, ws: ClientConnection | None, *, replay: bool) -> None:
         delay = self._tuning.reconnect_initial
-        reconnect = False
+        reconnect = replay
         while not self._closing:
             if ws is None:
                 try:
@@ -197,17 +239,19 @@ class KisRealtime:
                     await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # jitter spreads clients
                     delay = min(delay * 2, self._tuning.reconnect_max)
                     continue
+            self._socket = ws
             reader = asyncio.create_task(self._read(ws))
-            if reconnect:
-                detail = await self._replay(ws)
-                if detail is not None:
-                    delay = self._tuning.reconnect_initial
-                    self._sink(ConnectionStatus(True, detail, _now(), reconnected=True))
             try:
+                if reconnect:
+                    detail = await self._replay(ws)
+                    if detail is not None:
+                        delay = self._tuning.reconnect_initial
+                        self._sink(ConnectionStatus(True, detail, _now(), reconnected=True))
                 reason = await reader
             finally:
                 reader.cancel()
             self._ws = None
+            self._socket = None
             self._keys.clear()
             if self._closing:
                 return

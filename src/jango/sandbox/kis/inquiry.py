@@ -2,14 +2,12 @@
 
 Each handler checks the request as KIS does (token, app key, TR id for the mode, required query
 parameters), pages with ``tr_cont`` and the ``ctx_area_fk100``/``ctx_area_nk100`` keys, and
-answers with every column KIS's official samples name. Kept apart from :mod:`kis_server` (which
-owns the gateway, tokens, balance, orders and the WebSocket) so neither file grows unwieldy.
+answers with every column KIS's official samples name. Quotations and charts are in
+:mod:`jango.sandbox.kis.quotes`.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +18,17 @@ from starlette.routing import Route
 from jango.domain import krx
 from jango.domain.costs import CostSchedule
 from jango.domain.model import KST, OrderType, Side
-from jango.sandbox import kis_orders, kis_quote_frames
-from jango.sandbox.kis_frames import ORDER_DIVISIONS
-from jango.sandbox.kis_market import Bar, ymd
-from jango.sandbox.kis_orders import DayOrder
+from jango.sandbox.kis import orders as kis_orders
+from jango.sandbox.kis import quote_frames
+from jango.sandbox.kis.frames import ORDER_DIVISIONS
+from jango.sandbox.kis.gateway import Handler
+from jango.sandbox.kis.market import ymd
+from jango.sandbox.kis.orders import DayOrder
 from jango.sandbox.venue import UnknownInstrument
 
 if TYPE_CHECKING:
-    from jango.sandbox.kis_server import KisSandbox, SandboxUser
+    from jango.sandbox.kis.auth import SandboxUser
+    from jango.sandbox.kis.server import KisSandbox
 
 Q = "/uapi/domestic-stock/v1/quotations/"
 T = "/uapi/domestic-stock/v1/trading/"
@@ -35,22 +36,12 @@ DAILY_CCLD_PATH = T + "inquire-daily-ccld"
 PSBL_RVSECNCL_PATH = T + "inquire-psbl-rvsecncl"
 SEARCH_INFO_PATH = Q + "search-info"
 SEARCH_STOCK_INFO_PATH = Q + "search-stock-info"
-PRICE_PATH = Q + "inquire-price"
-DAILY_CHART_PATH = Q + "inquire-daily-itemchartprice"
-DAILY_PRICE_PATH = Q + "inquire-daily-price"
-ASKING_PRICE_PATH = Q + "inquire-asking-price-exp-ccn"
-TIME_CHART_PATH = Q + "inquire-time-itemchartprice"
 HOLIDAY_PATH = Q + "chk-holiday"
 ORDERABLE_PATH = T + "inquire-psbl-order"
 HOLIDAY_ROWS = 30
 
 DAILY_PAGE = {"real": 100, "paper": 15}  # rows per inquire-daily-ccld call (KIS sample docstring)
 PENDING_PAGE = 50
-CHART_ROWS = 100  # inquire-daily-itemchartprice answers at most 100 bars per call
-DAILY_PRICE_ROWS = 30
-MINUTE_ROWS = 30
-
-Handler = Callable[[Request, "SandboxUser", str], Any]
 
 
 class Inquiries:
@@ -58,87 +49,27 @@ class Inquiries:
 
     def __init__(self, sandbox: KisSandbox) -> None:
         self.sb = sandbox
+        self.gw = sandbox.gateway
 
     def routes(self) -> list[Route]:
-        sb = self.sb
-        paper = sb.mode == "paper"
+        tr = self.gw.tr
         table: list[tuple[str, Handler, dict[str, str], bool]] = [
             # (path, handler, accepted TR ids, real only)
-            (
-                DAILY_CCLD_PATH,
-                self._daily_ccld,
-                {sb._tr("TTTC0081R"): "", sb._tr("TTTC8001R"): ""},
-                False,
-            ),
+            (DAILY_CCLD_PATH, self._daily_ccld, {tr("TTTC0081R"): "", tr("TTTC8001R"): ""}, False),
             (PSBL_RVSECNCL_PATH, self._pending, {"TTTC0084R": "", "TTTC8036R": ""}, True),
             # KIS's sample client turns a leading C into V on paper, so both spellings come.
             (SEARCH_INFO_PATH, self._search_info, {"CTPF1604R": "", "VTPF1604R": ""}, False),
             (SEARCH_STOCK_INFO_PATH, self._stock_info, {"CTPF1002R": ""}, True),
-            (PRICE_PATH, self._price, {"FHKST01010100": ""}, False),
-            (DAILY_CHART_PATH, self._daily_chart, {"FHKST03010100": ""}, False),
-            (DAILY_PRICE_PATH, self._daily_price, {"FHKST01010400": ""}, False),
-            (ASKING_PRICE_PATH, self._asking_price, {"FHKST01010200": ""}, False),
-            (TIME_CHART_PATH, self._time_chart, {"FHKST03010200": ""}, False),
             # chk-holiday is real only ("모의투자 미지원" is our reading of KIS's notes).
             (HOLIDAY_PATH, self._holiday, {"CTCA0903R": ""}, True),
-            (ORDERABLE_PATH, self._orderable, {sb._tr("TTTC8908R"): ""}, False),
+            (ORDERABLE_PATH, self._orderable, {tr("TTTC8908R"): ""}, False),
         ]
-        routes = []
-        for path, handler, tr_ids, real_only in table:
-            endpoint = self._endpoint(handler, tr_ids, real_only and paper)
-            routes.append(Route(path, endpoint, methods=["GET"]))
-        return routes
-
-    def _endpoint(
-        self, handler: Handler, tr_ids: Mapping[str, str], unsupported: bool
-    ) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> JSONResponse:
-            if unsupported:
-                return self.sb.unsupported(request)
-            return await self.sb._guarded(request, handler, tr_ids)  # type: ignore[no-any-return]
-
-        return endpoint
+        return [
+            Route(path, self.gw.endpoint(handler, tr_ids, real_only=real_only), methods=["GET"])
+            for path, handler, tr_ids, real_only in table
+        ]
 
     # ------------------------------------------------------------------ helpers
-
-    def _missing(self, tr_id: str, params: Mapping[str, str], names: tuple[str, ...]) -> Any:
-        for name in names:
-            if name not in params:
-                return self.sb._business(
-                    tr_id, "OPSQ2001", f"ERROR : INPUT FIELD NOT FOUND [{name}]"
-                )
-        return None
-
-    def _quote_context(self, tr_id: str, params: Mapping[str, str]) -> Any:
-        """(quote, today's bar, history, fundamentals, name) of FID_INPUT_ISCD, or a refusal."""
-        missing = self._missing(tr_id, params, ("FID_COND_MRKT_DIV_CODE", "FID_INPUT_ISCD"))
-        if missing is not None:
-            return missing
-        if params["FID_COND_MRKT_DIV_CODE"].upper() not in ("J", "NX", "UN"):
-            return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : MRKT_DIV_CODE")
-        code = params["FID_INPUT_ISCD"].strip()
-        if code[:1] == "Q" and len(code) == 7:  # ETN codes are sent with a Q prefix
-            code = code[1:]
-        try:
-            quote = self.sb.venue.quote(code)
-            name = self.sb.venue.instrument(code).name
-        except UnknownInstrument:
-            return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD_LENGTH")
-        day = self.sb.venue.now().astimezone(KST).date()
-        market = self.sb.market
-        today = market.today(quote, day)
-        history = market.history(quote.code, quote.market, quote.base, day)
-        info = market.fundamentals(quote.code, quote.market, quote.base)
-        return quote, today, history, info, name
-
-    def _ok(self, tr_id: str, body: dict[str, Any], *, tr_cont: str = "") -> JSONResponse:
-        real = self.sb.mode == "real"
-        body.setdefault("rt_cd", "0")
-        body.setdefault("msg_cd", "MCA00000")
-        body.setdefault("msg1", "정상처리 되었습니다.")
-        if not real and body["msg_cd"] == "KIOK0510":
-            body["msg_cd"], body["msg1"] = "20310000", "모의투자 조회가 완료되었습니다."
-        return self.sb._reply(body, tr_id=tr_id, tr_cont=tr_cont)
 
     def _page(
         self,
@@ -151,13 +82,13 @@ class Inquiries:
     ) -> tuple[list[DayOrder], str, str, str] | JSONResponse:
         """(page rows, tr_cont, ctx_area_fk100, ctx_area_nk100), continuing after the last
         order number the previous page ended on (so new orders never shift a page)."""
-        params = self.sb._params(request)
+        params = self.gw.params(request)
         start = 0
         continuation = request.headers.get("tr_cont", "") == "N"
         if continuation:
             parts = params.get("CTX_AREA_NK100", "").strip().split("^")
             if len(parts) != 2 or parts[0] != account:
-                return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD_LENGTH")
+                return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD_LENGTH")
             numbers = [row.order_no for row in rows]
             start = numbers.index(parts[1]) + 1 if parts[1] in numbers else len(rows)
         page = rows[start : start + size]
@@ -175,7 +106,7 @@ class Inquiries:
     async def _daily_ccld(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
         sb = self.sb
         tr_id = request.headers["tr_id"]
-        params = sb._params(request)
+        params = self.gw.params(request)
         required = (
             "CANO",
             "ACNT_PRDT_CD",
@@ -192,18 +123,18 @@ class Inquiries:
             "CTX_AREA_FK100",
             "CTX_AREA_NK100",
         )
-        missing = self._missing(tr_id, params, required)
+        missing = self.gw.missing(tr_id, params, required)
         if missing is not None:
-            return missing  # type: ignore[no-any-return]
-        account = sb._user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
+            return missing
+        account = self.gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
         if account is None:
-            return sb._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
+            return self.gw.bad_account(tr_id)
         start, end = params["INQR_STRT_DT"].strip(), params["INQR_END_DT"].strip()
         if not (len(start) == len(end) == 8 and start.isdigit() and end.isdigit()):
-            return sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INQR_DT")
+            return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INQR_DT")
         side = {"00": None, "01": Side.SELL, "02": Side.BUY}.get(params["SLL_BUY_DVSN_CD"], "bad")
         if side == "bad":
-            return sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : SLL_BUY_DVSN_CD")
+            return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : SLL_BUY_DVSN_CD")
         # The venue's trading day answers to the calendar's today as well: a client asks for
         # "today" by the wall clock, while the simulated clock may sit on another business day.
         venue_day = sb.venue.now().astimezone(KST).date()
@@ -228,7 +159,7 @@ class Inquiries:
         fk = "^".join(
             [params["CANO"], params["ACNT_PRDT_CD"], start, end, params["SLL_BUY_DVSN_CD"]]
         )
-        paged = self._page(request, tr_id, account, rows, DAILY_PAGE[sb.mode], fk)
+        paged = self._page(request, tr_id, account, rows, DAILY_PAGE[self.gw.mode], fk)
         if isinstance(paged, JSONResponse):
             return paged
         page, tr_cont, fk100, nk100 = paged
@@ -243,12 +174,12 @@ class Inquiries:
             "msg_cd": "KIOK0490" if tr_cont in ("F", "M") else "KIOK0510",
             "msg1": "조회가 계속됩니다" if tr_cont in ("F", "M") else "조회가 완료되었습니다",
         }
-        return self._ok(tr_id, body, tr_cont=tr_cont)
+        return self.gw.ok(tr_id, body, tr_cont=tr_cont)
 
     async def _pending(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
         sb = self.sb
         tr_id = request.headers["tr_id"]
-        params = sb._params(request)
+        params = self.gw.params(request)
         required = (
             "CANO",
             "ACNT_PRDT_CD",
@@ -257,15 +188,15 @@ class Inquiries:
             "CTX_AREA_FK100",
             "CTX_AREA_NK100",
         )
-        missing = self._missing(tr_id, params, required)
+        missing = self.gw.missing(tr_id, params, required)
         if missing is not None:
-            return missing  # type: ignore[no-any-return]
-        account = sb._user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
+            return missing
+        account = self.gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
         if account is None:
-            return sb._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
+            return self.gw.bad_account(tr_id)
         side = {"0": None, "1": Side.SELL, "2": Side.BUY}.get(params["INQR_DVSN_2"], "bad")
         if side == "bad" or params["INQR_DVSN_1"] not in ("0", "1"):
-            return sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INQR_DVSN")
+            return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INQR_DVSN")
         rows = [
             row
             for row in sb.orders.orders(account)
@@ -290,26 +221,26 @@ class Inquiries:
             "msg_cd": "KIOK0490" if tr_cont in ("F", "M") else "KIOK0510",
             "msg1": "조회가 계속됩니다" if tr_cont in ("F", "M") else "조회가 완료되었습니다",
         }
-        return self._ok(tr_id, body, tr_cont=tr_cont)
+        return self.gw.ok(tr_id, body, tr_cont=tr_cont)
 
     # ------------------------------------------------------------------ product info
 
     def _product(self, request: Request, tr_id: str) -> Any:
-        if self.sb.faults.product_info_down:
+        if self.gw.faults.product_info_down:
             body = {"rt_cd": "1", "msg_cd": "EGW00002", "msg1": "서버 에러가 발생했습니다."}
-            return self.sb._reply(body, tr_id=tr_id, status=500)
-        params = self.sb._params(request)
-        missing = self._missing(tr_id, params, ("PDNO", "PRDT_TYPE_CD"))
+            return self.gw.reply(body, tr_id=tr_id, status=500)
+        params = self.gw.params(request)
+        missing = self.gw.missing(tr_id, params, ("PDNO", "PRDT_TYPE_CD"))
         if missing is not None:
             return missing
         if params["PRDT_TYPE_CD"] != "300":  # 300 = stock/ETF/ETN/ELW; others are not modelled
-            return self.sb._business(tr_id, "KIOK0560", "조회할 내용이 없습니다")
+            return self.gw.business(tr_id, "KIOK0560", "조회할 내용이 없습니다")
         code = params["PDNO"].strip()
         try:
             instrument = self.sb.venue.instrument(code)
             quote = self.sb.venue.quote(code)
         except UnknownInstrument:
-            return self.sb._business(tr_id, "KIOK0560", "조회할 내용이 없습니다")
+            return self.gw.business(tr_id, "KIOK0560", "조회할 내용이 없습니다")
         day = self.sb.venue.now().astimezone(KST).date()
         history = self.sb.market.history(quote.code, quote.market, quote.base, day)
         return instrument, quote, history
@@ -320,10 +251,10 @@ class Inquiries:
         if isinstance(found, JSONResponse):
             return found
         instrument, _quote, history = found
-        output = kis_quote_frames.product_info(
+        output = quote_frames.product_info(
             instrument.code, instrument.name, instrument.market, history
         )
-        return self._ok(
+        return self.gw.ok(
             tr_id, {"output": output, "msg_cd": "KIOK0510", "msg1": "조회가 완료되었습니다"}
         )
 
@@ -334,10 +265,10 @@ class Inquiries:
             return found
         instrument, quote, history = found
         info = self.sb.market.fundamentals(quote.code, quote.market, quote.base)
-        output = kis_quote_frames.stock_info(
+        output = quote_frames.stock_info(
             instrument.code, instrument.name, instrument.market, info, quote.base, history
         )
-        return self._ok(
+        return self.gw.ok(
             tr_id, {"output": output, "msg_cd": "KIOK0510", "msg1": "조회가 완료되었습니다"}
         )
 
@@ -347,14 +278,14 @@ class Inquiries:
         """chk-holiday: from BASS_DT on, whether each day is a business, trading, open and
         settlement day, from the KRX calendar the venue trades by."""
         tr_id = request.headers["tr_id"]
-        params = self.sb._params(request)
-        missing = self._missing(tr_id, params, ("BASS_DT", "CTX_AREA_FK", "CTX_AREA_NK"))
+        params = self.gw.params(request)
+        missing = self.gw.missing(tr_id, params, ("BASS_DT", "CTX_AREA_FK", "CTX_AREA_NK"))
         if missing is not None:
-            return missing  # type: ignore[no-any-return]
+            return missing
         try:
             start = datetime.strptime(params["BASS_DT"].strip(), "%Y%m%d").date()
         except ValueError:
-            return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : BASS_DT")
+            return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : BASS_DT")
         rows = []
         for offset in range(HOLIDAY_ROWS):
             day = start + timedelta(days=offset)
@@ -370,14 +301,14 @@ class Inquiries:
                 }
             )
         body = {"ctx_area_fk": "".ljust(20), "ctx_area_nk": "".ljust(20), "output": rows}
-        return self._ok(tr_id, body, tr_cont="D")
+        return self.gw.ok(tr_id, body, tr_cont="D")
 
     async def _orderable(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
         """inquire-psbl-order: what a buy of PDNO at ORD_UNPR may use (the venue's orderable
         cash) and how many shares that buys with commission (market orders at the upper
         limit, where the venue holds them)."""
         tr_id = request.headers["tr_id"]
-        params = self.sb._params(request)
+        params = self.gw.params(request)
         names = (
             "CANO",
             "ACNT_PRDT_CD",
@@ -387,16 +318,16 @@ class Inquiries:
             "CMA_EVLU_AMT_ICLD_YN",
             "OVRS_ICLD_YN",
         )
-        missing = self._missing(tr_id, params, names)
+        missing = self.gw.missing(tr_id, params, names)
         if missing is not None:
-            return missing  # type: ignore[no-any-return]
-        account = self.sb._user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
+            return missing
+        account = self.gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
         if account is None:
-            return self.sb._business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
+            return self.gw.bad_account(tr_id)
         kind = ORDER_DIVISIONS.get(params["ORD_DVSN"])
         price_text = params["ORD_UNPR"].strip() or "0"
         if kind is None or not price_text.isdigit() or len(price_text) > 12:
-            return self.sb._business(tr_id, "APBK1234", "주문구분 또는 단가를 확인해주세요.")
+            return self.gw.business(tr_id, "APBK1234", "주문구분 또는 단가를 확인해주세요.")
         cash = self.sb.venue.orderable_cash(account)
         price = int(price_text)
         code = params["PDNO"].strip()
@@ -404,7 +335,7 @@ class Inquiries:
             try:
                 quote = self.sb.venue.quote(code)
             except UnknownInstrument:
-                return self.sb._business(tr_id, "APBK1234", "종목코드를 확인해주세요.")
+                return self.gw.business(tr_id, "APBK1234", "종목코드를 확인해주세요.")
             if kind[0] is not OrderType.LIMIT or not price:
                 price = quote.upper
         qty = _affordable(max(0, cash), price, self.sb.costs)
@@ -422,108 +353,9 @@ class Inquiries:
             "ovrs_re_use_amt_wcrc": "0",
             "ord_psbl_frcr_amt_wcrc": "0",
         }
-        return self._ok(
+        return self.gw.ok(
             tr_id, {"output": output, "msg_cd": "KIOK0510", "msg1": "조회가 완료되었습니다"}
         )
-
-    # ------------------------------------------------------------------ charts and books
-
-    async def _price(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = request.headers["tr_id"]
-        context = self._quote_context(tr_id, self.sb._params(request))
-        if isinstance(context, JSONResponse):
-            return context
-        quote, today, history, info, _name = context
-        output = kis_quote_frames.price_output(quote, today, history, info, today.day)
-        return self._ok(tr_id, {"output": output})
-
-    async def _daily_chart(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = request.headers["tr_id"]
-        params = self.sb._params(request)
-        names = ("FID_INPUT_DATE_1", "FID_INPUT_DATE_2", "FID_PERIOD_DIV_CODE", "FID_ORG_ADJ_PRC")
-        missing = self._missing(tr_id, params, names)
-        if missing is not None:
-            return missing  # type: ignore[no-any-return]
-        context = self._quote_context(tr_id, params)
-        if isinstance(context, JSONResponse):
-            return context
-        quote, today, history, info, name = context
-        period = params["FID_PERIOD_DIV_CODE"].upper()
-        if period not in ("D", "W", "M", "Y"):
-            return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : PERIOD_DIV_CODE")
-        start, end = params["FID_INPUT_DATE_1"], params["FID_INPUT_DATE_2"]
-        bars = [bar for bar in [*history, today] if start <= ymd(bar.day) <= end]
-        grouped = _group(bars, period)
-        closes = {id(bar): prev.close for prev, bar in itertools.pairwise(grouped)}
-        first_previous = _previous_close(history, grouped[0]) if grouped else 0
-        newest = list(reversed(grouped))[:CHART_ROWS]
-        output2 = [
-            kis_quote_frames.daily_bar(bar, closes.get(id(bar), first_previous)) for bar in newest
-        ]
-        output1 = kis_quote_frames.chart_summary(quote, today, history, info, name)
-        return self._ok(tr_id, {"output1": output1, "output2": output2})
-
-    async def _daily_price(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = request.headers["tr_id"]
-        params = self.sb._params(request)
-        missing = self._missing(tr_id, params, ("FID_PERIOD_DIV_CODE", "FID_ORG_ADJ_PRC"))
-        if missing is not None:
-            return missing  # type: ignore[no-any-return]
-        context = self._quote_context(tr_id, params)
-        if isinstance(context, JSONResponse):
-            return context
-        _quote, today, history, info, _name = context
-        period = params["FID_PERIOD_DIV_CODE"].upper()
-        if period not in ("D", "W", "M"):
-            return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : PERIOD_DIV_CODE")
-        bars = _group([*history, today], period)
-        rows = []
-        for index in range(len(bars) - 1, max(-1, len(bars) - 1 - DAILY_PRICE_ROWS), -1):
-            previous = bars[index - 1] if index > 0 else None
-            rows.append(kis_quote_frames.daily_price_row(bars[index], previous, info))
-        return self._ok(tr_id, {"output": rows})
-
-    async def _asking_price(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = request.headers["tr_id"]
-        params = self.sb._params(request)
-        context = self._quote_context(tr_id, params)
-        if isinstance(context, JSONResponse):
-            return context
-        quote = context[0]
-        now = self.sb.venue.now().astimezone(KST)
-        out1, out2 = kis_quote_frames.asking_price(quote, now.date(), now)
-        return self._ok(tr_id, {"output1": out1, "output2": out2})
-
-    async def _time_chart(self, request: Request, _user: SandboxUser, _: str) -> JSONResponse:
-        tr_id = request.headers["tr_id"]
-        params = self.sb._params(request)
-        names = ("FID_INPUT_HOUR_1", "FID_PW_DATA_INCU_YN", "FID_ETC_CLS_CODE")
-        missing = self._missing(tr_id, params, names)
-        if missing is not None:
-            return missing  # type: ignore[no-any-return]
-        context = self._quote_context(tr_id, params)
-        if isinstance(context, JSONResponse):
-            return context
-        quote, today, history, _info, name = context
-        hour = params["FID_INPUT_HOUR_1"].strip()
-        if not (len(hour) == 6 and hour.isdigit()):
-            return self.sb._business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INPUT_HOUR_1")
-        bars = [
-            bar
-            for bar in self.sb.market.minutes(quote.code, today.day)
-            if bar.minute is not None and bar.minute.strftime("%H%M%S") <= hour
-        ]
-        cumulative = []
-        total = 0
-        for bar in bars:
-            total += bar.amount
-            cumulative.append(total)
-        output2 = [
-            kis_quote_frames.minute_bar(bar, amount)
-            for bar, amount in reversed(list(zip(bars, cumulative, strict=True)))
-        ][:MINUTE_ROWS]
-        output1 = kis_quote_frames.minute_summary(quote, today, history[-1].close, name)
-        return self._ok(tr_id, {"output1": output1, "output2": output2})
 
 
 _DIVISION_CODES = {value: key for key, value in ORDER_DIVISIONS.items()}
@@ -561,40 +393,3 @@ def _credit_filter(row: DayOrder, division: str) -> bool:
     if division == "01":
         return not row.credit.is_loan
     return row.credit.is_loan
-
-
-def _group(bars: list[Bar], period: str) -> list[Bar]:
-    """Daily bars folded into weeks, months or years (D: unchanged), oldest first."""
-    if period == "D":
-        return bars
-
-    def key(bar: Bar) -> tuple[int, int]:
-        if period == "W":
-            iso = bar.day.isocalendar()
-            return iso.year, iso.week
-        if period == "M":
-            return bar.day.year, bar.day.month
-        return bar.day.year, 0
-
-    grouped: list[Bar] = []
-    groups: dict[tuple[int, int], list[Bar]] = {}
-    for bar in bars:
-        groups.setdefault(key(bar), []).append(bar)
-    for members in groups.values():
-        grouped.append(
-            Bar(
-                members[-1].day,
-                members[0].open,
-                max(b.high for b in members),
-                min(b.low for b in members),
-                members[-1].close,
-                sum(b.volume for b in members),
-                sum(b.amount for b in members),
-            )
-        )
-    return grouped
-
-
-def _previous_close(history: list[Bar], first: Bar) -> int:
-    earlier = [bar for bar in history if bar.day < first.day]
-    return earlier[-1].close if earlier else 0

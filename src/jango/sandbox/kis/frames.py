@@ -211,7 +211,7 @@ def balance_item(row: BalanceRow, bought: int = 0, sold: int = 0) -> dict[str, s
         "evlu_pfls_rt": str(rate),
         "evlu_erng_rt": "0",
         "loan_dt": row.loan_date.strftime("%Y%m%d") if row.loan_date else "",
-        "loan_amt": str(row.purchase_amount) if row.credit.is_loan else "0",
+        "loan_amt": str(row.loan_amount),
         "stln_slng_chgs": "0",
         "expd_dt": "",
         "fltt_rt": "0.00000000",
@@ -223,11 +223,19 @@ def balance_item(row: BalanceRow, bought: int = 0, sold: int = 0) -> dict[str, s
     }
 
 
-def balance_totals(rows: list[BalanceRow], cash: Cash) -> dict[str, str]:
-    """The single ``output2`` element (account totals), repeated on every page."""
+def balance_totals(
+    rows: list[BalanceRow],
+    cash: Cash,
+    *,
+    bought_today: int = 0,
+    sold_today: int = 0,
+    fees_today: int = 0,
+) -> dict[str, str]:
+    """The single ``output2`` element (account totals), repeated on every page; ``*_today``
+    are today's buy and sell amounts and their commission and tax (thdt_*_amt)."""
     bought = sum(row.purchase_amount for row in rows)
     value = sum(row.qty * row.price for row in rows)
-    loans = sum(row.purchase_amount for row in rows if row.credit.is_loan)
+    loans = sum(row.loan_amount for row in rows)
     totals = {
         "dnca_tot_amt": cash.deposit,
         # D+1: the venue's own figure when it has one; otherwise nothing settles before D+2
@@ -236,13 +244,13 @@ def balance_totals(rows: list[BalanceRow], cash: Cash) -> dict[str, str]:
         "prvs_rcdl_excc_amt": cash.d2,
         "cma_evlu_amt": 0,
         "bfdy_buy_amt": 0,
-        "thdt_buy_amt": 0,
+        "thdt_buy_amt": bought_today,
         "nxdy_auto_rdpt_amt": 0,
         "bfdy_sll_amt": 0,
-        "thdt_sll_amt": 0,
+        "thdt_sll_amt": sold_today,
         "d2_auto_rdpt_amt": 0,
         "bfdy_tlex_amt": 0,
-        "thdt_tlex_amt": 0,
+        "thdt_tlex_amt": fees_today,
         "tot_loan_amt": loans,
         "scts_evlu_amt": value,
         "tot_evlu_amt": value + cash.d2,

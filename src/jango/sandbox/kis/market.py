@@ -63,9 +63,10 @@ class _Today:
 
 def rate(part: int, whole: int, places: str = "0.01") -> str:
     """``part / whole`` in percent, rounded half up, as KIS prints it ("-1.25"); 0 if no whole."""
+    # Formatted with "f": str() would print a small Decimal as "0E-8".
     if not whole:
-        return str(Decimal(0).quantize(Decimal(places)))
-    return str((Decimal(part * 100) / whole).quantize(Decimal(places), ROUND_HALF_UP))
+        return format(Decimal(0).quantize(Decimal(places)), "f")
+    return format((Decimal(part * 100) / whole).quantize(Decimal(places), ROUND_HALF_UP), "f")
 
 
 def ratio(part: int, whole: int) -> str:
