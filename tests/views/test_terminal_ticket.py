@@ -222,9 +222,16 @@ def _box(screen: str, title: str) -> str | None:
     return None
 
 
+def _focus(tmux: Tmux, title: str) -> None:
+    """Wait until the ticket marks the box under ``title`` as focused (▸): a key sent before
+    textual has moved the focus would land elsewhere."""
+    wait(lambda: f"▸ {title}" in tmux.screen(), f"the {title!r} box focused", tmux)
+
+
 def _type(tmux: Tmux, title: str, text: str) -> None:
-    """Put ``text`` in the focused box under ``title``, waiting for each step to show: a key
-    sent while textual still moves the focus would land in the box before."""
+    """Put ``text`` in the focused box under ``title`` and wait until it shows."""
+    _focus(tmux, title)
+    # Separate sends: textual drops text that arrives in one read with control keys.
     tmux.keys("C-e", "C-u")
     wait(lambda: _box(tmux.screen(), title) == "", f"the {title!r} box to clear", tmux)
     tmux.keys(text)
@@ -275,6 +282,7 @@ def test_sell_part_buy_amend_and_cancel_in_a_real_terminal(tmux: Tmux, tmp_path:
 
     tmux.keys("c")
     wait(lambda: "Cancel #" in tmux.screen(), "the cancel ticket", tmux)
+    _focus(tmux, "Quantity to cancel")
     tmux.keys("Enter")
     wait(lambda: "Cancel accepted" in tmux.screen(), "the cancel's answer", tmux)
     wait(lambda: not _open_orders(tmux.screen()), "no open order left", tmux)

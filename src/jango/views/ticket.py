@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from jango.brokers.port import BrokerError, OrderAck, OrderRequest
@@ -151,23 +153,36 @@ class TicketScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         t, ticket = self._t, self.ticket
+        if isinstance(ticket, NewOrder):
+            fields = [
+                ("qty", t["qty"], _text(ticket.qty)),
+                ("price", t["price"], _text(ticket.price)),
+            ]
+        elif isinstance(ticket, Amend):
+            fields = [("price", t["amend_price"], str(ticket.price)), ("qty", t["amend_qty"], "")]
+        else:
+            fields = [("qty", t["cancel_qty"], "")]
+        self._labels = {name: label for name, label, _ in fields}
         with Vertical(id="ticket"):
             yield Static(self._heading(), id="ticket-title")
-            if isinstance(ticket, NewOrder):
-                yield Static(t["qty"])
-                yield Input(_text(ticket.qty), id="qty", restrict=r"\d*")
-                yield Static(t["price"])
-                yield Input(_text(ticket.price), id="price", restrict=r"\d*")
-            elif isinstance(ticket, Amend):
-                yield Static(t["amend_price"])
-                yield Input(str(ticket.price), id="price", restrict=r"\d*")
-                yield Static(t["amend_qty"])
-                yield Input("", id="qty", restrict=r"\d*")
-            else:
-                yield Static(t["cancel_qty"])
-                yield Input("", id="qty", restrict=r"\d*")
+            for name, label, value in fields:
+                yield Static(_label(label, focused=False), id=f"label-{name}")
+                yield Input(value, id=name, restrict=r"\d*")
             yield Static("", id="ticket-error")
             yield Static(t["keys"], id="ticket-keys")
+
+    # The focused field's label is marked too, not only its border: plain in any terminal,
+    # colours or none (and what a script driving the ticket can wait for).
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark(event.widget, focused=True)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._mark(event.widget, focused=False)
+
+    def _mark(self, widget: Widget, *, focused: bool) -> None:
+        if isinstance(widget, Input) and widget.id in self._labels:
+            label = self._labels[widget.id]
+            self.query_one(f"#label-{widget.id}", Static).update(_label(label, focused=focused))
 
     def _heading(self) -> str:
         t, ticket, book = self._t, self.ticket, self.session.book
@@ -268,6 +283,10 @@ class TicketScreen(ModalScreen[str | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _label(text: str, *, focused: bool) -> str:
+    return f"▸ {text}" if focused else f"  {text}"
 
 
 def _text(value: int | None) -> str:
