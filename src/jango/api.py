@@ -18,12 +18,10 @@
 
 from __future__ import annotations
 
-from jango.brokers.registry import create_broker
+from jango.build import build_session
 from jango.config import check_settings, load_settings
-from jango.domain.book import Book, PnlMode
 from jango.domain.costs import CostSchedule
 from jango.engine import Session
-from jango.supervisor import Backoff
 
 
 def open_session(
@@ -36,12 +34,20 @@ def open_session(
 ) -> Session:
     """A session on ``broker`` (default from configuration, else ``sim``); use ``async with``.
 
+    Built exactly as the ``jango`` commands build theirs (:func:`jango.build.build_session`):
+    the configured costs (``commission_percent`` …) unless ``costs`` is given, the
+    ``[[accounts]]`` list when the configuration has one (one adapter per entry, one book), and
+    the profile's journal when one is in force (real brokers journal by default;
+    ``journal="false"`` turns it off).
+
     Extra keyword settings use the configuration's flat keys with ``_`` for ``.``
     (``kis_app_key=...``, ``restart_attempts="3"``); configuration files and ``JANGO_*``
     variables fill the rest.
 
     Tasks that die are restarted (``restart.*`` settings); ``session.status.problems`` shows
     what is down, and ``await session.stop()`` returns what was given up (``session.failures``).
+    Listeners (``on_change``, ``on_fill``) run on the session's one asyncio loop: a listener
+    that blocks stalls every tick, so hand slow work to a task.
     """
     merged = load_settings()
     for key, value in settings.items():
@@ -49,10 +55,9 @@ def open_session(
         merged[f"{head}.{rest}" if head in ("kis", "cybos", "sim") and rest else key] = value
     if seed is not None:
         merged["seed"] = str(seed)
+    if broker is not None:
+        merged["broker"] = broker
+    if pnl is not None:
+        merged["pnl"] = pnl
     # The same checks as the command line: a bad value is a ConfigError naming the setting.
-    merged = check_settings(merged)
-    name = broker or merged.get("broker", "sim")
-    mode = PnlMode(pnl or merged.get("pnl", "gross"))
-    book = Book(costs or CostSchedule(), pnl_mode=mode)
-    restart = Backoff.from_settings(merged)
-    return Session(create_broker(name, merged), book=book, restart=restart)
+    return build_session(check_settings(merged), costs=costs)
