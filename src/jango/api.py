@@ -18,10 +18,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from jango.build import build_session
 from jango.config import check_settings, load_settings
 from jango.domain.costs import CostSchedule
 from jango.engine import Session
+
+if TYPE_CHECKING:
+    from jango.client import Client
 
 
 def open_session(
@@ -61,3 +67,15 @@ def open_session(
         merged["pnl"] = pnl
     # The same checks as the command line: a bad value is a ConfigError naming the setting.
     return build_session(check_settings(merged), costs=costs)
+
+
+def connect(profile: str | None = None, *, config: Path | None = None) -> Client:
+    """A synchronous client of the session already running for ``profile`` (``jango run`` or
+    ``jango serve`` in another window), for notebooks and scripts: no second broker login.
+
+    ``profile`` defaults to what the configuration names (the profile, else the broker). See
+    :mod:`jango.client`; raises :class:`~jango.service.ServiceError` when none is running.
+    """
+    from jango.client import connect as connect_client
+
+    return connect_client(profile, config=config)

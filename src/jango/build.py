@@ -6,7 +6,8 @@ What it builds:
 
 * the costs from ``commission_percent``, ``commission_unit``, ``tax_unit`` and
   ``margin_loan_percent`` (:func:`costs_from_settings`);
-* the broker: one adapter for ``broker``;
+* the broker: one adapter for ``broker``, or, when the settings list ``[[accounts]]``, one adapter
+  per entry behind a :class:`~jango.fanin.FanIn` (one book, orders routed by account);
 * the journal, when a profile is in force (see :func:`build_session`).
 """
 
@@ -42,9 +43,12 @@ def costs_from_settings(settings: Mapping[str, str]) -> CostSchedule:
 
 
 def session_name(settings: Mapping[str, str]) -> str:
-    """The name the session is known by: the profile, else the broker."""
+    """The name the session is known by (its socket, ``jango status``): the profile, else the
+    broker (``accounts`` for a session over an ``[[accounts]]`` list)."""
     if settings.get("profile"):
         return settings["profile"]
+    if config.account_entries(settings):
+        return "accounts"
     return settings.get("broker", "sim")
 
 
@@ -59,12 +63,20 @@ def journal_profile(settings: Mapping[str, str]) -> str:
         return ""
     if settings.get("profile"):
         return settings["profile"]
-    return "" if settings.get("broker", "sim") == "sim" else session_name(settings)
+    entries = config.account_entries(settings)
+    brokers = {e.broker for e in entries} if entries else {settings.get("broker", "sim")}
+    return "" if brokers == {"sim"} else session_name(settings)
 
 
 def build_broker(settings: Mapping[str, str]) -> Broker:
-    """The configured broker."""
-    return create_broker(settings.get("broker", "sim"), settings)
+    """The configured broker: one adapter, or a fan-in over every ``[[accounts]]`` entry."""
+    entries = config.account_entries(settings)
+    if not entries:
+        return create_broker(settings.get("broker", "sim"), settings)
+    from jango.fanin import FanIn, Member
+
+    members = [Member(e.label, create_broker(e.broker, e.settings(settings))) for e in entries]
+    return FanIn(members)
 
 
 def build_session(

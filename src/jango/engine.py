@@ -21,6 +21,7 @@ from jango.brokers.port import (
     Broker,
     BrokerError,
     ConnectionStatus,
+    Disconnected,
     NotSupported,
     OrderAck,
     OrderRequest,
@@ -509,7 +510,14 @@ class Session:
     async def _reconcile(self) -> list[Discrepancy]:
         found: list[Discrepancy] = []
         for account in self.accounts:
-            changes = await self._apply_snapshot(await self.broker.balance(account))
+            try:
+                snap = await self.broker.balance(account)
+            except Disconnected as exc:
+                # One broker of several is down (see jango.fanin): the others are reconciled,
+                # and its own reconnect reconciles it.
+                log.warning("reconcile skips %s: %s", mask_account(account), exc)
+                continue
+            changes = await self._apply_snapshot(snap)
             found.extend(changes.discrepancies)
         await self._sync_subscriptions()
         return found

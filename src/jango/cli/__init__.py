@@ -9,8 +9,10 @@ exit 2.
 
 One module per command family: :mod:`~jango.cli.book` (run, balance, export, replay),
 :mod:`~jango.cli.trade` (order, amend, cancel), :mod:`~jango.cli.serve` (the web page),
-:mod:`~jango.cli.sandbox`, and :mod:`jango.journal.cli` (journal, why). Every command that needs
-a session builds it with :func:`jango.build.build_session`, as :func:`jango.open_session` does.
+:mod:`~jango.cli.sandbox`, :mod:`~jango.cli.status` (what runs), and :mod:`jango.journal.cli`
+(journal, why). Every command that needs a session builds it with
+:func:`jango.build.build_session`, as :func:`jango.open_session` does; while ``jango run`` or
+``jango serve`` hosts the session of a profile (:mod:`jango.service`), the others attach to it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ __all__ = ["EXIT_USER_ERROR", "UserError", "build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``jango`` argument parser with every command registered."""
-    from jango.cli import book, sandbox, serve, trade
+    from jango.cli import book, sandbox, serve, status, trade
     from jango.journal.cli import add_commands as add_journal_commands
 
     parser = Parser(
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_commands(sub)
     sandbox.add_commands(sub)
     serve.add_commands(sub)
+    status.add_commands(sub)
     add_journal_commands(sub)
     return parser
 

@@ -11,7 +11,9 @@ from jango.build import costs_from_settings
 from jango.cli.common import (
     SECONDS,
     UserError,
+    attached,
     console,
+    host_service,
     print_book,
     session_arguments,
     session_of,
@@ -46,6 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 async def _run_headless(settings: dict[str, str], seconds: float, fmt: str, lang: str) -> int:
     session = session_of(settings)
+    host_service(session, settings, "run")
     async with session:
         await asyncio.sleep(seconds)
     print_book(session.book, fmt, lang, console(), session.status)
@@ -60,12 +63,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         return asyncio.run(_run_headless(settings, args.seconds, args.format, lang))
     from jango.views.terminal import run_terminal
 
-    return run_terminal(session_of(settings), lang=lang, seconds=args.seconds)
+    session = session_of(settings)
+    host_service(session, settings, "run")
+    return run_terminal(session, lang=lang, seconds=args.seconds)
 
 
 def cmd_balance(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     lang = settings.get("lang", "ko")
+    client = attached(settings)
+    if client is not None:
+        with client:
+            sys.stdout.write(client.report(args.format, lang))
+        return 0
 
     async def once() -> Book:
         session = session_of(settings)
@@ -84,6 +94,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError(f"cannot export to {path.name}: use a .xlsx or .csv file name")
     writable_file(path, "export")
     settings = settings_of(args)
+    client = attached(settings)
+    if client is not None:
+        with client:
+            # The running session's book as it is now; --seconds only ever let a fresh one run.
+            path.write_bytes(client.export(path.suffix.lower()[1:], settings.get("lang", "ko")))
+        print(f"exported {path}")
+        return 0
 
     async def once() -> Book:
         session = session_of(settings)

@@ -10,20 +10,24 @@ import socket
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 
 from jango import config
 from jango.brokers.port import BrokerError
 from jango.brokers.registry import BROKERS, UnknownBroker
-from jango.build import build_session
+from jango.build import build_session, session_name
 from jango.config import ConfigError, argument, load_settings
 from jango.domain.book import Book
 from jango.domain.model import DomainError
 from jango.engine import Session, Status
 from jango.journal.schema import JournalError
+from jango.service import ServiceError
 from jango.views.report import book_report, book_table
+
+if TYPE_CHECKING:
+    from jango.client import Client
 
 EXIT_USER_ERROR = 2
 
@@ -40,6 +44,7 @@ USER_ERRORS = (
     DomainError,
     BrokerError,
     JournalError,
+    ServiceError,
     OSError,
 )
 
@@ -142,3 +147,24 @@ def print_book(book: Book, fmt: str, lang: str, out: Console, status: Status | N
         write_csv(book, sys.stdout, lang=lang, bom=False)
     else:
         out.print(book_table(book, lang=lang, status=status))
+
+
+def attached(settings: dict[str, str]) -> Client | None:
+    """A client of the session already running under these settings' name (see
+    :mod:`jango.service`), or ``None`` when the command must start its own."""
+    from jango.client import find
+
+    client, note = find(session_name(settings))
+    if note:
+        print(f"jango: {note}", file=sys.stderr)
+    return client
+
+
+def host_service(session: Session, settings: dict[str, str], command: str) -> None:
+    """Make ``session`` the running session of its profile: its socket is claimed now, so a
+    second session of the same profile is refused before it opens a broker session."""
+    from jango.service import host
+
+    note = host(session, session_name(settings), command=command, lang=settings.get("lang", "ko"))
+    if note:
+        print(f"jango: {note}", file=sys.stderr)

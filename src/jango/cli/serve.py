@@ -8,7 +8,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from jango.cli.common import PORT, check_port_free, session_arguments, session_of, settings_of
+from jango.cli.common import (
+    PORT,
+    check_port_free,
+    host_service,
+    session_arguments,
+    session_of,
+    settings_of,
+)
 
 TOKEN_ENV = "JANGO_WEB_TOKEN"
 
@@ -20,8 +27,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     # A token on the command line shows in the process list; the environment does not.
     token = args.token or os.environ.get(TOKEN_ENV) or settings.get("web.token") or None
+    session = session_of(settings)
+    host_service(session, settings, "serve")
     return serve(
-        session_of(settings),
+        session,
         host=args.host,
         port=args.port,
         token=token,
