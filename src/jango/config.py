@@ -295,6 +295,8 @@ def _read_file(path: Path) -> dict[str, str] | None:
         settings = _flatten(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
     except (ValueError, RecursionError):
         # tomllib lets Python's own limits through: over 4,300 digits, or deep nesting.
         raise ConfigError(f"config {path} holds a value too large or too deeply nested") from None

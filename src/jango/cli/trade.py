@@ -108,13 +108,14 @@ def _follow_attached(client: Client, order_no: str, wait: float) -> int:
     deadline = time.monotonic() + wait
     seen = 0
     status = "open"
-    while time.monotonic() < deadline:
+    while True:
+        with contextlib.suppress(ApiError):  # not in the book until its first notice
+            status = client.order(order_no)["status"]
+        # Read after the status: every notice that made it so is shown.
         for n in client.notices(after=seen, order_no=order_no):
             seen = max(seen, n["seq"])
             _print_notice(n)
-        with contextlib.suppress(ApiError):  # not in the book until its first notice
-            status = client.order(order_no)["status"]
-        if status != OrderStatus.OPEN.value:
+        if status != OrderStatus.OPEN.value or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
     if status == OrderStatus.REJECTED.value:
