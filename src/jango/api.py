@@ -18,11 +18,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jango.build import build_session
-from jango.config import check_settings, load_settings
+from jango.config import ACCOUNTS, account_entries, check_settings, load_settings
 from jango.domain.costs import CostSchedule
 from jango.engine import Session
 
@@ -36,6 +37,7 @@ def open_session(
     seed: int | None = None,
     pnl: str | None = None,
     costs: CostSchedule | None = None,
+    accounts: Sequence[Mapping[str, str | int | bool]] | None = None,
     **settings: str,
 ) -> Session:
     """A session on ``broker`` (default from configuration, else ``sim``); use ``async with``.
@@ -45,6 +47,11 @@ def open_session(
     ``[[accounts]]`` list when the configuration has one (one adapter per entry, one book), and
     the profile's journal when one is in force (real brokers journal by default;
     ``journal="false"`` turns it off).
+
+    ``accounts`` replaces the configuration's ``[[accounts]]`` list with the same entries as
+    dicts (``[{"broker": "sim", "seed": 1}, {"name": "main", "broker": "kis", "app_key": …}]``):
+    one adapter per entry, one book, account and order numbers labelled with the entry's name
+    (see :mod:`jango.fanin`).
 
     Extra keyword settings use the configuration's flat keys with ``_`` for ``.``
     (``kis_app_key=...``, ``restart_attempts="3"``); configuration files and ``JANGO_*``
@@ -65,6 +72,13 @@ def open_session(
         merged["broker"] = broker
     if pnl is not None:
         merged["pnl"] = pnl
+    if accounts is not None:
+        merged = {k: v for k, v in merged.items() if not k.startswith(ACCOUNTS + ".")}
+        for index, entry in enumerate(accounts):
+            for name, given in entry.items():
+                text = ("true" if given else "false") if isinstance(given, bool) else str(given)
+                merged[f"{ACCOUNTS}.{index}.{name}"] = text
+        account_entries(merged)  # a bad entry is one ConfigError naming it, before any work
     # The same checks as the command line: a bad value is a ConfigError naming the setting.
     return build_session(check_settings(merged), costs=costs)
 

@@ -380,16 +380,23 @@ def service_app(
     return create_app(session, token=None, lang=lang, extra_routes=routes)
 
 
-def host(session: Session, name: str, *, command: str, lang: str = "ko") -> str:
+def host(
+    session: Session, name: str, *, command: str, lang: str = "ko"
+) -> tuple[str, Callable[[], None]]:
     """Make ``session`` the running session called ``name``: claim its socket now (refusing a
     second session before any broker is touched) and serve it once the session has started,
-    as one of its supervised tasks. Returns a note to show (a stale socket removed), or ``""``.
+    as one of its supervised tasks.
+
+    Returns a note to show (a stale socket removed, or ``""``) and the release: the socket is
+    closed and removed when the session stops, or by calling it when the session never starts.
     """
     path = socket_path(name)
     listener, note = claim(path)
     info = ServiceInfo(name=name, command=command)
 
     def release() -> None:
+        if listener.fileno() < 0:
+            return  # released already
         listener.close()
         with contextlib.suppress(FileNotFoundError):
             # Only our own socket: a new session may have claimed the name since.
@@ -421,4 +428,4 @@ def host(session: Session, name: str, *, command: str, lang: str = "ko") -> str:
                 await asyncio.wait_for(task, 5)
 
     session.run_alongside("service", serve)
-    return note
+    return note, release

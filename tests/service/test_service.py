@@ -233,7 +233,15 @@ def test_a_notebook_reads_the_live_book_without_a_second_login(
             (account,) = book.accounts
             overall = book.totals["overall"]
             assert overall["value"] == sum(r["value"] for r in rows)
+            stream = Client(profile.socket())
+            changes = stream.changes()
+            assert "status" in next(changes)  # attached: the stream opens with the status
             ack = live.place(side="buy", code=rows[0]["code"], qty=2, order_type="market")
+            # The change sets name the order (merged if the reader is slow, never dropped).
+            for change in changes:
+                if ack["order_no"] in change["orders"]:
+                    break
+            stream.close()
             wait_until(lambda: live.order(ack["order_no"])["status"] == "filled", "the fill")
             notices = live.notices(order_no=ack["order_no"])
             kinds = [n["kind"] for n in notices]

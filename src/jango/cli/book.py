@@ -48,9 +48,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 async def _run_headless(settings: dict[str, str], seconds: float, fmt: str, lang: str) -> int:
     session = session_of(settings)
-    host_service(session, settings, "run")
-    async with session:
-        await asyncio.sleep(seconds)
+    release = host_service(session, settings, "run")
+    try:
+        async with session:
+            await asyncio.sleep(seconds)
+    finally:
+        release()
     print_book(session.book, fmt, lang, console(), session.status)
     # A task given up during the run (logged as it happened): the book may be stale.
     return 1 if session.failures else 0
@@ -64,8 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from jango.views.terminal import run_terminal
 
     session = session_of(settings)
-    host_service(session, settings, "run")
-    return run_terminal(session, lang=lang, seconds=args.seconds)
+    release = host_service(session, settings, "run")
+    try:
+        return run_terminal(session, lang=lang, seconds=args.seconds)
+    finally:
+        release()  # also when the view ended before the session started
 
 
 def cmd_balance(args: argparse.Namespace) -> int:

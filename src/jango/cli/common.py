@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -160,11 +161,14 @@ def attached(settings: dict[str, str]) -> Client | None:
     return client
 
 
-def host_service(session: Session, settings: dict[str, str], command: str) -> None:
+def host_service(session: Session, settings: dict[str, str], command: str) -> Callable[[], None]:
     """Make ``session`` the running session of its profile: its socket is claimed now, so a
-    second session of the same profile is refused before it opens a broker session."""
+    second session of the same profile is refused before it opens a broker session. Returns
+    the release, for a command that ends without starting the session."""
     from jango.service import host
 
-    note = host(session, session_name(settings), command=command, lang=settings.get("lang", "ko"))
+    lang = settings.get("lang", "ko")
+    note, release = host(session, session_name(settings), command=command, lang=lang)
     if note:
         print(f"jango: {note}", file=sys.stderr)
+    return release

@@ -28,14 +28,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # A token on the command line shows in the process list; the environment does not.
     token = args.token or os.environ.get(TOKEN_ENV) or settings.get("web.token") or None
     session = session_of(settings)
-    host_service(session, settings, "serve")
-    return serve(
-        session,
-        host=args.host,
-        port=args.port,
-        token=token,
-        lang=settings.get("lang", "ko"),
-    )
+    release = host_service(session, settings, "serve")
+    try:
+        return serve(
+            session,
+            host=args.host,
+            port=args.port,
+            token=token,
+            lang=settings.get("lang", "ko"),
+        )
+    finally:
+        release()  # a weak token or a busy port ends it before the session ever starts
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
