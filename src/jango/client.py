@@ -19,6 +19,7 @@ Errors the session answers with (a bad code, an unknown order, a broker refusal)
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 from collections.abc import Iterator, Mapping
@@ -215,6 +216,12 @@ class Client:
                 return entry["id"]
         raise ApiError(400, "unknown_account", f"no such account {account}")
 
+    def _order_account(self, order_no: str, account: str | None) -> str:
+        if account is None:
+            with contextlib.suppress(ApiError):  # an order the book never saw: the first
+                account = str(self.order(order_no)["account"])
+        return self._account_id(account)
+
     def place(
         self,
         *,
@@ -240,8 +247,8 @@ class Client:
     def amend(
         self, order_no: str, *, price: int, qty: int | None = None, account: str | None = None
     ) -> dict[str, Any]:
-        """Amend an open order."""
-        body: dict[str, Any] = {"account": self._account_id(account), "price": price}
+        """Amend an open order (of the account that placed it, unless ``account`` is given)."""
+        body: dict[str, Any] = {"account": self._order_account(order_no, account), "price": price}
         if qty is not None:
             body["qty"] = qty
         return self._post(f"/api/orders/{order_no}/amend", body)
@@ -250,7 +257,7 @@ class Client:
         self, order_no: str, *, qty: int | None = None, account: str | None = None
     ) -> dict[str, Any]:
         """Cancel an open order (or ``qty`` of it)."""
-        body: dict[str, Any] = {"account": self._account_id(account)}
+        body: dict[str, Any] = {"account": self._order_account(order_no, account)}
         if qty is not None:
             body["qty"] = qty
         return self._post(f"/api/orders/{order_no}/cancel", body)

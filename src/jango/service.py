@@ -58,6 +58,14 @@ NOTICES_KEPT = 1000
 HEADERS = {"Cache-Control": "no-store"}
 
 
+SUPPORTED = hasattr(socket, "AF_UNIX")
+"""Whether this system has Unix domain sockets (Windows builds of Python have none)."""
+
+
+def _noop() -> None:
+    return None
+
+
 class ServiceError(Exception):
     """A service that cannot be started or reached as asked; the message is one line."""
 
@@ -97,7 +105,7 @@ def _alive(path: Path) -> bool:
 
 def remove_if_stale(path: Path) -> str:
     """Remove ``path`` if its process is gone, and say so; ``""`` if it is alive or absent."""
-    if not path.exists() and not path.is_symlink():
+    if not SUPPORTED or (not path.exists() and not path.is_symlink()):
         return ""
     check_socket(path)
     if _alive(path):
@@ -262,7 +270,8 @@ def local_routes(
     async def accounts(request: Request) -> Response:
         hub_ids = request.app.state.hub.ids
         brokers = account_brokers(session)
-        listed = sorted(set(numbers()))
+        # The session's own order first: the first is the default account, as for commands.
+        listed = list(dict.fromkeys([*session.accounts, *sorted(session.book.accounts)]))
         return JSONResponse(
             [
                 {"id": hub_ids.id(n), "account": n, "broker": brokers.get(n, session.broker.name)}
@@ -390,14 +399,20 @@ def host(
     Returns a note to show (a stale socket removed, or ``""``) and the release: the socket is
     closed and removed when the session stops, or by calling it when the session never starts.
     """
+    if not SUPPORTED:
+        # Windows (CYBOS's home) has no AF_UNIX in Python: the session runs unshared.
+        return f"this system has no Unix sockets: other commands cannot attach to {name}", _noop
     path = socket_path(name)
     listener, note = claim(path)
     info = ServiceInfo(name=name, command=command)
 
+    released: list[bool] = []
+
     def release() -> None:
-        if listener.fileno() < 0:
-            return  # released already
-        listener.close()
+        if released:
+            return
+        released.append(True)
+        listener.close()  # uvicorn may have closed it already; closing twice is harmless
         with contextlib.suppress(FileNotFoundError):
             # Only our own socket: a new session may have claimed the name since.
             if path.lstat().st_ino == inode:

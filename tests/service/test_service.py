@@ -262,3 +262,35 @@ def test_frames_come_from_the_optional_libraries(profile: Profile) -> None:
         assert isinstance(frame, pandas.DataFrame) and len(frame) > 0
     finally:
         stop(proc)
+
+
+def test_amend_and_cancel_from_another_terminal_act_on_the_running_book(
+    profile: Profile,
+) -> None:
+    proc = started(profile, "--seed", "7", "--no-demo")
+    try:
+        with Client(profile.socket()) as live:
+            lower = live.quote("005930")["lower"]
+            placed = profile.jango(
+                "order", "buy", "005930", "2", "--price", str(lower), "--wait", "1"
+            )
+            assert placed.returncode == 0, placed.stderr
+            first = placed.stdout.split()[1]
+            assert live.order(first)["status"] == "open"
+
+            amended = profile.jango("amend", first, "--price", str(lower), "--qty", "1")
+            assert amended.returncode == 0, amended.stderr
+            second = amended.stdout.split()[1]
+            wait_until(lambda: live.order(first)["status"] == "replaced", "the amend")
+            assert (live.order(second)["qty"], live.order(second)["status"]) == (1, "open")
+
+            cancelled = profile.jango("cancel", second)
+            assert cancelled.returncode == 0, cancelled.stderr
+            wait_until(lambda: live.order(second)["status"] == "cancelled", "the cancel")
+            assert live.book().records("orders") == []
+
+            missing = profile.jango("cancel", "0000009999")
+            assert missing.returncode == 2
+            assert missing.stderr.startswith("jango: error: ") and "0000009999" in missing.stderr
+    finally:
+        stop(proc)

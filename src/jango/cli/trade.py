@@ -87,12 +87,14 @@ async def _check_price(broker: Broker, code: Code, price: int) -> None:
         )
 
 
-def _account(session: Session, given: str | None) -> str:
+def _account(session: Session, given: str | None, order_no: str = "") -> str:
+    """The account named, else the one that placed ``order_no``, else the first."""
     if given:
         if given not in session.accounts:
             raise UserError(f"no such account {given}")
         return given
-    return session.accounts[0]
+    known = session.book.orders.get(order_no)
+    return known.account if known is not None else session.accounts[0]
 
 
 def _print_notice(n: dict[str, Any]) -> None:
@@ -245,7 +247,7 @@ def cmd_amend(args: argparse.Namespace) -> int:
         return asyncio.run(_kis_one_shot(settings, rest_act, args.wait))
 
     async def act(session: Session) -> str:
-        account = _account(session, args.account)
+        account = _account(session, args.account, args.order_no)
         ack = await session.amend(account, args.order_no, price=args.price, qty=args.qty)
         return ack.order_no
 
@@ -274,7 +276,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         return asyncio.run(_kis_one_shot(settings, rest_act, args.wait))
 
     async def act(session: Session) -> str:
-        ack = await session.cancel(_account(session, args.account), args.order_no, qty=args.qty)
+        account = _account(session, args.account, args.order_no)
+        ack = await session.cancel(account, args.order_no, qty=args.qty)
         return ack.order_no
 
     return asyncio.run(_trade(settings, act, args.wait))
