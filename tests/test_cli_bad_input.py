@@ -82,6 +82,24 @@ def cases() -> list[Case]:
             "above 0",
         ),
         bad_config(
+            "config journal window",
+            b"[journal]\nwindow_ms = 0\n",
+            "setting journal.window_ms",
+            "milliseconds above 0",
+        ),
+        bad_config(
+            "config journal ticks",
+            b'[journal]\nticks = "some"\n',
+            "setting journal.ticks",
+            "all, latest, none",
+        ),
+        Case(
+            "env journal durability",
+            ("balance",),
+            ("$JANGO_JOURNAL_DURABILITY", "window, every, batch"),
+            {"JANGO_JOURNAL_DURABILITY": "never"},
+        ),
+        bad_config(
             "config profile escape", b'profile = "../escape"\n', "setting profile", "plain name"
         ),
         bad_config("config broker nope", b'broker = "nope"\n', "setting broker", "sim, kis"),

@@ -24,6 +24,7 @@ from jango.domain.book import Book, PnlMode
 from jango.domain.costs import CostSchedule
 from jango.domain.model import DomainError
 from jango.engine import Session
+from jango.journal.settings import journaling_enabled
 from jango.supervisor import Backoff
 
 
@@ -57,9 +58,10 @@ def journal_profile(settings: Mapping[str, str]) -> str:
 
     Real brokers journal by default (profile = the session's name): a restart rebuilds the book
     and reconciles it with the broker. The sim's market starts afresh every run, so a sim-only
-    session journals only when asked (``--profile``); ``journal = false`` turns journaling off.
+    session journals only when asked (``--profile``); ``journal = false`` (or
+    ``[journal] enabled = false``) turns journaling off; ``[journal]`` says how it writes.
     """
-    if settings.get("journal", "true") == "false":
+    if not journaling_enabled(settings):
         return ""
     if settings.get("profile"):
         return settings["profile"]
@@ -96,14 +98,15 @@ def build_session(
     profile = journal_profile(settings)
     if not profile:
         return Session(broker, book=Book(costs, pnl_mode=mode), **session_options)
-    from jango.journal import Journal, default_path
+    from jango.journal import default_path
     from jango.journal.restart import open_session_with_journal
+    from jango.journal.settings import JournalOptions
 
     prepare_data_dir()
     path = default_path(config.check("profile", profile))
     if path.exists() and not path.is_file():
         raise ConfigError(f"journal {path} is not a file")
-    journal = Journal(path, costs=costs)
+    journal = JournalOptions.from_settings(settings).open(path, costs=costs)
     session = open_session_with_journal(broker, journal, costs=costs, **session_options)
     session.book.pnl_mode = mode
     session.add_closer(journal.close)

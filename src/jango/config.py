@@ -86,6 +86,19 @@ def _seconds(low_exclusive: bool, high: float) -> Callable[[str], str]:
     return check
 
 
+def _milliseconds(high: float) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or not 0 < value <= high:
+            raise ValueError(f"must be a number of milliseconds above 0 to {high:g}")
+        return text.strip()
+
+    return check
+
+
 def _percent(high: Decimal) -> Callable[[str], str]:
     def check(text: str) -> str:
         # At most 7 places: a rate is kept as whole parts per billion.
@@ -146,6 +159,13 @@ SETTINGS: dict[str, Callable[[str], str]] = {
     "pnl": _choice("gross", "net"),
     "profile": PROFILE,
     "journal": _boolean,
+    "journal.enabled": _boolean,
+    "journal.durability": _choice("window", "every", "batch"),
+    "journal.window_ms": _milliseconds(1000),
+    "journal.flush_ms": _milliseconds(10_000),
+    "journal.ticks": _choice("all", "latest", "none"),
+    "journal.max_queue": _integer(2, 10_000_000),
+    "journal.checkpoint_every": _integer(1, 1_000_000_000),
     "commission_percent": _percent(Decimal(5)),
     "commission_unit": _integer(1, 1_000_000),
     "tax_unit": _integer(1, 1_000_000),
@@ -168,7 +188,7 @@ SETTINGS: dict[str, Callable[[str], str]] = {
 """Every setting and the check of its value."""
 
 # Heads of dotted keys, so JANGO_SIM_TICK_INTERVAL names sim.tick_interval.
-_TABLES = ("kis", "cybos", "sim", "web")
+_TABLES = ("kis", "cybos", "sim", "web", "journal")
 
 
 def check(name: str, value: str, origin: str = "") -> str:

@@ -266,7 +266,13 @@ class Supervisor:
             raise RuntimeError(f"cannot start {name}: the supervisor is stopping")
         handle.task = asyncio.get_running_loop().create_task(self._watch(handle), name=name)
         self._handles.append(handle)
+        handle.task.add_done_callback(lambda _: self._forget(handle))
         return handle
+
+    def _forget(self, handle: Supervised) -> None:
+        # A task that ended for good (one per web client, say) is not kept for stop() to visit.
+        with contextlib.suppress(ValueError):
+            self._handles.remove(handle)
 
     async def stop(self) -> tuple[Problem, ...]:
         """Stop every task (none is restarted from now on) and return the failures."""
@@ -307,6 +313,16 @@ class Supervisor:
     def clear(self, name: str) -> None:
         """A part reported with :meth:`report` works again (permanent problems stay)."""
         self._recovered(name)
+
+    def retire(self, name: str) -> None:
+        """``name`` is gone for good without being given up (a web client that left while its
+        pusher was restarting): its open problem is dropped. A permanent failure stays."""
+        problem = self.problems.get(name)
+        if problem is not None and not problem.permanent:
+            del self.problems[name]
+            since = f"{problem.since:%H:%M:%S}"
+            log.warning("%s ended while restarting (down since %s)", name, since)
+            self._tell(name, None, None)
 
     # ----------------------------------------------------------------- watching
 

@@ -21,10 +21,8 @@ import pytest
 import jango
 from jango.client import Client
 from jango.service import ServiceError
-from tests.service.helpers import Profile, profile, stop, wait_until
-from tests.views.test_terminal import Tmux, tmux
-
-__all__ = ["profile", "tmux"]  # fixtures
+from tests.service.helpers import Profile, stop, wait_until
+from tests.views.test_terminal import Tmux
 
 
 def cash_qty(screen: str, code: str) -> int | None:

@@ -9,15 +9,13 @@ import asyncio
 import functools
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 
 import openpyxl
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -258,15 +256,6 @@ def wait(predicate: Callable[[], object], what: str, tmux: Tmux) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; screen:\n{tmux.screen()}")
         time.sleep(0.1)
-
-
-@pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed (CI installs it); the real-terminal test needs it")
-    t = Tmux(f"jango-test-{os.getpid()}")
-    yield t
-    subprocess.run(["tmux", "-L", t.socket, "kill-server"], capture_output=True, check=False)
 
 
 def samsung_price(screen: str) -> str | None:

@@ -101,7 +101,7 @@ def test_at_1400_every_column_fits_with_a_korean_font(browser: Browser, server: 
     page = open_at(browser, server, 1400, 900)
     wrap = box(page, "#grid-wrap")
     heads = rects(page, "#holdings-head th")
-    assert len(heads) == 15
+    assert len(heads) == 16  # 15 figures and the trend line
     for head in heads:
         assert head["x"] >= wrap["x"] - 0.5, head
         assert head["x"] + head["width"] <= wrap["x"] + wrap["width"] + 0.5, head

@@ -271,13 +271,16 @@ def test_english_labels_by_query_and_by_the_toggle(page: Page, server: LiveServe
 
 def test_clicking_a_header_sorts_the_rows(page: Page, server: LiveServer) -> None:
     open_page(page, server)
-    values = page.locator('#holdings-body tr.row td[data-col="value"]')
+    # The sort is painted on the next animation frame: wait for the order, don't sample it.
+    in_order = """(direction) => {
+        const v = [...document.querySelectorAll('#holdings-body tr.row td[data-col="value"]')]
+            .map((td) => Number(td.textContent.replaceAll(",", "")));
+        return v.length > 1 && v.every((x, i) => i === 0 || (x - v[i - 1]) * direction >= 0);
+    }"""
     page.click('#holdings-head th[data-col="value"]')
-    ascending = [int(v.replace(",", "")) for v in values.all_inner_texts()]
-    assert ascending == sorted(ascending)
+    page.wait_for_function(in_order, arg=1)
     page.click('#holdings-head th[data-col="value"]')
-    descending = [int(v.replace(",", "")) for v in values.all_inner_texts()]
-    assert descending == sorted(descending, reverse=True)
+    page.wait_for_function(in_order, arg=-1)
 
 
 def test_1200_rows_are_kept_in_the_page_but_only_the_visible_ones_are_in_the_dom(

@@ -533,14 +533,24 @@ class Book:
 
     def upper_limit(self, code: Code) -> int:
         """Today's upper price limit (상한가) of ``code`` from its 기준가, or 0 if not known."""
+        limits = self.price_limits(code)
+        return limits[0] if limits is not None else 0
+
+    def price_limits(self, code: Code) -> tuple[int, int] | None:
+        """Today's (상한가, 하한가) of ``code`` from its 기준가; None if no price has given the
+        기준가 yet or the market has no limit."""
         base = self._bases.get(code, 0)
-        market = self.names.get(code, ("", Market.UNKNOWN))[1]
+        market = self.market_of(code)
         if base <= 0 or not krx.has_price_limit(market):
-            return 0
+            return None
         try:
-            return krx.price_limits(base, market, self._day)[0]
+            return krx.price_limits(base, market, self._day)
         except DomainError:
-            return 0
+            return None
+
+    def market_of(self, code: Code) -> Market:
+        """The market ``code`` trades on, as far as the book knows."""
+        return self.names.get(code, ("", Market.UNKNOWN))[1]
 
     def apply_notice(self, n: OrderNotice) -> Changes:
         """Apply one order notice. One already counted (a duplicate, or a fill inside its

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from jango.brokers.port import BrokerError
@@ -35,6 +36,7 @@ from jango.views.report import (
     signed_text,
     won,
 )
+from jango.views.ticket import Amend, Cancel, NewOrder, Ticket, TicketScreen
 
 # Redraw at most this often (seconds): ticks arrive far faster than anyone reads.
 REDRAW_INTERVAL = 0.1
@@ -62,7 +64,13 @@ LEFT = frozenset({"account", "code", "name", "order_no", "side", "credit", "loan
 
 TEXTS: dict[str, dict[str, str]] = {
     "ko": {
-        "keys": "e 엑셀 저장 · p 스냅샷 저장 · q 종료",
+        "keys": "b 매수 · s 매도 · x 전량매도 · a 정정 · c 취소 · Tab 표 이동 · e 엑셀 · p 스냅샷"
+        " · ? 도움말 · q 종료",
+        "help": "b  선택한 종목 매수\ns  선택한 잔고 일부 매도\nx  선택한 잔고 전량 매도 (현재가)\n"
+        "a  선택한 미체결 주문 정정\nc  선택한 미체결 주문 취소\nTab  잔고 ↔ 미체결 표 이동\n"
+        "e  엑셀 저장\np  스냅샷 저장\nq  종료\n\nEsc 닫기",
+        "no_row": "잔고에서 종목을 먼저 고르세요",
+        "no_order": "미체결 주문을 먼저 고르세요 (Tab)",
         "exported": "엑셀 저장",
         "snapshot": "스냅샷 저장",
         "failed": "저장 실패",
@@ -77,7 +85,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancel": "취소",
     },
     "en": {
-        "keys": "e export xlsx · p save snapshot · q quit",
+        "keys": "b buy · s sell · x sell all · a amend · c cancel · Tab switch table · e xlsx"
+        " · p snapshot · ? help · q quit",
+        "help": "b  buy more of the selected row\ns  sell part of the selected row\n"
+        "x  sell all of the selected row (at the last price)\na  amend the selected open order\n"
+        "c  cancel the selected open order\nTab  holdings <-> open orders\n"
+        "e  export xlsx\np  save a snapshot\nq  quit\n\nEsc to close",
+        "no_row": "select a holding first",
+        "no_order": "select an open order first (Tab)",
         "exported": "exported",
         "snapshot": "snapshot saved",
         "failed": "could not save",
@@ -208,6 +223,12 @@ class JangoApp(App[int]):
         Binding("e", "export", show=False),
         Binding("p", "snapshot", show=False),
         Binding("q", "quit", show=False),
+        Binding("b", "ticket('buy')", show=False),
+        Binding("s", "ticket('sell')", show=False),
+        Binding("x", "ticket('sell_all')", show=False),
+        Binding("a", "amend", show=False),
+        Binding("c", "cancel_order", show=False),
+        Binding("question_mark", "help", show=False),
     ]
 
     def __init__(
@@ -234,6 +255,7 @@ class JangoApp(App[int]):
         self._holdings: _Grid | None = None
         self._totals: _Grid | None = None
         self._orders: _Grid | None = None
+        self._row_keys: dict[str, HoldingKey] = {}  # holdings table row id -> holding
 
     @property
     def book(self) -> Book:
@@ -249,9 +271,11 @@ class JangoApp(App[int]):
         yield Static(id="status")
         yield Static(label("holdings", self.lang), classes="title")
         yield DataTable[Cell](id="holdings", zebra_stripes=True, cursor_type="row")
-        yield DataTable[Cell](id="totals", cursor_type="none")
+        totals = DataTable[Cell](id="totals", cursor_type="none")
+        totals.can_focus = False  # Tab goes holdings ↔ open orders, the two one can act on
+        yield totals
         yield Static(label("orders", self.lang), classes="title")
-        yield DataTable[Cell](id="orders", cursor_type="none")
+        yield DataTable[Cell](id="orders", cursor_type="row")
         yield Static(label("notices", self.lang), classes="title")
         yield Static(id="notices")
         yield Static(self._texts["keys"], id="message")
@@ -326,8 +350,10 @@ class JangoApp(App[int]):
             row = self.book.row(key)
             if row is None:
                 grid.drop(row_id(key))
+                self._row_keys.pop(row_id(key), None)
             else:
                 added |= grid.put(row_id(key), self._row_cells(row, grid.columns))
+                self._row_keys[row_id(key)] = key
         if added:
             columns = [c for c in _SORT_COLUMNS if c in grid.columns]
             grid.table.sort(*columns, key=lambda cells: _book_order(columns, cells))
@@ -457,6 +483,70 @@ class JangoApp(App[int]):
             return
         self._say(f"{self._texts['snapshot']}: {path}")
 
+    def action_ticket(self, kind: str) -> None:
+        """Open a ticket on the selected holding: ``buy``, ``sell`` (part) or ``sell_all``."""
+        key = self._selected("holdings")
+        row = self.book.row(self._row_keys[key]) if key in self._row_keys else None
+        if row is None:
+            self._say(self._texts["no_row"])
+            return
+        hk = row.key
+        selling = kind != "buy"
+        ticket = NewOrder(
+            account=hk.account,
+            code=hk.code,
+            name=row.name,
+            side=Side.SELL if selling else Side.BUY,
+            # A buy of a credit row's code is a cash buy; a sell closes that very row.
+            credit=hk.credit if selling else Credit.CASH,
+            loan_date=hk.loan_date if selling else None,
+            qty=row.sellable if kind == "sell_all" else None,
+            price=(self.book.last_price(hk.code) or row.price or None),
+        )
+        self._open(ticket)
+
+    def action_amend(self) -> None:
+        """Open an amend ticket on the selected open order."""
+        order = self._selected_order()
+        if order is not None:
+            self._open(
+                Amend(order.account, order.order_no, order.code, order.price, order.remaining)
+            )
+
+    def action_cancel_order(self) -> None:
+        """Open a cancel ticket on the selected open order."""
+        order = self._selected_order()
+        if order is not None:
+            self._open(Cancel(order.account, order.order_no, order.code, order.remaining))
+
+    def action_help(self) -> None:
+        """Every key, in a box; Esc closes it."""
+        self.push_screen(HelpScreen(self._texts["help"]))
+
+    def _open(self, ticket: Ticket) -> None:
+        if self._holdings is None:
+            return  # still starting: there is nothing to trade on yet
+        self.push_screen(TicketScreen(self.session, ticket, lang=self.lang), self._answered)
+
+    def _answered(self, answer: str | None) -> None:
+        if answer:
+            self._say(answer)
+
+    def _selected(self, table_id: str) -> str | None:
+        table: DataTable[Cell] = self.query_one(f"#{table_id}", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def _selected_order(self) -> Order | None:
+        order_no = self._selected("orders")
+        order = self.book.orders.get(order_no) if order_no is not None else None
+        if order is None or order.status is not OrderStatus.OPEN:
+            self._say(self._texts["no_order"])
+            return None
+        return order
+
     async def action_quit(self) -> None:
         """Stop the session (which closes every subscription), then leave with code 0."""
         if self._quitting:
@@ -474,6 +564,30 @@ class JangoApp(App[int]):
             self._remove_listener()
             self._remove_listener = None
         await self.session.stop()
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, listed; any of Esc, ? or q closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    #help { width: auto; height: auto; border: round $accent; padding: 0 2; background: $panel; }
+    """
+    BINDINGS = [  # noqa: RUF012 - textual's own declaration style
+        Binding("escape", "close", show=False),
+        Binding("question_mark", "close", show=False),
+        Binding("q", "close", show=False),
+    ]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.text, id="help")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 def _free_path(directory: Path, stem: str, suffix: str) -> Path:

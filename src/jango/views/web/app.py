@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import json
 import logging
 import secrets
@@ -47,11 +48,15 @@ from jango.engine import Session
 from jango.views.export import sheet_title, workbook
 from jango.views.web.grid import GridHub
 from jango.views.web.guard import Guard, WeakToken, check_token, is_loopback
+from jango.views.web.history import TotalsHistory
 from jango.views.web.hub import Client
 from jango.views.web.messages import known, language, mask_accounts, message
 from jango.views.web.payload import page_labels, snapshot
 
 STATIC = Path(__file__).parent / "static"
+# Front-end libraries installed by npm (``npm ci`` in views/web/vendor), never committed.
+VENDOR = Path(__file__).parent / "vendor"
+UPLOT = VENDOR / "node_modules" / "uplot" / "dist"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = {"Cache-Control": "no-store"}  # the security headers are added by the Guard
 # A request body is refused past this size, before it is read in full.
@@ -235,6 +240,13 @@ def create_app(
     if token is not None:
         check_token(token)
     hub = GridHub(session)
+    history = TotalsHistory(session)
+    if not (UPLOT / "uPlot.iife.min.js").is_file():
+        log.warning(
+            "the page's charts need uPlot: run `npm ci` in %s (Node.js and npm); "
+            "the page works without them and says so",
+            VENDOR,
+        )
     labels = json.dumps(page_labels(), ensure_ascii=False).replace("</", "<\\/")
     page_html = (
         (STATIC / "index.html")
@@ -275,6 +287,9 @@ def create_app(
         # A number inside free text (a status detail, a discrepancy's reason) is masked too.
         body = mask_accounts(text, numbers())
         return Response(body, media_type="application/json", headers=HEADERS)
+
+    async def history_points(request: Request) -> Response:
+        return JSONResponse(history.payload(), headers=HEADERS)
 
     async def quote(request: Request) -> Response:
         """What the ticket needs to check an order: price, limits and the tick table."""
@@ -341,31 +356,47 @@ def create_app(
         headers = {**HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
         return Response(stream.getvalue(), media_type=XLSX, headers=headers)
 
+    clients = itertools.count(1)
+
     async def live(websocket: WebSocket) -> None:
         await websocket.accept()
         client = hub.join()
+        name = f"web client {next(clients)}"
+        supervisor = session.supervisor
+        # The pusher is supervised like the session's own tasks: a bug in it is shown in every
+        # view and journaled, and the restart sends this client a fresh snapshot.
         try:
-            for part in hub.snapshot_messages(client):
-                await websocket.send_text(part)
-            sender = asyncio.create_task(_send_deltas(websocket, hub, client))
-            closed = asyncio.create_task(_until_closed(websocket))
-            _, pending = await asyncio.wait({sender, closed}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            for task in (sender, closed):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
-                    await task
-        except (WebSocketDisconnect, OSError):
-            pass  # the client went away; nothing is owed to it
+            pusher = supervisor.spawn(name, lambda: _push(websocket, hub, client))
+        except RuntimeError:
+            hub.leave(client)
+            await websocket.close(code=1012)  # the session is stopping: "service restart"
+            return
+        closed = asyncio.create_task(_until_closed(websocket))
+        try:
+            assert pusher.task is not None
+            await asyncio.wait({pusher.task, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not closed.done():
+                # Given up: close with "internal error" so the page says so and reconnects.
+                with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+                    await websocket.close(code=1011)
         finally:
+            closed.cancel()
+            await pusher.stop()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
+                await closed
+            supervisor.retire(name)
             hub.leave(client)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         hub.start()
+        history.sample()
+        sampler = session.supervisor.spawn("web history", history.run)
         try:
             yield
         finally:
+            await sampler.stop()
+            history.close()
             await hub.stop()
 
     app = Starlette(
@@ -375,11 +406,13 @@ def create_app(
             Route("/favicon.ico", favicon),
             Route("/api/book", api(book)),
             Route("/api/quote", api(quote)),
+            Route("/api/history", api(history_points)),
             Route("/api/orders", api(place), methods=["POST"]),
             Route("/api/orders/{order_no}/amend", api(amend), methods=["POST"]),
             Route("/api/orders/{order_no}/cancel", api(cancel), methods=["POST"]),
             Route("/api/export.xlsx", api(export)),
             WebSocketRoute("/ws", live),
+            *vendor_mount(),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(Guard, token=token)],
@@ -389,14 +422,27 @@ def create_app(
     return app
 
 
-async def _send_deltas(websocket: WebSocket, hub: GridHub, client: Client) -> None:
-    # One message at a time: while a send waits for a slow socket, the client's changes keep
-    # merging into its pending set, so the next delta carries only the latest cells.
-    while True:
-        await client.ready.wait()
-        client.ready.clear()
-        for text in hub.delta_messages(client):
-            await websocket.send_text(text)
+def vendor_mount() -> list[Mount]:
+    """``/static/vendor`` serving the npm-installed chart library, when it is installed."""
+    if not UPLOT.is_dir():
+        return []
+    return [Mount("/static/vendor", StaticFiles(directory=UPLOT), name="vendor")]
+
+
+async def _push(websocket: WebSocket, hub: GridHub, client: Client) -> None:
+    # A snapshot first (again after a restart), then one delta at a time: while a send waits for
+    # a slow socket, the client's changes keep merging into its pending set, so the next delta
+    # carries only the latest cells. A client that went away ends the pusher normally.
+    try:
+        for part in hub.snapshot_messages(client):
+            await websocket.send_text(part)
+        while True:
+            await client.ready.wait()
+            client.ready.clear()
+            for text in hub.delta_messages(client):
+                await websocket.send_text(text)
+    except (WebSocketDisconnect, OSError):
+        return
 
 
 async def _until_closed(websocket: WebSocket) -> None:

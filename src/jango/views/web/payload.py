@@ -33,6 +33,15 @@ WEB_LABELS: dict[str, dict[str, str]] = {
     "ko": {
         "title": "잔고",
         "all_accounts": "전체 계좌",
+        "trend": "추이",
+        "charts": "차트",
+        "chart_day": "오늘의 평가금액과 평가손익",
+        "chart_holdings": "종목별 평가금액 (색: 손익)",
+        "chart_markets": "시장별 평가금액 (색: 손익)",
+        "others": "기타",
+        "market_name_UNKNOWN": "시장 미확인",
+        "charts_unavailable": "차트 라이브러리(uPlot)가 설치되지 않아 차트를 그릴 수 없습니다. "
+        "src/jango/views/web/vendor 에서 npm ci 를 실행하세요.",
         "ticket": "주문",
         "order_type": "주문유형",
         "limit": "지정가",
@@ -91,6 +100,15 @@ WEB_LABELS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Holdings",
         "all_accounts": "All accounts",
+        "trend": "Trend",
+        "charts": "Charts",
+        "chart_day": "Today's valuation and P&L",
+        "chart_holdings": "Valuation by holding (colour: P&L)",
+        "chart_markets": "Valuation by market (colour: P&L)",
+        "others": "Others",
+        "market_name_UNKNOWN": "Market unknown",
+        "charts_unavailable": "The chart library (uPlot) is not installed, so there are no "
+        "charts: run npm ci in src/jango/views/web/vendor.",
         "ticket": "Order ticket",
         "order_type": "Type",
         "limit": "Limit",

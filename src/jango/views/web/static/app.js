@@ -54,6 +54,9 @@
   const stats = { messages: 0, bytes: 0, largest: 0, latencies: [], frames: 0 };
   const STATS_KEPT = 20000;
 
+  // charts.js, loaded before this file; absent (a stale cache) the page simply has no charts.
+  const charts = window.jangoCharts || null;
+
   const accountLabel = (id) => (state.accounts.get(id) || { label: id }).label;
   const val = (r, name) => r.v[state.col[name]];
 
@@ -64,17 +67,19 @@
     { id: "account", width: 94, frozen: true, text: (r) => accountLabel(r.acct), sort: (r) => r.acct },
     { id: "code", width: 62, frozen: true, text: (r) => r.code, sort: (r) => r.code },
     { id: "name", width: 112, frozen: true, text: (r) => r.name + (r.known ? "" : " ※"), title: (r) => (r.known ? r.name : r.name + " — " + L("market_unknown")), sort: (r) => r.name },
-    { id: "credit", width: 96, text: (r) => L("credit_" + r.credit), sort: (r) => r.credit },
+    { id: "credit", width: 86, text: (r) => L("credit_" + r.credit), sort: (r) => r.credit },
     { id: "loan_date", width: 86, text: (r) => r.loan_date || "", sort: (r) => r.loan_date || "" },
     { id: "qty", width: 66, num: true, text: (r) => int(val(r, "qty")) },
     { id: "sellable", width: 66, num: true, text: (r) => int(val(r, "sellable")) },
     { id: "avg_price", width: 84, num: true, text: (r) => fixed(val(r, "avg_price"), 4, 2) },
-    { id: "purchase_amount", width: 108, num: true, text: (r) => int(val(r, "purchase_amount")) },
+    { id: "purchase_amount", width: 102, num: true, text: (r) => int(val(r, "purchase_amount")) },
     { id: "price", width: 78, num: true, text: (r) => (val(r, "price") ? int(val(r, "price")) : "-"), cls: (r) => sign(val(r, "diff")) },
     { id: "diff", width: 82, num: true, text: (r) => signed(val(r, "diff")), cls: (r) => sign(val(r, "diff")) },
-    { id: "value", width: 108, num: true, text: (r) => int(val(r, "value")) },
+    { id: "value", width: 102, num: true, text: (r) => int(val(r, "value")) },
     { id: "pnl", width: 104, num: true, text: (r) => int(val(r, "pnl")), cls: (r) => sign(val(r, "pnl")) },
-    { id: "pnl_rate", width: 70, num: true, text: (r) => fixed(val(r, "pnl_rate"), 2, 2), cls: (r) => sign(val(r, "pnl")) },
+    { id: "pnl_rate", width: 76, num: true, text: (r) => fixed(val(r, "pnl_rate"), 2, 2), cls: (r) => sign(val(r, "pnl")) },
+    // The last minute of the price, drawn by charts.js into the cell; its text stays empty.
+    { id: "trend", width: 56, text: () => "", sort: (r) => val(r, "diff") },
     { id: "loan_amount", width: 86, num: true, text: (r) => (val(r, "loan_amount") ? int(val(r, "loan_amount")) : "") },
   ];
   for (const col of COLUMNS) if (!col.sort) col.sort = (r) => val(r, col.id);
@@ -247,13 +252,17 @@
     grid.first = first;
     grid.top.style.height = first * h + "px";
     grid.bottom.style.height = Math.max(0, grid.items.length - first - count) * h + "px";
+    let rebound = false;
     for (let i = 0; i < count; i++) {
       const record = grid.pool[i];
       const item = grid.items[first + i];
-      if (moved || record.item !== item) bind(record, item);
-      else if (item.row !== undefined ? grid.dirtyRows.has(item.row) : grid.dirtyTotals) paintItem(record, item);
+      if (moved || record.item !== item) {
+        bind(record, item);
+        rebound = true;
+      } else if (item.row !== undefined ? grid.dirtyRows.has(item.row) : grid.dirtyTotals) paintItem(record, item);
     }
     grid.dirtyRows.clear();
+    if (rebound && charts) charts.rebound();
   }
 
   function schedule() {
@@ -551,6 +560,7 @@
       state.accounts.set(a.id, a);
     }
     state.grand = grand;
+    if (charts) charts.totals(grand);
     grid.dirtyTotals = true;
     renderOrders();
     ticket.refresh();
@@ -1011,8 +1021,25 @@
     modelSize: () => state.rows.size,
   };
 
+  function startCharts() {
+    if (!charts) return;
+    const trend = COLUMNS.findIndex((col) => col.id === "trend");
+    charts.start({
+      L,
+      int,
+      rows: () => state.rows.values(),
+      col: () => state.col,
+      visible: () => grid.pool.map((record) => [record.item ? record.item.row : undefined, record.tds[trend]]),
+    });
+    fetch("/api/history", { headers: headers() })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((payload) => payload && charts.history(payload))
+      .catch(() => {}); // the live points still come with every totals update
+  }
+
   setup();
   applyLanguage();
   setSocketState("connecting");
+  startCharts();
   connect();
 })();
