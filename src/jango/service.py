@@ -33,20 +33,22 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import uvicorn
-from rich.console import Console
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from typing import TYPE_CHECKING, Any
 
 from jango.config import data_dir
-from jango.domain.book import Changes
-from jango.domain.model import KST, OrderNotice
-from jango.engine import Session
-from jango.views.report import book_report, book_table, order_report, status_report
+from jango.domain.model import KST
+
+if TYPE_CHECKING:
+    # The server's stack loads only in the process that serves: a command that attaches (or
+    # just checks a socket) stays quick to start.
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
+    from jango.domain.book import Changes
+    from jango.domain.model import OrderNotice
+    from jango.engine import Session
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,7 @@ class NoticeLog:
 
 def _status_payload(session: Session, info: ServiceInfo) -> dict[str, Any]:
     from jango.fanin import broker_statuses
+    from jango.views.report import status_report
 
     return {
         "name": info.name,
@@ -243,7 +246,12 @@ def local_routes(
 ) -> list[BaseRoute]:
     """The owner-only routes: accounts unmasked, the report, the export, orders, notices, the
     stream of change sets. Errors are answered as the web page's are (one JSON error each)."""
+    from rich.console import Console
+    from starlette.responses import JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
     from jango.fanin import account_brokers, grand_totals
+    from jango.views.report import book_report, book_table, order_report, status_report
     from jango.views.web.app import BadRequest, api_errors
 
     notices = NoticeLog(session)
@@ -371,12 +379,16 @@ def local_routes(
     ]
 
 
-class _Server(uvicorn.Server):
+def _quiet_server(config: Any) -> Any:
     """uvicorn that leaves signals to the command hosting it (the terminal view, ``serve``)."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Any:
-        yield
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            yield
+
+    return Server(config)
 
 
 def service_app(
@@ -422,6 +434,8 @@ def host(
     session.add_closer(release)
 
     async def serve() -> None:
+        import uvicorn
+
         closing = asyncio.Event()
         app = service_app(session, info, lang=lang, closing=closing)
         config = uvicorn.Config(
@@ -432,7 +446,7 @@ def host(
             timeout_graceful_shutdown=2,
             lifespan="on",
         )
-        server = _Server(config)
+        server = _quiet_server(config)
         task = asyncio.ensure_future(server.serve(sockets=[listener]))
         try:
             await asyncio.shield(task)

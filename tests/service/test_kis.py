@@ -91,3 +91,31 @@ async def test_a_one_shot_kis_order_uses_rest_alone(kis: tuple[KisSandbox, Profi
     assert f"order={order_no} filled=2 remaining=0" in out, out
     account = sandbox.credentials.accounts[0]
     assert [o.qty for o in sandbox.orders.orders(account) if o.order_no == order_no] == [2]
+
+
+async def test_one_shot_amend_and_cancel_on_kis_use_rest_alone(
+    kis: tuple[KisSandbox, Profile],
+) -> None:
+    sandbox, profile = kis
+    quote = sandbox.venue.quote("005930")
+    low = str(quote.lower)
+
+    code, out, err = await jango(profile, "order", "buy", "005930", "2", "--price", low,
+                                 "--broker", "kis", "--wait", "0")  # fmt: skip
+    assert code == 0, err
+    first = out.split()[1]
+    code, out, err = await jango(profile, "amend", first, "--price", low, "--qty", "1",
+                                 "--broker", "kis", "--wait", "0")  # fmt: skip
+    assert code == 0, err
+    second = out.split()[1]
+    code, out, err = await jango(profile, "cancel", second, "--broker", "kis", "--wait", "0")
+    assert code == 0, err
+    code, out, err = await jango(profile, "cancel", "0000099999", "--broker", "kis")
+    assert code == 2 and "0000099999" in err, err
+    code, out, err = await jango(profile, "order", "buy", "005930", "1", "--broker", "kis",
+                                 "--account", "11112222-01")  # fmt: skip
+    assert (code, err.strip()) == (2, "jango: error: no such account 11112222-01")
+
+    assert websocket_sessions(sandbox) == 0
+    account = sandbox.credentials.accounts[0]
+    assert not [o for o in sandbox.venue.balance(account).orders or () if o.remaining]

@@ -205,10 +205,7 @@ def cmd_order(args: argparse.Namespace) -> int:
         async def rest_act(broker: KisBroker) -> str:
             if args.price is not None:
                 await _check_price(broker, code, args.price)
-            given = args.account or broker.config.account
-            if given.replace("-", "") != broker.config.account:
-                raise UserError(f"no such account {given}")
-            return (await broker.place(request(broker.config.account))).order_no
+            return (await broker.place(request(_kis_account(broker, args.account)))).order_no
 
         return asyncio.run(_kis_one_shot(settings, rest_act, args.wait))
 
@@ -240,7 +237,7 @@ def cmd_amend(args: argparse.Namespace) -> int:
     if settings.get("broker") == "kis" and not config.account_entries(settings):
 
         async def rest_act(broker: KisBroker) -> str:
-            account = broker.config.account
+            account = _kis_account(broker, args.account)
             ack = await broker.amend(account, args.order_no, price=args.price, qty=args.qty)
             return ack.order_no
 
@@ -270,7 +267,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if settings.get("broker") == "kis" and not config.account_entries(settings):
 
         async def rest_act(broker: KisBroker) -> str:
-            ack = await broker.cancel(broker.config.account, args.order_no, qty=args.qty)
+            account = _kis_account(broker, args.account)
+            ack = await broker.cancel(account, args.order_no, qty=args.qty)
             return ack.order_no
 
         return asyncio.run(_kis_one_shot(settings, rest_act, args.wait))
@@ -281,6 +279,13 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         return ack.order_no
 
     return asyncio.run(_trade(settings, act, args.wait))
+
+
+def _kis_account(broker: KisBroker, given: str | None) -> str:
+    """The configured account (KIS keys are issued per account); another is refused."""
+    if given and given.replace("-", "") != broker.config.account:
+        raise UserError(f"no such account {given}")
+    return broker.config.account
 
 
 async def _kis_one_shot(
