@@ -688,8 +688,22 @@ class Session:
         self._set_status(status.connected, status.detail)
         if status.connected and status.reconnected:
             self.status.reconnects += 1
+            await self._adopt_new_accounts()
             await self._reconcile()
         self._publish(Changes(accounts=frozenset(self.accounts)))
+
+    async def _adopt_new_accounts(self) -> None:
+        """Accounts the broker shows now but did not at start (one of several brokers that
+        started late, see jango.fanin) are followed from now on."""
+        try:
+            listed = await self.broker.accounts()
+        except BrokerError as exc:
+            log.warning("reading %s's accounts after a reconnect failed: %s", self.broker.name, exc)
+            return
+        for account in listed:
+            if account not in self.accounts:
+                log.warning("%s joins the session", mask_account(account))
+                self.accounts.append(account)
 
     async def _reconcile_now_and_then(self) -> None:
         """Re-read the broker every ``reconcile_interval`` seconds: what a notice stream cannot

@@ -21,7 +21,9 @@ What the fan-in does:
   down and leaves the others running.
 * **A broker down.** Reading the balance of an account whose entry is down raises
   :class:`~jango.brokers.port.Disconnected` at once, which the session's reconcile skips (that
-  entry's reconnect reconciles it later).
+  entry's reconnect reconciles it later). An entry that cannot start at all is shown down (and
+  as a problem in the status) and tried again with back-off; when it starts, the session adds
+  its accounts and reconciles. Only when no entry starts does the session fail.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEPARATOR = ":"
+RETRY_FIRST = 1.0  # seconds before an entry that could not start is tried again; doubling
+RETRY_MAX = 30.0
 
 
 def now() -> datetime:
@@ -111,6 +115,8 @@ class FanIn:
         self._queue: asyncio.Queue[PushItem | None] = asyncio.Queue()
         self._readers: list[asyncio.Task[None]] = []
         self._open = 0  # members whose streams have not ended
+        self._retries: list[asyncio.Task[None]] = []  # entries that could not start yet
+        self._supervisor: Supervisor | None = None
         limits = [m.broker.limits for m in members]
         self.limits = BrokerLimits(
             subscription_capacity=sum(x.subscription_capacity for x in limits),
@@ -125,7 +131,9 @@ class FanIn:
         return f"FanIn({', '.join(self.members)})"
 
     def use_supervisor(self, supervisor: Supervisor) -> None:
-        """Hand the session's supervisor to every entry that runs tasks of its own."""
+        """Hand the session's supervisor to every entry that runs tasks of its own (and use it
+        to show an entry that could not start)."""
+        self._supervisor = supervisor
         for member in self.members.values():
             if isinstance(member.broker, UsesSupervisor):
                 member.broker.use_supervisor(supervisor)
@@ -192,17 +200,58 @@ class FanIn:
     # ----------------------------------------------------------------- lifecycle
 
     async def connect(self) -> None:
-        """Connect every entry; one that cannot start fails the session, naming the entry."""
+        """Connect every entry. One that cannot start (its server unreachable, its login
+        refused) is shown as down, reported to the session's supervisor, and tried again with
+        back-off while the others run; its accounts join the book when it connects. Only when
+        no entry starts does the session fail, naming each."""
+        failed: dict[str, BrokerError] = {}
         for label, member in self.members.items():
             try:
                 await member.broker.connect()
             except BrokerError as exc:
-                raise StartupError(f"account entry {label}: {exc}", code=exc.code) from exc
+                failed[label] = exc
+                continue
             self.statuses[label] = MemberStatus(True, f"connected to {member.broker.name}")
+        if len(failed) == len(self.members):
+            reasons = "; ".join(f"{label}: {error}" for label, error in failed.items())
+            raise StartupError(f"no account entry could start: {reasons}")
+        for label, error in failed.items():
+            log.error("account entry %s could not start (%s); trying again meanwhile", label, error)
+            self.statuses[label] = MemberStatus(False, f"not started: {error}")
+            if self._supervisor is not None:
+                self._supervisor.report(self._problem(label), error, permanent=False)
+            # The session's status says which is down from its first moment.
+            self._queue.put_nowait(self._status_in(label, False, f"not started: {error}"))
+            self._retries.append(asyncio.ensure_future(self._connect_later(label)))
+
+    @staticmethod
+    def _problem(label: str) -> str:
+        return f"broker {label}"
+
+    async def _connect_later(self, label: str) -> None:
+        member = self.members[label]
+        wait = RETRY_FIRST
+        while True:
+            await asyncio.sleep(wait)
+            try:
+                await member.broker.connect()
+            except BrokerError as exc:
+                self.statuses[label] = MemberStatus(False, f"not started: {exc}")
+                wait = min(RETRY_MAX, wait * 2)
+                continue
+            log.warning("account entry %s started", label)
+            if self._supervisor is not None:
+                self._supervisor.clear(self._problem(label))
+            # As a reconnect: the session adds its accounts and reconciles.
+            status = self._status_in(label, True, f"connected to {member.broker.name}", True)
+            self._queue.put_nowait(status)
+            return
 
     async def close(self) -> None:
         """Close every entry (each even if another fails) and end the merged stream."""
         first: BaseException | None = None
+        for retry in self._retries:
+            retry.cancel()
         for member in self.members.values():
             try:
                 await member.broker.close()
@@ -220,9 +269,11 @@ class FanIn:
             raise first
 
     async def accounts(self) -> list[str]:
-        """Every entry's accounts, labelled."""
+        """The accounts of every entry that has started, labelled."""
         found: list[str] = []
         for label, member in self.members.items():
+            if self._down(label) and self.statuses[label].detail.startswith("not started"):
+                continue
             for number in await member.broker.accounts():
                 account = f"{label}{SEPARATOR}{number}"
                 self._owner[account] = label

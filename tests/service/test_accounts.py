@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -36,8 +37,9 @@ async def until(check: Callable[[], Any], what: str) -> Any:
     raise AssertionError(what)
 
 
-def config_for(folder: Path, sandbox: KisSandbox) -> Path:
+def config_for(folder: Path, sandbox: KisSandbox, rest_url: str = "", ws_url: str = "") -> Path:
     user = sandbox.credentials
+    rest_url, ws_url = rest_url or sandbox.rest_url, ws_url or sandbox.ws_url
     path = folder / "config.toml"
     path.write_text(
         f"""
@@ -55,8 +57,8 @@ app_secret = "{user.app_secret}"
 account = "{user.accounts[0]}"
 hts_id = "{user.hts_id}"
 mode = "{sandbox.mode}"
-rest_url = "{sandbox.rest_url}"
-ws_url = "{sandbox.ws_url}"
+rest_url = "{rest_url}"
+ws_url = "{ws_url}"
 token_cache = "{folder / "kis-token.json"}"
 
 [[accounts]]
@@ -227,3 +229,51 @@ async def test_one_entry_failing_its_stream_leaves_the_others_running() -> None:
         assert (await fan.balance(accounts[0])).account == accounts[0]
     finally:
         await fan.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_a_broker_down_at_start_joins_the_book_when_it_comes_up() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="jsl-", dir="/tmp"))
+    port, ws_port = free_port(), free_port()
+    later = KisSandbox(Venue(seed=32), port=port, ws_port=ws_port, tick_interval=0.05)
+    config = config_for(folder, later, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{ws_port}")
+    profile = Profile(folder, config)
+    proc = profile.start("run", "--format", "json", "--seconds", "300")
+    started = False
+    try:
+        await until(lambda: profile.socket("accounts").exists() or proc.poll() is not None, "up")
+        assert proc.poll() is None, stop(proc)
+        live = Client(profile.socket("accounts"))
+        status = await until(
+            lambda: (s := live.status())["brokers"][1]["detail"].startswith("not started") and s,
+            "the session to run without KIS",
+        )
+        assert [b["connected"] for b in status["brokers"]] == [True, False, True]
+        assert "kis down (not started" in status["detail"]
+        assert [p["task"] for p in status["problems"]] == ["broker kis"]
+        report = (await asyncio.to_thread(live.book)).report
+        assert set(by_broker(report)) == {"sim", "cybos"}
+
+        await later.start()
+        started = True
+        await until(lambda: "kis" in by_broker(live.book().report), "the KIS account to join")
+        status = await asyncio.to_thread(live.status)
+        assert all(b["connected"] for b in status["brokers"]) and not status["problems"]
+        rows = by_broker((await asyncio.to_thread(live.book)).report)["kis"]["rows"]
+        account = later.credentials.accounts[0]
+        assert {r["code"]: r["qty"] for r in rows if r["credit"] == "cash"} == {
+            r.code: r.qty for r in later.venue.balance(account).rows if r.credit.value == "cash"
+        }
+        live.close()
+    finally:
+        _, err = await asyncio.to_thread(stop, proc)
+        if started:
+            await later.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert "Traceback" not in err, err

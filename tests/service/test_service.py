@@ -276,13 +276,15 @@ def test_amend_and_cancel_from_another_terminal_act_on_the_running_book(
             first = placed.stdout.split()[1]
             assert live.order(first)["status"] == "open"
 
-            amended = profile.jango("amend", first, "--price", str(lower), "--qty", "1")
+            amended = profile.jango(
+                "amend", first, "--price", str(lower), "--qty", "1", "--wait", "0.5"
+            )
             assert amended.returncode == 0, amended.stderr
             second = amended.stdout.split()[1]
             wait_until(lambda: live.order(first)["status"] == "replaced", "the amend")
             assert (live.order(second)["qty"], live.order(second)["status"]) == (1, "open")
 
-            cancelled = profile.jango("cancel", second)
+            cancelled = profile.jango("cancel", second, "--wait", "0.5")
             assert cancelled.returncode == 0, cancelled.stderr
             wait_until(lambda: live.order(second)["status"] == "cancelled", "the cancel")
             assert live.book().records("orders") == []
