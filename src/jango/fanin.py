@@ -114,7 +114,7 @@ class FanIn:
         self._subscribed: dict[Code, set[str]] = {}  # code → entries it is subscribed on
         self._queue: asyncio.Queue[PushItem | None] = asyncio.Queue()
         self._readers: list[asyncio.Task[None]] = []
-        self._open = 0  # members whose streams have not ended
+        self._closing = False
         self._retries: list[asyncio.Task[None]] = []  # entries that could not start yet
         self._supervisor: Supervisor | None = None
         limits = [m.broker.limits for m in members]
@@ -250,6 +250,7 @@ class FanIn:
     async def close(self) -> None:
         """Close every entry (each even if another fails) and end the merged stream."""
         first: BaseException | None = None
+        self._closing = True
         for retry in self._retries:
             retry.cancel()
         for member in self.members.values():
@@ -340,9 +341,8 @@ class FanIn:
     # ----------------------------------------------------------------- pushes
 
     def events(self) -> AsyncIterator[PushItem]:
-        """Every entry's pushes in arrival order, one stream; ends once all have ended."""
+        """Every entry's pushes in arrival order, one stream; ends when the fan-in closes."""
         if not self._readers:
-            self._open = len(self.members)
             for member in self.members.values():
                 task = asyncio.ensure_future(self._read(member))
                 self._readers.append(task)
@@ -356,19 +356,24 @@ class FanIn:
             yield item
 
     async def _read(self, member: Member) -> None:
+        """Forward one entry's pushes. Its stream failing or ending (other than at close) shows
+        that entry as down, leaves the others running, and is read again after a pause (the
+        adapter's own reconnect then says when it is back)."""
         label = member.label
-        try:
-            async for item in member.broker.events():
-                self._queue.put_nowait(self._item_in(label, item))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # One entry's stream failing leaves the others running: it is shown as down.
-            log.error("the %s push stream failed: %s", label, exc)
-            self._queue.put_nowait(self._status_in(label, False, f"push stream failed: {exc}"))
-        self._open -= 1
-        if self._open == 0:
-            self._queue.put_nowait(None)
+        while not self._closing:
+            try:
+                async for item in member.broker.events():
+                    self._queue.put_nowait(self._item_in(label, item))
+                why = "push stream ended"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                why = f"push stream failed: {exc}"
+            if self._closing:
+                return
+            log.error("the %s %s; reading it again in %.0f s", label, why, RETRY_FIRST)
+            self._queue.put_nowait(self._status_in(label, False, why))
+            await asyncio.sleep(RETRY_FIRST)
 
     def _item_in(self, label: str, item: PushItem) -> PushItem:
         if isinstance(item, Received):
