@@ -130,6 +130,13 @@ async def test_three_brokers_in_one_book_and_one_going_down(kis: KisSandbox) -> 
         )
         status = await asyncio.to_thread(live.status)
         assert "kis down" in status["detail"]
+        shown = (await asyncio.to_thread(profile.jango, "status")).stdout.splitlines()
+        assert "3 account(s), kis down (" in shown[0]
+        assert [line.split()[:3] for line in shown[1:]] == [
+            ["sim", "sim", "up"],
+            ["kis", "kis", "DOWN"],
+            ["cybos", "cybos", "up"],
+        ]
 
         def sim_prices() -> list[int]:
             return [r["price"] for r in by_broker(live.book().report)["sim"]["rows"]]

@@ -294,3 +294,14 @@ def test_amend_and_cancel_from_another_terminal_act_on_the_running_book(
             assert missing.stderr.startswith("jango: error: ") and "0000009999" in missing.stderr
     finally:
         stop(proc)
+
+
+def test_sigterm_ends_a_headless_run_cleanly_and_removes_its_socket(profile: Profile) -> None:
+    proc = started(profile, "--no-demo")
+    with Client(profile.socket()) as live:
+        live.status()  # serving
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["accounts"]  # the final book, as at the end of --seconds
+    assert not profile.socket().exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -49,9 +51,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 async def _run_headless(settings: dict[str, str], seconds: float, fmt: str, lang: str) -> int:
     session = session_of(settings)
     release = host_service(session, settings, "run")
+    # SIGTERM (a service manager, `kill`) ends the run as Ctrl-C does: the session stops, the
+    # journal closes cleanly and the socket is removed.
+    done = asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
     try:
         async with session:
-            await asyncio.sleep(seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), seconds)
     finally:
         release()
     print_book(session.book, fmt, lang, console(), session.status)

@@ -48,11 +48,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no session is running (data dir {data_dir()})")
         return 0
     for s in sessions:
-        health = (
-            "ok"
-            if not s["degraded"]
-            else "degraded: " + "; ".join(p["text"] for p in s["problems"])
-        )
+        health = "ok" if s["connected"] else s["detail"]
+        if s["degraded"]:
+            health = "degraded: " + "; ".join(p["text"] for p in s["problems"])
         print(
             f"{s['name']}: jango {s['command']} (pid {s['pid']}) since {_since(s['started'])}, "
             f"{s['accounts']} account(s), {health}"
