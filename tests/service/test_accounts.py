@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from jango.brokers.port import ConnectionStatus
+import jango
+from jango.brokers.port import ConnectionStatus, OrderRequest
 from jango.brokers.sim.broker import SimBroker
 from jango.client import Client
 from jango.config import ConfigError, account_entries, load_settings
-from jango.domain.model import OrderType, Side
-from jango.fanin import FanIn, Member
-from jango.sandbox.kis_server import KisSandbox
+from jango.domain.model import Code, OrderType, Side
+from jango.fanin import FanIn, Member, broker_statuses
+from jango.sandbox.kis_server import DEMO_USER, KisSandbox, SandboxUser
 from jango.sandbox.venue import Venue
 from tests.service.helpers import TIMEOUT, Profile, stop
 
@@ -284,3 +285,54 @@ async def test_a_broker_down_at_start_joins_the_book_when_it_comes_up() -> None:
             await later.stop()
         shutil.rmtree(folder, ignore_errors=True)
     assert "Traceback" not in err, err
+
+
+async def test_two_kis_app_keys_are_two_accounts_of_one_session(tmp_path: Path) -> None:
+    second = SandboxUser(
+        app_key="PSjangoSandboxSecondKey0000000000000",
+        app_secret="jango-sandbox-second-secret-" + "1" * 152,
+        hts_id="jangotwo",
+        accounts=("5099887701",),
+    )
+    sandbox = KisSandbox(Venue(seed=33), tick_interval=0.05, users=(DEMO_USER, second))
+    await sandbox.start()
+
+    def entry(name: str, user: SandboxUser) -> dict[str, str]:
+        return {
+            "name": name,
+            "broker": "kis",
+            "app_key": user.app_key,
+            "app_secret": user.app_secret,
+            "account": user.accounts[0],
+            "hts_id": user.hts_id,
+            "mode": sandbox.mode,
+            "rest_url": sandbox.rest_url,
+            "ws_url": sandbox.ws_url,
+            "token_cache": str(tmp_path / "tokens.json"),
+        }
+
+    try:
+        entries = [entry("main", DEMO_USER), entry("isa", second)]
+        async with jango.open_session(accounts=entries, journal="false") as session:
+            assert session.accounts == ["main:5012345601", "isa:5099887701"]
+            # One WebSocket per app key, each its own: no ALREADY IN USE between them.
+            assert len(sandbox._approvals) == 2
+            assert all(b["connected"] for b in broker_statuses(session))
+            acks = [
+                await session.place(
+                    OrderRequest(account, Side.BUY, Code("005930"), 1, order_type=OrderType.MARKET)
+                )
+                for account in session.accounts
+            ]
+            await session.wait_for(
+                lambda book: all(
+                    a.order_no in book.orders and book.orders[a.order_no].filled == 1 for a in acks
+                ),
+                timeout=TIMEOUT,
+            )
+        # Each order went to its own account at the venue.
+        for account, ack in zip(("5012345601", "5099887701"), acks, strict=True):
+            own = ack.order_no.split(":", 1)[1]
+            assert [o.order_no for o in sandbox.orders.orders(account)] == [own]
+    finally:
+        await sandbox.stop()
