@@ -66,6 +66,11 @@ def now() -> datetime:
     return datetime.now(KST)
 
 
+class PartlyDown(Disconnected):
+    """The broker of this account is down while the session's other brokers are up (a broker
+    made of several, see :mod:`jango.fanin`): a reconcile skips the account and goes on."""
+
+
 class Recorder(Protocol):
     """Where the session sends every event it applies (the journal implements this)."""
 
@@ -512,7 +517,7 @@ class Session:
         for account in self.accounts:
             try:
                 snap = await self.broker.balance(account)
-            except Disconnected as exc:
+            except PartlyDown as exc:
                 # One broker of several is down (see jango.fanin): the others are reconciled,
                 # and its own reconnect reconciles it.
                 log.warning("reconcile skips %s: %s", mask_account(account), exc)

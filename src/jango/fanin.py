@@ -20,7 +20,7 @@ What the fan-in does:
   with a detail naming every entry that is down; one entry's stream failing marks that entry
   down and leaves the others running.
 * **A broker down.** Reading the balance of an account whose entry is down raises
-  :class:`~jango.brokers.port.Disconnected` at once, which the session's reconcile skips (that
+  :class:`~jango.engine.PartlyDown` at once, which the session's reconcile skips (that
   entry's reconnect reconciles it later). An entry that cannot start at all is shown down (and
   as a problem in the status) and tried again with back-off; when it starts, the session adds
   its accounts and reconciles. Only when no entry starts does the session fail.
@@ -34,14 +34,13 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jango.brokers.port import (
     Broker,
     BrokerError,
     BrokerLimits,
     ConnectionStatus,
-    Disconnected,
     NoSuchOrder,
     OrderAck,
     OrderRequest,
@@ -58,10 +57,8 @@ from jango.domain.model import (
     OrderNotice,
     Quote,
 )
+from jango.engine import PartlyDown, Session
 from jango.supervisor import Supervisor, UsesSupervisor
-
-if TYPE_CHECKING:
-    from jango.engine import Session
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +281,7 @@ class FanIn:
     async def balance(self, account: str) -> BalanceSnapshot:
         member, number = self.owner(account)
         if self._down(member.label):
-            raise Disconnected(
+            raise PartlyDown(
                 f"{member.label} is down ({self.statuses[member.label].detail}); "
                 f"its balance is read when it reconnects"
             )
