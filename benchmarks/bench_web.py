@@ -60,8 +60,13 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-def run(rows: int, accounts: int, seconds: float, codes: int) -> dict[str, float]:
+def run(rows: int, accounts: int, seconds: float, codes: int) -> dict[str, dict[str, float]]:
+    """The page with its view reported ("view") and without ("all rows", the baseline: every
+    changed row every frame), alternating in halves on one server so load drifts hit both."""
     venue = sized_venue(rows, accounts)
+    lat: dict[str, list[float]] = {"all rows": [], "view": []}
+    heap: list[float] = []
+    largest = model = 0
     with (
         LiveServer(venue, tick_interval=0.05, codes_per_step=codes, limits=BIG_PAGES) as server,
         sync_playwright() as p,
@@ -69,40 +74,45 @@ def run(rows: int, accounts: int, seconds: float, codes: int) -> dict[str, float
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--enable-precise-memory-info"]
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(server.url + "/")
-        page.wait_for_selector("body[data-ws=live]", timeout=60_000)
-        page.wait_for_timeout(2_000)  # warm up
-        page.evaluate("() => { window.jango.stats.latencies.length = 0; }")
-        heap: list[float] = []
-        start = time.monotonic()
-        while time.monotonic() - start < seconds:
-            page.wait_for_timeout(min(10_000, seconds * 1000 / 4))
-            heap.append(page.evaluate("() => performance.memory.usedJSHeapSize") / 2**20)
-        stats = page.evaluate(
-            """() => {
-                const s = window.jango.stats;
-                return {lat: s.latencies.slice(), largest: s.largest, messages: s.messages,
-                        bytes: s.bytes, frames: s.frames, model: window.jango.modelSize()};
-            }"""
-        )
-        largest_server = server.hub.largest_message
+        for mode in ("all rows", "view", "all rows", "view"):
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(server.url + ("/?view=off" if mode == "all rows" else "/"))
+            page.wait_for_selector("body[data-ws=live]", timeout=60_000)
+            page.wait_for_timeout(2_000)  # warm up
+            page.evaluate("() => { window.jango.stats.latencies.length = 0; }")
+            start = time.monotonic()
+            while time.monotonic() - start < seconds / 2:
+                page.wait_for_timeout(min(10_000, seconds * 1000 / 8))
+                heap.append(page.evaluate("() => performance.memory.usedJSHeapSize") / 2**20)
+            stats = page.evaluate(
+                """() => {
+                    const s = window.jango.stats;
+                    return {lat: s.latencies.slice(), largest: s.largest, bytes: s.bytes,
+                            model: window.jango.modelSize()};
+                }"""
+            )
+            page.close()
+            lat[mode] += stats["lat"]
+            largest = max(largest, stats["largest"])
+            model = stats["model"]
+        largest = max(largest, server.hub.largest_message)
         browser.close()
-    lat = stats["lat"]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {
-        "rows": stats["model"],
-        "repaints": len(lat),
-        "p50": statistics.median(lat),
-        "p99": percentile(lat, 0.99),
-        "max": max(lat),
-        "largest": max(stats["largest"], largest_server),
-        "mb_per_s": stats["bytes"] / 2**20 / seconds,
-        "heap_first": heap[0],
-        "heap_last": heap[-1],
-        "heap_max": max(heap),
-        "rss_max": rss,
-    }
+    out: dict[str, dict[str, float]] = {}
+    for mode, values in lat.items():
+        out[mode] = {
+            "rows": model,
+            "repaints": len(values),
+            "p50": statistics.median(values),
+            "p99": percentile(values, 0.99),
+            "max": max(values),
+            "largest": largest,
+            "heap_first": heap[0],
+            "heap_last": heap[-1],
+            "heap_max": max(heap),
+            "rss_max": rss,
+        }
+    return out
 
 
 def wire(rows: int, accounts: int, steps: int = 10) -> dict[str, float]:
@@ -172,20 +182,20 @@ def main() -> None:
         return
     print()
     print(
-        "| rows | repaints | p50 ms | p99 ms | max ms | largest msg | MB/s | JS heap MB "
+        "| rows | page | repaints | p50 ms | p99 ms | max ms | largest msg | JS heap MB "
         "(first → last, max) | server max RSS MB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---|---:|")
     for size in (int(s) for s in args.sizes.split(",")):
         accounts = 1 if size <= 200 else 3
-        r = run(size, accounts, args.seconds, args.codes)
-        print(
-            f"| {r['rows']:,} | {r['repaints']:,} | {r['p50']:.0f} | {r['p99']:.0f} | "
-            f"{r['max']:.0f} | {r['largest']:,.0f} B | {r['mb_per_s']:.2f} | "
-            f"{r['heap_first']:.1f} → {r['heap_last']:.1f}, {r['heap_max']:.1f} | "
-            f"{r['rss_max']:.0f} |",
-            flush=True,
-        )
+        for mode, r in run(size, accounts, args.seconds, args.codes).items():
+            print(
+                f"| {r['rows']:,} | {mode} | {r['repaints']:,} | {r['p50']:.0f} | "
+                f"{r['p99']:.0f} | {r['max']:.0f} | {r['largest']:,.0f} B | "
+                f"{r['heap_first']:.1f} → {r['heap_last']:.1f}, {r['heap_max']:.1f} | "
+                f"{r['rss_max']:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -47,9 +47,7 @@ def book() -> Book:
     b = Book()
     rows = (
         BalanceRow(ACC, SAMSUNG, 10, 8, 690_000, market=Market.KOSPI),
-        BalanceRow(
-            ACC, SAMSUNG, 5, 5, 350_000, Credit.MARGIN_KSFC, LOAN_DAY, market=Market.KOSPI
-        ),
+        BalanceRow(ACC, SAMSUNG, 5, 5, 350_000, Credit.MARGIN_KSFC, LOAN_DAY, market=Market.KOSPI),
     )
     b.apply_snapshot(BalanceSnapshot(ACC, rows, Cash(1_000_000, 1_000_000), NOW))
     b.apply_tick(Tick(SAMSUNG, 70_000, 1_000, 1, NOW))

@@ -5,15 +5,14 @@ under the page's CSP; without the library the page says so and works as before."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from jango.views.web import app as web_app
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.web.live import CHROMIUM, LiveServer
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}"
@@ -21,14 +20,6 @@ pytestmark = pytest.mark.skipif(
 WAIT_MS = 20_000
 RED = "rgb(210, 0, 0)"
 BLUE = "rgb(0, 70, 200)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser: Browser, server: LiveServer, errors: list[str]) -> Page:

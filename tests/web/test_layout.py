@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from jango.brokers.port import OrderRequest
 from jango.domain.model import Code, Side
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer, big_venue
+from tests.web.live import CHROMIUM, LiveServer, big_venue
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}"
@@ -26,14 +26,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 WAIT_MS = 15_000
 IDENTITY = ("account", "code", "name")
 CONSOLE_ERRORS: list[str] = []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

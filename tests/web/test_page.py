@@ -11,14 +11,14 @@ from pathlib import Path
 import httpx
 import openpyxl
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from jango.brokers.port import OrderRequest
 from jango.domain import krx
 from jango.domain.model import Code, Side, Tick
 from jango.sandbox.venue import DEMO_ACCOUNT
 from jango.views.web.grid import MESSAGE_LIMIT
-from tests.web.live import BIG_PAGES, CHROMIUM, CHROMIUM_ARGS, LiveServer, big_venue, wide_venue
+from tests.web.live import BIG_PAGES, CHROMIUM, LiveServer, big_venue, wide_venue
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}"
@@ -28,15 +28,6 @@ pytestmark = pytest.mark.skipif(
 WAIT_MS = 15_000
 RED = "rgb(210, 0, 0)"
 BLUE = "rgb(0, 70, 200)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        # launch() starts every browser with a fresh, temporary profile.
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

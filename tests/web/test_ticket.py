@@ -7,10 +7,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
 from jango.domain import krx
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.web.live import CHROMIUM, LiveServer
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}"
@@ -37,14 +37,6 @@ SAYS = {
         "unknown": "unknown stock code",
     },
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -46,10 +46,9 @@ from jango.domain.book import Book
 from jango.domain.model import Code, Condition, Credit, DomainError, OrderType, Side, parse_code
 from jango.engine import Session
 from jango.views.export import sheet_title, workbook
-from jango.views.web.grid import GridHub
+from jango.views.web.grid import BACKGROUND_SECONDS, GridClient, GridHub, parse_view
 from jango.views.web.guard import Guard, WeakToken, check_token, is_loopback
 from jango.views.web.history import TotalsHistory
-from jango.views.web.hub import Client
 from jango.views.web.messages import known, language, mask_accounts, message
 from jango.views.web.payload import page_labels, snapshot
 
@@ -371,7 +370,7 @@ def create_app(
             hub.leave(client)
             await websocket.close(code=1012)  # the session is stopping: "service restart"
             return
-        closed = asyncio.create_task(_until_closed(websocket))
+        closed = asyncio.create_task(_listen(websocket, hub, client))
         try:
             assert pusher.task is not None
             await asyncio.wait({pusher.task, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -429,7 +428,7 @@ def vendor_mount() -> list[Mount]:
     return [Mount("/static/vendor", StaticFiles(directory=UPLOT), name="vendor")]
 
 
-async def _push(websocket: WebSocket, hub: GridHub, client: Client) -> None:
+async def _push(websocket: WebSocket, hub: GridHub, client: GridClient) -> None:
     # A snapshot first (again after a restart), then one delta at a time: while a send waits for
     # a slow socket, the client's changes keep merging into its pending set, so the next delta
     # carries only the latest cells. A client that went away ends the pusher normally.
@@ -437,7 +436,13 @@ async def _push(websocket: WebSocket, hub: GridHub, client: Client) -> None:
         for part in hub.snapshot_messages(client):
             await websocket.send_text(part)
         while True:
-            await client.ready.wait()
+            if client.dirty:
+                # Rows out of the page's view still wait: they go out within the background
+                # interval even if nothing else changes.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(client.ready.wait(), BACKGROUND_SECONDS)
+            else:
+                await client.ready.wait()
             client.ready.clear()
             for text in hub.delta_messages(client):
                 await websocket.send_text(text)
@@ -445,14 +450,20 @@ async def _push(websocket: WebSocket, hub: GridHub, client: Client) -> None:
         return
 
 
-async def _until_closed(websocket: WebSocket) -> None:
-    # The page sends nothing; this only notices the close (or a dropped connection). A message
-    # it did send is read and dropped, never acted on.
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
+async def _listen(websocket: WebSocket, hub: GridHub, client: GridClient) -> None:
+    # Until the close (or a dropped connection). The page says which rows are on its screen;
+    # anything else it sends is read and dropped, never acted on.
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        rows = parse_view(text) if isinstance(text, str) else None
+        if rows is not None:
+            hub.view_changed(client, rows)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host.strip("[]"), port), family=family)
 
@@ -463,7 +474,7 @@ class WebServer:
 
     def __init__(self, app: Starlette, *, host: str = "127.0.0.1", port: int = 8000) -> None:
         self.host = host
-        self._socket = _listen(host, port)
+        self._socket = _bind(host, port)
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
             app,

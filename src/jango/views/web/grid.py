@@ -15,7 +15,13 @@ Messages (JSON text):
   A row is ``[rid, key, acct, code, name, market, credit, loan_date, market_known, v0, v1 …]``.
 * ``{"type": "delta", "seq": n, "t": ms, …}``, numbered without gaps, with any of ``removed``
   (row ids), ``added`` (rows), ``cells``, ``accounts`` + ``grand``, ``notices``, ``status``,
-  ``discrepancies``. ``t`` is when (epoch ms) the oldest change in it reached the book.
+  ``discrepancies``. ``t`` is when (epoch ms) the oldest change to a row in view reached the
+  book.
+
+The page may say which rows are on its screen: ``{"type": "view", "rows": [rid, …]}`` (at most
+:data:`VIEW_LIMIT` ids). Those rows' cells go out every frame; the rest of the book's changes
+still reach the page's model, coalesced, at least every :data:`BACKGROUND_SECONDS`. A client
+that never says (a script, an old page) gets every changed row every frame.
 
 Money and quantities are won and shares; ``avg_price`` is sent in 1/10,000 won and
 ``pnl_rate`` in hundredths of a percent, both truncated like the book's own decimals.
@@ -24,8 +30,9 @@ Money and quantities are won and shares; ``avg_price`` is sent in 1/10,000 won a
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +53,10 @@ from jango.views.web.payload import (
 
 # A frame: changes are coalesced per row for this long, then sent.
 FRAME = 0.05
+# Rows out of a client's view are sent at least this often (seconds), and at most this many ids
+# make a view (a phone shows about 12 rows, a tall screen about 60).
+BACKGROUND_SECONDS = 0.5
+VIEW_LIMIT = 400
 # No WebSocket message is longer than this (characters; the payload is ASCII but for names).
 MESSAGE_LIMIT = 64_000
 # What a message may hold before the next item would push it over the limit, leaving room for
@@ -106,7 +117,8 @@ def row_values(row: Row, mode: PnlMode) -> Values:
 
 
 def _cells(rid: int, before: Values, now: Values) -> str:
-    changed = [f"{c},{v}" for c, v, was in zip(_COLUMN_IDS, now, before, strict=True) if v != was]
+    # Both are VALUE_COLUMNS long (row_values); zip without strict= is the hot path's saving.
+    changed = [f"{c},{v}" for c, v, was in zip(_COLUMN_IDS, now, before) if v != was]  # noqa: B905
     return f"{rid},{len(changed)}," + ",".join(changed) if changed else ""
 
 
@@ -119,16 +131,37 @@ class GridClient(Client):
 
     sent: dict[int, Values] = field(default_factory=dict)
     dirty: set[int] = field(default_factory=set)
-    since: float | None = None  # when the oldest change it has not been sent happened
+    since: float | None = None  # when the oldest unsent change to a row in view happened
+    view: frozenset[int] | None = None  # the row ids on its screen; None: all of them
+    full_at: float = 0.0  # when (monotonic) it was last sent every dirty row
+
+    def wants_all(self, now: float) -> bool:
+        """Whether the next delta carries every dirty row, not just those in view."""
+        return self.view is None or now - self.full_at >= BACKGROUND_SECONDS
+
+    def set_view(self, rows: Iterable[int]) -> None:
+        """The page's rows on screen now; what changed there goes out with the next frame."""
+        self.view = frozenset(rows)
+        if not self.dirty.isdisjoint(self.view):
+            self.ready.set()
 
 
 class GridHub(Hub):
     """A :class:`Hub` whose rows travel as numbered rows and changed integer cells."""
 
-    def __init__(self, session: Session, *, interval: float = FRAME) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        interval: float = FRAME,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(session, interval=interval)
+        self.clock = clock  # seconds, for the background interval (tests pass their own)
         self.largest_message = 0  # the longest message sent so far (tests and benchmarks)
         self._rid: dict[HoldingKey, int] = {}
+        self._key: dict[int, HoldingKey] = {}  # the inverse of _rid
+        self._rendered_all_at = 0.0  # when (monotonic) every pending row was last rendered
         self._values: dict[int, Values] = {}
         self._meta: dict[int, str] = {}
         # A row's values before its last render, and the cells that render changed: what every
@@ -155,6 +188,8 @@ class GridHub(Hub):
             self._dirty.clear()
             started = loop.time()
             self.flush()
+            if self._pending.rows:
+                self._dirty.set()  # rows out of every view wait for a later frame
             await asyncio.sleep(max(0.0, self.interval - (loop.time() - started)))
 
     def _collect(self, changes: Changes) -> None:
@@ -163,44 +198,85 @@ class GridHub(Hub):
         super()._collect(changes)
 
     def flush(self) -> None:
-        """Render the changed rows' cells, then let the hub do accounts, notices and status."""
-        rows, self._pending.rows = self._pending.rows, set()
+        """Render the changed rows' cells, then let the hub do accounts, notices and status.
+
+        Rows that no client shows wait, rendered once :data:`BACKGROUND_SECONDS` has passed
+        since all were: a frame costs what the rows on screens cost, not the whole book.
+        """
+        rows = self._due_rows()
+        later, self._pending.rows = self._pending.rows, set()
         changed_at, self._changed_at = self._changed_at, None
-        book = self.session.book
-        changed: set[int] = set()
-        for key in rows:
-            changed |= self._render(book, key)
+        changed = self._render_all(rows)
         super().flush()
+        self._pending.rows |= later
         for client in self.clients:
             assert isinstance(client, GridClient)
             client.dirty |= changed
-            if changed_at is not None and client.since is None:
+            seen = client.view is None or not changed.isdisjoint(client.view)
+            if changed_at is not None and client.since is None and seen:
                 client.since = changed_at
 
-    def _render(self, book: Book, key: HoldingKey) -> set[int]:
+    def _due_rows(self) -> set[HoldingKey]:
+        """The pending rows to render now; the rest stay pending."""
+        pending = self._pending.rows
+        now = self.clock()
+        views: set[int] = set()
+        for client in self.clients:
+            assert isinstance(client, GridClient)
+            if client.view is None:
+                views = set()
+                break
+            views |= client.view
+        else:
+            if self.clients and now - self._rendered_all_at < BACKGROUND_SECONDS:
+                keys = self._key
+                shown = {keys[rid] for rid in views if rid in keys}
+                due = pending & shown
+                # New rows (no id yet) are rendered at once: every page must learn of them.
+                due |= {key for key in pending if key not in self._rid}
+                self._pending.rows = pending - due
+                return due
+        self._pending.rows = set()
+        self._rendered_all_at = now
+        return pending
+
+    def view_changed(self, client: GridClient, rows: Iterable[int]) -> None:
+        """``client`` shows ``rows`` now: render and send what changed there next frame."""
+        client.set_view(rows)
+        self._dirty.set()
+
+    def _render_all(self, keys: Iterable[HoldingKey]) -> set[int]:
+        """Render ``keys``; the ids of the rows whose cells changed (or that went away)."""
+        book = self.session.book
+        render = self._render
+        return {rid for key in keys if (rid := render(book, key)) is not None}
+
+    def _render(self, book: Book, key: HoldingKey) -> int | None:
         row = book.row(key)
         rid = self._rid.get(key)
         if row is None:
             if rid is None:
-                return set()
-            del self._rid[key], self._values[rid], self._meta[rid]
+                return None
+            del self._rid[key], self._key[rid], self._values[rid], self._meta[rid]
             self._before.pop(rid, None)
             self._diff.pop(rid, None)
-            return {rid}
+            return rid
         if rid is None:
             # A new number even for a key seen before: a client can never confuse the two.
             rid = self._rid[key] = self._next_rid
+            self._key[rid] = key
             self._next_rid += 1
             self._meta[rid] = self._encode_meta(rid, row)
         now = row_values(row, book.pnl_mode)
         before = self._values.get(rid)
         if before is not None:
             if now == before:
-                return set()  # a tick at the same price: nothing for anyone
+                return None  # a tick at the same price: nothing for anyone
+            # The cells are encoded when a client first needs them (once for all clients).
             self._before[rid] = before
-            self._diff[rid] = _cells(rid, before, now)
+            self._diff.pop(rid, None)
         self._values[rid] = now
-        return {rid}
+        return rid
 
     def _encode_meta(self, rid: int, row: Row) -> str:
         key = row.key
@@ -313,7 +389,15 @@ class GridHub(Hub):
         cells: list[str] = []
         values = self._values
         sent = client.sent
-        for rid in sorted(client.dirty):
+        now_at = self.clock()
+        if client.wants_all(now_at):
+            due, client.dirty = client.dirty, set()
+            client.full_at = now_at
+        else:
+            assert client.view is not None
+            due = client.dirty & client.view
+            client.dirty -= due
+        for rid in sorted(due):
             now = values.get(rid)
             before = sent.get(rid)
             if now is None:
@@ -327,19 +411,20 @@ class GridHub(Hub):
                 continue
             if before is now:
                 continue
-            text = self._diff[rid] if before is self._before.get(rid) else _cells(rid, before, now)
+            if before is self._before.get(rid):
+                text = self._diff.get(rid)
+                if text is None:
+                    text = self._diff[rid] = _cells(rid, before, now)
+            else:
+                text = _cells(rid, before, now)
             if text:
                 cells.append(text)
-        client.dirty.clear()
         return removed, added, cells
 
     def flush_rows(self) -> None:
         """Render rows that changed but were not flushed yet, so a snapshot is current."""
         rows, self._pending.rows = self._pending.rows, set()
-        book = self.session.book
-        changed: set[int] = set()
-        for key in rows:
-            changed |= self._render(book, key)
+        changed = self._render_all(rows)
         for client in self.clients:
             assert isinstance(client, GridClient)
             client.dirty |= changed
@@ -362,6 +447,28 @@ class GridHub(Hub):
             if size > self.largest_message:
                 self.largest_message = size
         return messages
+
+
+VIEW_MESSAGE_BYTES = 8_192
+
+
+def parse_view(text: str) -> list[int] | None:
+    """The row ids of a page's ``{"type": "view", "rows": [...]}`` message, or None for
+    anything else (too long, not JSON, another shape): a page's message is never trusted."""
+    if len(text) > VIEW_MESSAGE_BYTES:
+        return None
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or message.get("type") != "view":
+        return None
+    rows = message.get("rows")
+    if not isinstance(rows, list) or len(rows) > VIEW_LIMIT:
+        return None
+    if not all(type(rid) is int and 0 <= rid < 2**53 for rid in rows):
+        return None
+    return rows
 
 
 def _pack(used: int, items: Iterable[Any]) -> Iterator[list[Any]]:

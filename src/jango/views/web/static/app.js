@@ -263,6 +263,7 @@
     }
     grid.dirtyRows.clear();
     if (rebound && charts) charts.rebound();
+    if (rebound) sendView();
   }
 
   function schedule() {
@@ -633,6 +634,21 @@
 
   let socket = null;
   let backoff = 250;
+  let viewSent = null; // the rows on screen as last told to the server
+
+  // Tell the server which rows are on screen (with the overscan): their cells come every
+  // frame, the rest of the book at least every half second.
+  // ?view=off keeps it to itself (benchmarks compare both in one run).
+  const tellView = params.get("view") !== "off";
+  function sendView() {
+    if (!tellView || !socket || socket.readyState !== WebSocket.OPEN || state.seq < 0) return;
+    const rows = [];
+    for (const record of grid.pool) if (record.item && record.item.row !== undefined) rows.push(record.item.row);
+    const text = JSON.stringify({ type: "view", rows });
+    if (text === viewSent) return;
+    viewSent = text;
+    socket.send(text);
+  }
 
   function connect() {
     const query = token ? "?token=" + encodeURIComponent(token) : "";
@@ -649,6 +665,8 @@
           state.seq = 0;
           backoff = 250;
           setSocketState("live");
+          viewSent = null; // a new connection knows nothing of this page's view yet
+          requestAnimationFrame(sendView);
         }
       } else if (msg.seq !== state.seq + 1) {
         ws.close(); // a gap: start over from a fresh snapshot
