@@ -195,9 +195,10 @@ def check(name: str, value: str, origin: str = "") -> str:
     """``value`` of setting ``name`` normalised, or a :class:`ConfigError` saying what is allowed.
 
     ``origin`` (a file, ``$JANGO_X``) is named in the message. Settings not in
-    :data:`SETTINGS` pass unchanged.
+    :data:`SETTINGS` pass unchanged; a key of an ``[[accounts]]`` entry is checked as the
+    setting it stands for (``accounts.0.app_key`` as ``kis.app_key``).
     """
-    checker = SETTINGS.get(name)
+    checker = SETTINGS.get(_entry_setting(name) if name.startswith(ACCOUNTS + ".") else name)
     if checker is None:
         return value
     try:
@@ -270,6 +271,12 @@ def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             out.update(_flatten(value, name + "."))
+        elif name == ACCOUNTS and isinstance(value, list):
+            # [[accounts]] tables: accounts.0.broker, accounts.0.app_key, ...
+            for index, entry in enumerate(value):
+                if not isinstance(entry, Mapping):
+                    raise ConfigError(f"{ACCOUNTS}[{index}] must be a table ([[accounts]])")
+                out.update(_flatten(entry, f"{ACCOUNTS}.{index}."))
         elif isinstance(value, bool):
             out[name] = "true" if value else "false"
         else:
@@ -308,6 +315,8 @@ def _read_file(path: Path) -> dict[str, str] | None:
         settings = _flatten(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
     except (ValueError, RecursionError):
         # tomllib lets Python's own limits through: over 4,300 digits, or deep nesting.
         raise ConfigError(f"config {path} holds a value too large or too deeply nested") from None
@@ -316,8 +325,9 @@ def _read_file(path: Path) -> dict[str, str] | None:
         raise ConfigError(f"config {path} holds secrets; make it private: chmod 600 {path}")
     for name, value in settings.items():
         settings[name] = check(name, value, str(path))
-        if name not in SETTINGS:
+        if name not in SETTINGS and not name.startswith(ACCOUNTS + "."):
             log.warning("config %s: unknown setting %r is ignored", path, name)
+    account_entries(settings, str(path))  # a bad [[accounts]] entry is refused on load
     return settings
 
 
@@ -342,3 +352,111 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             key = f"{head}.{rest}" if head in _TABLES and rest else key
             settings[key] = check(key, value, f"${name}")
     return settings
+
+
+# --- [[accounts]]: several brokers and accounts in one session
+
+ACCOUNTS = "accounts"
+"""The TOML array of tables listing a session's accounts, one adapter per entry."""
+
+# The keys an entry may hold for each broker, and the setting each stands for.
+ENTRY_KEYS: dict[str, dict[str, str]] = {
+    "sim": {
+        "seed": "seed",
+        "tick_interval": "sim.tick_interval",
+        "demo": "sim.demo",
+        "demo_period": "sim.demo_period",
+    },
+    "kis": {
+        k: f"kis.{k}"
+        for k in (
+            "mode",
+            "app_key",
+            "app_secret",
+            "account",
+            "hts_id",
+            "rest_url",
+            "ws_url",
+            "token_cache",
+            "file",
+        )
+    },
+    "cybos": {"emulator": "cybos.emulator", "seed": "seed"},
+}
+# Settings of the whole session an entry inherits unless it says otherwise (no secrets).
+_INHERITED = ("seed", "margin_loan_percent", "sim.", "cybos.", "kis.mode")
+
+
+def _entry_setting(name: str) -> str:
+    """The setting an entry key stands for: ``accounts.1.app_key`` → ``kis.app_key``."""
+    key = name.split(".", 2)[-1]
+    if key in ("name", "broker"):
+        return "broker" if key == "broker" else "profile"
+    for keys in ENTRY_KEYS.values():
+        if key in keys:
+            return keys[key]
+    return key
+
+
+class AccountEntry:
+    """One ``[[accounts]]`` entry: a label, a broker and that broker's own settings."""
+
+    __slots__ = ("broker", "label", "own")
+
+    def __init__(self, label: str, broker: str, own: dict[str, str]) -> None:
+        self.label = label
+        self.broker = broker
+        self.own = own  # the entry's settings under their session names (kis.app_key, seed)
+
+    def __repr__(self) -> str:
+        return f"AccountEntry({self.label!r}, {self.broker!r})"
+
+    def settings(self, session: Mapping[str, str]) -> dict[str, str]:
+        """The flat settings this entry's adapter is built from: the session's shared settings
+        (never another entry's, nor the session's own broker credentials) under the entry's."""
+        out = {k: v for k, v in session.items() if k.startswith(_INHERITED)}
+        profile = session.get("profile", "")
+        if profile:
+            # Each sim entry keeps its own lasting market beside the profile's journal.
+            out["profile"] = f"{profile}-{self.label}"
+        out.update(self.own)
+        out["broker"] = self.broker
+        return out
+
+
+def account_entries(settings: Mapping[str, str], origin: str = "") -> list[AccountEntry]:
+    """The ``[[accounts]]`` entries of ``settings`` in file order (empty when there are none),
+    or a :class:`ConfigError` naming the entry and what is wrong with it."""
+    where = f" (from {origin})" if origin else ""
+    grouped: dict[int, dict[str, str]] = {}
+    for name, value in settings.items():
+        if not name.startswith(ACCOUNTS + "."):
+            continue
+        index, _, key = name[len(ACCOUNTS) + 1 :].partition(".")
+        if not index.isdigit() or not key:
+            raise ConfigError(f"setting {name}{where}: use [[accounts]] tables")
+        grouped.setdefault(int(index), {})[key] = value
+    entries: list[AccountEntry] = []
+    labels: set[str] = set()
+    for position in sorted(grouped):
+        keys = grouped[position]
+        number = position + 1
+        broker = keys.pop("broker", "")
+        if broker not in ENTRY_KEYS:
+            raise ConfigError(
+                f"[[accounts]] entry {number}{where}: broker must be one of {', '.join(ENTRY_KEYS)}"
+            )
+        label = keys.pop("name", "") or (broker if broker not in labels else f"{broker}{number}")
+        if label in labels:
+            raise ConfigError(f"[[accounts]] entry {number}{where}: name {label!r} is taken")
+        labels.add(label)
+        allowed = ENTRY_KEYS[broker]
+        unknown = sorted(set(keys) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"[[accounts]] entry {label!r}{where}: {broker} takes no {', '.join(unknown)} "
+                f"(allowed: name, broker, {', '.join(allowed)})"
+            )
+        own = {allowed[k]: check(allowed[k], v, origin) for k, v in keys.items()}
+        entries.append(AccountEntry(label, broker, own))
+    return entries

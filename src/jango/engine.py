@@ -21,6 +21,7 @@ from jango.brokers.port import (
     Broker,
     BrokerError,
     ConnectionStatus,
+    Disconnected,
     NotSupported,
     OrderAck,
     OrderRequest,
@@ -63,6 +64,11 @@ DISCREPANCIES_KEPT = 1000
 
 def now() -> datetime:
     return datetime.now(KST)
+
+
+class PartlyDown(Disconnected):
+    """The broker of this account is down while the session's other brokers are up (a broker
+    made of several, see :mod:`jango.fanin`): a reconcile skips the account and goes on."""
 
 
 class Recorder(Protocol):
@@ -509,7 +515,14 @@ class Session:
     async def _reconcile(self) -> list[Discrepancy]:
         found: list[Discrepancy] = []
         for account in self.accounts:
-            changes = await self._apply_snapshot(await self.broker.balance(account))
+            try:
+                snap = await self.broker.balance(account)
+            except PartlyDown as exc:
+                # One broker of several is down (see jango.fanin): the others are reconciled,
+                # and its own reconnect reconciles it.
+                log.warning("reconcile skips %s: %s", mask_account(account), exc)
+                continue
+            changes = await self._apply_snapshot(snap)
             found.extend(changes.discrepancies)
         await self._sync_subscriptions()
         return found
@@ -680,8 +693,22 @@ class Session:
         self._set_status(status.connected, status.detail)
         if status.connected and status.reconnected:
             self.status.reconnects += 1
+            await self._adopt_new_accounts()
             await self._reconcile()
         self._publish(Changes(accounts=frozenset(self.accounts)))
+
+    async def _adopt_new_accounts(self) -> None:
+        """Accounts the broker shows now but did not at start (one of several brokers that
+        started late, see jango.fanin) are followed from now on."""
+        try:
+            listed = await self.broker.accounts()
+        except BrokerError as exc:
+            log.warning("reading %s's accounts after a reconnect failed: %s", self.broker.name, exc)
+            return
+        for account in listed:
+            if account not in self.accounts:
+                log.warning("%s joins the session", mask_account(account))
+                self.accounts.append(account)
 
     async def _reconcile_now_and_then(self) -> None:
         """Re-read the broker every ``reconcile_interval`` seconds: what a notice stream cannot

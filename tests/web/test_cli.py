@@ -11,14 +11,14 @@ import sys
 
 import httpx
 
-from jango.views.web.cli import add_commands, cmd_serve
+from jango.cli.serve import add_commands, cmd_serve
 
 TIMEOUT = 15.0
 
 # The command as ``jango`` will register it, run in a process of its own.
 SERVE = """
 import argparse, sys
-from jango.views.web.cli import add_commands
+from jango.cli.serve import add_commands
 parser = argparse.ArgumentParser(prog="jango")
 add_commands(parser.add_subparsers(dest="command", required=True))
 parser.add_argument("--config")

@@ -24,8 +24,8 @@ import logging
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from jango.brokers.port import BrokerError, NoSuchOrder, OrderAck, OrderRefused, OrderRequest
 from jango.domain import krx
 from jango.domain.book import Book
-from jango.domain.model import Code, DomainError, OrderType, Side, parse_code
+from jango.domain.model import Code, Condition, Credit, DomainError, OrderType, Side, parse_code
 from jango.engine import Session
 from jango.views.export import sheet_title, workbook
 from jango.views.web.grid import GridClient, GridHub, parse_view
@@ -81,7 +81,7 @@ class BadRequest(Exception):
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _api(handler: Handler, *, lang: str, accounts: Callable[[], list[str]]) -> Handler:
+def api_errors(handler: Handler, *, lang: str, accounts: Callable[[], list[str]]) -> Handler:
     """Turn the errors a request can cause into JSON answers with the right status, in the
     language the request asked for, with every account number masked."""
 
@@ -199,6 +199,15 @@ def _choice(kind: type[StrEnum], raw: object, key: str) -> Any:
         raise BadRequest(key) from exc
 
 
+def _loan_date(raw: object) -> date | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise BadRequest("bad_loan_date") from exc
+
+
 def masked_workbook(book: Book, *, lang: str) -> Workbook:
     """The export workbook with every account number masked, in sheet titles and cells."""
     wb = workbook(book, lang=lang)
@@ -215,10 +224,17 @@ def masked_workbook(book: Book, *, lang: str) -> Workbook:
     return wb
 
 
-def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Starlette:
+def create_app(
+    session: Session,
+    *,
+    token: str | None,
+    lang: str = "ko",
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
     """The page, API and WebSocket over ``session``, which must be started by the time the
     app's lifespan starts. ``token`` (if any) is required on every request but static assets,
-    and must be strong (:class:`~jango.views.web.guard.WeakToken` otherwise).
+    and must be strong (:class:`~jango.views.web.guard.WeakToken` otherwise). ``extra_routes``
+    come first (the local service adds its owner-only routes, see :mod:`jango.service`).
     """
     if token is not None:
         check_token(token)
@@ -242,7 +258,7 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
         return [*session.book.accounts, *session.accounts]
 
     def api(handler: Handler) -> Handler:
-        return _api(handler, lang=lang, accounts=numbers)
+        return api_errors(handler, lang=lang, accounts=numbers)
 
     def account(body: dict[str, Any]) -> str:
         number = hub.ids.account(str(body.get("account", "")))
@@ -308,6 +324,9 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
             qty=qty,
             price=price,
             order_type=_choice(OrderType, kind, "bad_order_type"),
+            condition=_choice(Condition, body.get("condition") or "none", "bad_condition"),
+            credit=_choice(Credit, body.get("credit") or "cash", "bad_credit"),
+            loan_date=_loan_date(body.get("loan_date")),
         )
         return JSONResponse(ack_payload(await session.place(order)), headers=HEADERS)
 
@@ -381,6 +400,7 @@ def create_app(session: Session, *, token: str | None, lang: str = "ko") -> Star
 
     app = Starlette(
         routes=[
+            *extra_routes,
             Route("/", page),
             Route("/favicon.ico", favicon),
             Route("/api/book", api(book)),

@@ -1,0 +1,7 @@
+"""``python -m jango.cli``: the ``jango`` command."""
+
+import sys
+
+from jango.cli import main
+
+sys.exit(main())
