@@ -160,6 +160,7 @@ class AgentDesk:
         self._shown = ""
         self._shown_at = 0.0
         self._beat_task: asyncio.Task[None] | None = None
+        self._rewind: int | None = None  # the hub asked for the rows after this seq again
 
     # ----------------------------------------------------------------- status
 
@@ -264,6 +265,7 @@ class AgentDesk:
             except (TimeoutError, nats.errors.Error) as exc:
                 log.info("desk: stream %s not checked: %s", wire.STREAM, _why(exc))
             await nc.subscribe(wire.orders_subject(self.agent), cb=self._on_order)
+            await nc.subscribe(wire.resend_subject(self.agent), cb=self._on_resend)
         except BaseException:
             await nc.close()
             raise
@@ -274,6 +276,8 @@ class AgentDesk:
     async def _publish_some(self) -> bool:
         """Publish the next batch and wait for every acknowledgement; False if none waited."""
         assert self._js is not None
+        if self._rewind is not None:
+            self.published, self._rewind = min(self.published, self._rewind), None
         rows = await asyncio.to_thread(self.reader.after, self.published, self.batch)
         if not rows:
             return False
@@ -343,6 +347,22 @@ class AgentDesk:
                 with contextlib.suppress(nats.errors.Error):
                     await nc.publish(subject, wire.encode(self.status()))
             await asyncio.sleep(self.heartbeat)
+
+    async def _on_resend(self, msg: Msg) -> None:
+        """The hub misses rows after ``after`` (a NATS server lost what it had acknowledged):
+        publish again from there; the outbox moves back only as the new acks come."""
+        try:
+            after = int(json.loads(msg.data)["after"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("desk: unreadable resend request: %s", exc)
+            return
+        if 0 <= after < self.published:
+            log.warning(
+                "desk: the hub misses rows after seq %d (published up to %d); sending again",
+                after,
+                self.published,
+            )
+            self._rewind = after if self._rewind is None else min(self._rewind, after)
 
     async def _on_order(self, msg: Msg) -> None:
         """Do what the hub asks with this agent's broker and answer with the broker's reply."""

@@ -24,6 +24,12 @@ from jango.desk.connect import DeskConfigError, NatsOptions, nats_options
 from jango.desk.stream import DURABLE
 
 URL_ENV = "JANGO_NATS_URL"
+HUB_INBOX = "_INBOX.hub"
+
+
+def agent_inbox(agent: str) -> str:
+    """Where an agent's replies arrive: an inbox prefix of its own (see docs/desk.md)."""
+    return f"_INBOX.agent.{agent}"
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -77,10 +83,17 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--port", type=int, default=8000, help="web page port (with --format web)")
     p.add_argument("--seconds", type=argument(SECONDS, float), help="stop after this many seconds")
     p.add_argument(
-        "--gap-timeout",
+        "--ack-wait",
         type=argument(SECONDS, float),
         default=10.0,
-        help="seconds to wait for an agent's missing row before applying past it",
+        help="seconds before JetStream hands an unacknowledged row out again (a killed hub's)",
+    )
+    p.add_argument(
+        "--gap-timeout",
+        type=argument(SECONDS, float),
+        default=30.0,
+        help="seconds (at least twice --ack-wait) to wait for a missing row of an agent that is "
+        "up before applying past it",
     )
     p.set_defaults(func=cmd_hub)
 
@@ -101,11 +114,11 @@ def _agent_id(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _options(args: argparse.Namespace, name: str) -> NatsOptions:
+def _options(args: argparse.Namespace, name: str, inbox: str) -> NatsOptions:
     url = args.nats or os.environ.get(URL_ENV)
     if not url:
         raise DeskConfigError(f"no NATS server: give --nats URL or set ${URL_ENV}")
-    return nats_options(url, file=args.nats_file, name=name)
+    return nats_options(url, file=args.nats_file, name=name, inbox=inbox)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, str]:
@@ -150,7 +163,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if not profile:
         raise DeskConfigError("an agent needs --agent ID or --profile NAME (its journal)")
     agent = args.agent or wire.check_agent(config.check("profile", profile))
-    options = _options(args, f"jango-agent-{agent}")
+    options = _options(args, f"jango-agent-{agent}", agent_inbox(agent))
     session, journal = agent_session(settings, profile)
     desk = AgentDesk(session, journal, agent, options)
     session.run_alongside("desk", desk.run)
@@ -200,12 +213,17 @@ def cmd_hub(args: argparse.Namespace) -> int:
     from jango.desk.session import hub_session
 
     settings = _settings(args)
-    options = _options(args, "jango-hub")
+    options = _options(args, "jango-hub", HUB_INBOX)
     store = args.state or (
         prepare_data_dir() / f"{config.check('profile', args.profile)}.hub.sqlite"
     )
     session, broker = hub_session(
-        settings, options, store, durable=args.durable, gap_timeout=args.gap_timeout
+        settings,
+        options,
+        store,
+        durable=args.durable,
+        gap_timeout=args.gap_timeout,
+        ack_wait=args.ack_wait,
     )
     lang = settings.get("lang", "ko")
     if args.format == "live":

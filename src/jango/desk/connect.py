@@ -44,6 +44,9 @@ class NatsOptions:
     url: str
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     name: str = "jango"
+    # Replies (JetStream acks, order answers) come to inboxes under this prefix: one per user,
+    # so the server's permissions can keep each user to its own (see docs/desk.md).
+    inbox: str = "_INBOX"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -63,7 +66,7 @@ class NatsOptions:
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``nats.connect`` (credentials, TLS)."""
-        kw: dict[str, Any] = {"servers": [self.url], "name": self.name}
+        kw: dict[str, Any] = {"servers": [self.url], "name": self.name, "inbox_prefix": self.inbox}
         s = self.secrets
         if s.get("user"):
             kw["user"] = s["user"]
@@ -112,7 +115,12 @@ def read_secret_file(path: Path) -> dict[str, str]:
 
 
 def nats_options(
-    url: str, *, file: Path | None = None, name: str = "jango", env: Mapping[str, str] | None = None
+    url: str,
+    *,
+    file: Path | None = None,
+    name: str = "jango",
+    inbox: str = "_INBOX",
+    env: Mapping[str, str] | None = None,
 ) -> NatsOptions:
     """Options for ``url`` with credentials from ``file`` (or ``$JANGO_NATS_FILE``), else the
     environment."""
@@ -121,4 +129,4 @@ def nats_options(
     path = file or (Path(env[FILE_ENV]) if env.get(FILE_ENV) else None)
     if path is not None:
         secrets.update(read_secret_file(path))
-    return NatsOptions(url, secrets, name)
+    return NatsOptions(url, secrets, name, inbox)

@@ -118,6 +118,7 @@ class AgentState:
     heard: float | None = None  # loop time of the last heartbeat
     heard_at: str = ""
     waiting: dict[int, float] = field(default_factory=dict)  # seq → first seen, out of order
+    asked: float = 0.0  # loop time of the last resend request
     shown_down: bool = False
 
     def describe(self, now: float, stale_after: float) -> dict[str, Any]:
@@ -266,7 +267,8 @@ class HubBroker:
         costs: CostSchedule | None = None,
         durable: str = DURABLE,
         batch: int = 1000,
-        gap_timeout: float = 10.0,
+        gap_timeout: float = 30.0,
+        ack_wait: float = 10.0,
         stale_after: float = 3.0,
         request_timeout: float = 5.0,
         checkpoint_every: int = 10_000,
@@ -277,7 +279,10 @@ class HubBroker:
         self.costs = costs
         self.durable = durable
         self.batch = batch
-        self.gap_timeout = gap_timeout
+        # Rows a killed hub had fetched but not acknowledged come back after ``ack_wait``: a
+        # hole is waited for longer than that before it is given up.
+        self.ack_wait = ack_wait
+        self.gap_timeout = max(gap_timeout, 2 * ack_wait)
         self.stale_after = stale_after
         self.request_timeout = request_timeout
         self.checkpoint_every = checkpoint_every
@@ -580,7 +585,7 @@ class HubBroker:
                 wire.EVENT_SUBJECTS,
                 durable=self.durable,
                 stream=wire.STREAM,
-                config=consumer_config(self.durable),
+                config=consumer_config(self.durable, self.ack_wait),
             )
             await nc.subscribe(wire.STATUS_SUBJECTS, cb=self._on_status)
         except BaseException:
@@ -639,6 +644,7 @@ class HubBroker:
             if e.prev != last and not self._give_up_waiting(state, e, last, now):
                 state.waiting.setdefault(e.seq, now)
                 later.append(msg)
+                await self._ask_resend(state, last, now)
                 continue
             state.waiting.pop(e.seq, None)
             applied[e.agent] = e.seq
@@ -650,11 +656,23 @@ class HubBroker:
         for msg in later:
             await msg.nak(delay=0.2)
 
+    async def _ask_resend(self, state: AgentState, last: int, now: float) -> None:
+        """Ask the agent (every 2 s at most) to publish again after ``last``: a row missing
+        from the stream is still in its journal."""
+        if now - state.asked < 2.0 or self._nc is None:
+            return
+        state.asked = now
+        log.warning("desk: agent %s: rows after seq %d missing; asking for them", state.agent, last)
+        with contextlib.suppress(nats.errors.Error):
+            await self._nc.publish(wire.resend_subject(state.agent), wire.encode({"after": last}))
+
     def _give_up_waiting(self, state: AgentState, e: wire.WireEvent, last: int, now: float) -> bool:
-        """Whether to apply ``e`` though its predecessor never came: after ``gap_timeout``,
-        for the lowest row waiting, with the missing range recorded and shown."""
+        """Whether to apply ``e`` though its predecessor never came: after ``gap_timeout``
+        while the agent is up (so it was asked, and could not resend), for the lowest row
+        waiting, with the missing range recorded and shown. A down agent is waited for."""
         first = state.waiting.setdefault(e.seq, now)
-        if now - first < self.gap_timeout or e.seq != min(state.waiting):
+        up = state.heard is not None and now - state.heard <= self.stale_after
+        if not up or now - first < self.gap_timeout or e.seq != min(state.waiting):
             return False
         gap = f"rows after seq {last} up to {e.prev} never arrived; applied from {e.seq}"
         state.gaps.append(gap)

@@ -8,6 +8,10 @@ id, the journal ``seq`` and ``prev``, the seq of the row the agent published bef
 applies an agent's rows strictly along that chain, so a row that overtook its predecessor (a
 resend after a reconnect) waits for it instead of being applied out of order.
 
+A hole in the chain that does not fill (JetStream acknowledged rows a killed server had not yet
+written to disk) makes the hub ask the agent, on ``jango.<agent>.resend``, to publish again
+from the last row it holds; the journal still has them.
+
 Orders go the other way as NATS requests on ``jango.<agent>.orders``, answered with the broker's
 reply (an ack or the broker's error, by class). Heartbeats (``jango.<agent>.status``) are plain
 NATS messages, not stored.
@@ -83,6 +87,10 @@ def event_subject(agent: str, account: str, kind: str) -> str:
 
 def orders_subject(agent: str) -> str:
     return f"jango.{agent}.orders"
+
+
+def resend_subject(agent: str) -> str:
+    return f"jango.{agent}.resend"
 
 
 def status_subject(agent: str) -> str:
