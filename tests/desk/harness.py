@@ -57,6 +57,18 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """``wait_until`` for async tests: the loop runs meanwhile."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class NatsServer:
     """``nats-server -js`` on 127.0.0.1, its store in ``folder``; kill -9 and restart it."""
 

@@ -305,6 +305,7 @@ class HubBroker:
         self._last_ticks: dict[Code, Tick] = {}
         self._event_times: dict[str, datetime] = {}
         self._nats_shown = False
+        self._down_since: float | None = None
 
     # ----------------------------------------------------------------- state
 
@@ -716,6 +717,10 @@ class HubBroker:
                 continue
             now = asyncio.get_running_loop().time()
             down = not self._connected()
+            # A link still being made at the start is not an outage yet.
+            self._down_since = (self._down_since or now) if down else None
+            if down and now - (self._down_since or now) < 1.0:
+                continue
             if down and not self._nats_shown:
                 self._supervisor.report(
                     "desk", Disconnected(f"desk: NATS down ({self.error})"), permanent=False
