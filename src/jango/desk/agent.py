@@ -161,6 +161,7 @@ class AgentDesk:
         self._shown_at = 0.0
         self._beat_task: asyncio.Task[None] | None = None
         self._rewind: int | None = None  # the hub asked for the rows after this seq again
+        self._one_batch = asyncio.Lock()  # run() and drain() never publish at once
 
     # ----------------------------------------------------------------- status
 
@@ -275,6 +276,10 @@ class AgentDesk:
 
     async def _publish_some(self) -> bool:
         """Publish the next batch and wait for every acknowledgement; False if none waited."""
+        async with self._one_batch:
+            return await self._publish_batch()
+
+    async def _publish_batch(self) -> bool:
         assert self._js is not None
         if self._rewind is not None:
             self.published, self._rewind = min(self.published, self._rewind), None
