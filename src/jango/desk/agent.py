@@ -300,11 +300,12 @@ class AgentDesk:
                 )
             )
             prev = last = seq
-        try:
-            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
-        finally:
-            for future in futures:
-                future.cancel()
+        _, waiting = await asyncio.wait(futures, timeout=self.ack_timeout)
+        for future in waiting:
+            future.cancel()
+        if waiting:
+            raise TimeoutError(f"{len(waiting)} of {len(futures)} rows not acknowledged in time")
+        acks = [future.result() for future in futures]  # raises the stream's first refusal
         duplicates = sum(1 for ack in acks if ack.duplicate)
         self.duplicates += duplicates
         self.sent += len(acks) - duplicates
@@ -315,17 +316,21 @@ class AgentDesk:
 
     async def drain(self, timeout: float) -> bool:
         """Publish until every journaled row is acknowledged, or ``timeout``; True if none is
-        left (said on stderr otherwise: they go out at the next start)."""
+        left (said on stderr otherwise: they go out at the next start). Connects if need be."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             self.journal_seq = await asyncio.to_thread(self.reader.last_seq)
             if not self.unpublished:
                 return True
-            if self._nc is not None and self._nc.is_connected:
-                with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
+            try:
+                if self._nc is None:
+                    await asyncio.wait_for(self._connect(), max(0.1, deadline - loop.time()))
+                if self._nc is not None and self._nc.is_connected:
                     await self._publish_some()
                     continue
+            except (TimeoutError, OSError, nats.errors.Error) as exc:
+                self.error = _why(exc)
             await asyncio.sleep(0.1)
         log.error(
             "desk: %d journal rows not acknowledged by NATS; they are sent at the next start",
@@ -413,8 +418,8 @@ def _opt_int(value: object) -> int | None:
 
 
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "no acknowledgement in time"
+    if isinstance(exc, TimeoutError):
+        return str(exc) or "no answer in time"
     if isinstance(exc, nats.js.errors.NoStreamResponseError):
         return f"stream {wire.STREAM} does not answer (not created yet?)"
     text = str(exc) or type(exc).__name__

@@ -196,9 +196,6 @@ async def _agent_headless(session: Any, desk: Any, seconds: float | None, drain:
 async def _finish_agent(desk: Any, drain: float) -> int:
     """Publish what is left (the journal is closed now), then close the link."""
     try:
-        if desk._nc is None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(desk._connect(), drain)
         done = await desk.drain(drain)
     finally:
         await desk.close()

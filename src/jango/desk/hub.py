@@ -294,7 +294,9 @@ class HubBroker:
         self._store: HubStore | None = None
         self._applied_n = 0  # the inbox row the replica has applied up to
         self._checkpoint_n = 0
-        self._queue: asyncio.Queue[tuple[int, wire.WireEvent]] = asyncio.Queue(maxsize=20_000)
+        # Committed batches waiting to be applied and handed on (a batch per item: one loop turn
+        # per batch, not per row).
+        self._queue: asyncio.Queue[list[tuple[int, wire.WireEvent]]] = asyncio.Queue(maxsize=20)
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._psub: JetStreamContext.PullSubscription | None = None
@@ -464,20 +466,22 @@ class HubBroker:
         """The agents' rows in the order the hub committed them, each applied to the replica
         just before it is handed on."""
         while True:
-            n, e = await self._queue.get()
-            accounts = set(self.book.accounts)
-            event = self._apply_stored(n, e)
-            self._applied_n = n
-            if n - self._checkpoint_n >= self.checkpoint_every and self._store is not None:
-                state = json.dumps(dump_book(self.book), ensure_ascii=False, separators=(",", ":"))
-                await asyncio.to_thread(self._store.checkpoint, n, state)
-                self._checkpoint_n = n
-            for account in sorted(set(self.book.accounts) - accounts):
-                for listener in self._account_listeners:
-                    listener(account)
-            item = self._item(e, event)
-            if item is not None:
-                yield item
+            for n, e in await self._queue.get():
+                accounts = len(self.book.accounts)
+                event = self._apply_stored(n, e)
+                self._applied_n = n
+                if n - self._checkpoint_n >= self.checkpoint_every and self._store is not None:
+                    state = json.dumps(
+                        dump_book(self.book), ensure_ascii=False, separators=(",", ":")
+                    )
+                    await asyncio.to_thread(self._store.checkpoint, n, state)
+                    self._checkpoint_n = n
+                if len(self.book.accounts) != accounts and isinstance(event, BalanceSnapshot):
+                    for listener in self._account_listeners:
+                        listener(event.account)
+                item = self._item(e, event)
+                if item is not None:
+                    yield item
 
     def _item(self, e: wire.WireEvent, event: Event | None) -> PushItem | None:
         at = _when(e.at)
@@ -700,8 +704,7 @@ class HubBroker:
             live.applied_seq, live.events, live.errors, live.event_at = (
                 state.applied_seq, state.events, state.errors, state.event_at,
             )  # fmt: skip
-        for i, e in enumerate(rows):
-            await self._queue.put((first + i, e))
+        await self._queue.put([(first + i, e) for i, e in enumerate(rows)])
 
     def _bad(self, msg: Msg, why: str) -> None:
         self.bad_messages += 1
