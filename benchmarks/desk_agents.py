@@ -241,7 +241,8 @@ def report(folder: Path, url: str, args: Any) -> None:
     machine = platform.processor() or platform.machine()
     print(
         f"Machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"nats-server on loopback, {n} agent processes"
+        f"nats-server on loopback, {n} agent processes, load average "
+        f"{os.getloadavg()[0]:.1f} at the start"
     )
     print()
     # 1. steady rate

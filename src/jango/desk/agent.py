@@ -338,6 +338,12 @@ class AgentDesk:
         )
         return not self.unpublished
 
+    def forget_link(self) -> None:
+        """Drop a connection whose event loop has ended (after the terminal view's loop): the
+        next :meth:`drain` connects afresh."""
+        self._nc = self._js = None
+        self._beat_task = None
+
     async def close(self) -> None:
         nc, self._nc = self._nc, None
         if self._beat_task is not None:

@@ -171,8 +171,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
         from jango.views.terminal import run_terminal
 
         code = run_terminal(session, lang=settings.get("lang", "ko"), seconds=args.seconds)
-        asyncio.run(_finish_agent(desk, args.drain))
-        return code
+        desk.forget_link()  # it lived on the terminal view's loop, which has ended
+        left = asyncio.run(_finish_agent(desk, args.drain))
+        return code or left
     return asyncio.run(_agent_headless(session, desk, args.seconds, args.drain))
 
 

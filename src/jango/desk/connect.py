@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jango.config import ConfigError
+
 FILE_ENV = "JANGO_NATS_FILE"
 _ENV = {
     "user": "NATS_USER",
@@ -33,8 +35,9 @@ _ENV = {
 }
 
 
-class DeskConfigError(ValueError):
-    """A NATS setting that cannot be used; one line naming what and why."""
+class DeskConfigError(ConfigError):
+    """A NATS setting that cannot be used; one line naming what and why (the ``jango``
+    command prints it and exits 2, as for every setting)."""
 
 
 @dataclass(frozen=True)

@@ -556,7 +556,9 @@ class HubBroker:
                     continue
                 assert self._psub is not None
                 try:
-                    msgs = await self._psub.fetch(self.batch, timeout=1.0)
+                    # A fetch returns once it has the whole batch or its time is up: a short
+                    # time keeps a quiet desk's latency low (an idle fetch costs one request).
+                    msgs = await self._psub.fetch(self.batch, timeout=0.05)
                 except nats.errors.TimeoutError:
                     self.error = ""
                     continue
