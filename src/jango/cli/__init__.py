@@ -9,10 +9,11 @@ exit 2.
 
 One module per command family: :mod:`~jango.cli.book` (run, balance, export, replay),
 :mod:`~jango.cli.trade` (order, amend, cancel), :mod:`~jango.cli.serve` (the web page),
-:mod:`~jango.cli.sandbox`, :mod:`~jango.cli.status` (what runs), and :mod:`jango.journal.cli`
-(journal, why). Every command that needs a session builds it with
-:func:`jango.build.build_session`, as :func:`jango.open_session` does; while ``jango run`` or
-``jango serve`` hosts the session of a profile (:mod:`jango.service`), the others attach to it.
+:mod:`~jango.cli.sandbox`, :mod:`~jango.cli.status` (what runs), :mod:`jango.journal.cli`
+(journal, why) and :mod:`jango.desk.cli` (agent, hub). Every command that needs a session
+builds it with :func:`jango.build.build_session`, as :func:`jango.open_session` does; while
+``jango run`` or ``jango serve`` hosts the session of a profile (:mod:`jango.service`), the
+others attach to it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = ["EXIT_USER_ERROR", "UserError", "build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """The ``jango`` argument parser with every command registered."""
     from jango.cli import book, sandbox, serve, status, trade
+    from jango.desk.cli import add_parsers as add_desk_commands
     from jango.journal.cli import add_commands as add_journal_commands
 
     parser = Parser(
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     status.add_commands(sub)
     add_journal_commands(sub)
+    add_desk_commands(sub)
     return parser
 
 
