@@ -1,10 +1,13 @@
 """Two sim agents and a hub over a real nats-server, through a NATS outage, a killed hub and a
-killed agent: the hub ends with every agent row exactly once and the agents' books."""
+killed agent, then a bounded loop of kill -9s at random moments: the hub ends with every agent
+row exactly once and the agents' books."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
 import time
 from pathlib import Path
 
@@ -22,6 +25,9 @@ from tests.desk.harness import (
 )
 
 pytestmark = needs_nats
+# Kills at random moments after the scripted ones (JANGO_LONG=1: the full size).
+KILLS = 12 if os.environ.get("JANGO_LONG") == "1" else 3
+SEED = int(os.environ.get("JANGO_DESK_SEED", "16"))
 
 # What the hub must equal exactly; valuations (price × qty) are left out: the desk's price of a
 # code is the last tick any agent saw, and each sim agent here runs a market of its own.
@@ -74,6 +80,24 @@ def test_hub_holds_every_agent_row_once_through_outages(tmp_path: Path) -> None:
         time.sleep(0.5)
         desk.agent("a1", "--seed", "1")
         desk.hub()
+        time.sleep(2)
+
+        # Then a bounded loop of kills at random moments: any of the four, after 0.2-2 s.
+        rng = random.Random(SEED)
+        for _ in range(KILLS):
+            time.sleep(rng.uniform(0.2, 2.0))
+            victim = rng.choice(("nats", "hub", "a1", "a2"))
+            if victim == "nats":
+                server.kill()
+                time.sleep(rng.uniform(0.1, 1.0))
+                server.start()
+                continue
+            desk.kill(victim)
+            time.sleep(rng.uniform(0.1, 0.5))
+            if victim == "hub":
+                desk.hub()
+            else:
+                desk.agent(victim, "--seed", victim[1])
         time.sleep(2)
 
         agents = {a: desk.stop(a) for a in ("a1", "a2")}
