@@ -43,8 +43,8 @@ def _full_state(book: Book) -> object:
             for account, acc in book.accounts.items()
         },
         {code: book.last_price(code) for code in [*CODES, UNHELD]},
-        book._bases,  # noqa: SLF001 - the 기준가 ticks set is part of the book's state
-        book._day,  # noqa: SLF001
+        book._bases,
+        book._day,
         {o.order_no: (o.remaining, o.status, o.held) for o in book.orders.values()},
     )
 
@@ -111,14 +111,28 @@ def tick_runs(draw: st.DrawFn) -> list[Event]:
         for code in draw(st.lists(st.sampled_from(CODES), unique=True, max_size=4)):
             qty = draw(st.integers(1, 500))
             rows.append(
-                BalanceRow(account, code, qty, qty, qty * draw(st.integers(1_000, 90_000)),
-                           market=MARKETS[code])  # fmt: skip
+                BalanceRow(
+                    account,
+                    code,
+                    qty,
+                    qty,
+                    qty * draw(st.integers(1_000, 90_000)),
+                    market=MARKETS[code],
+                )
             )
             if draw(st.booleans()):
                 loan = START.date() - timedelta(days=10)
                 rows.append(
-                    BalanceRow(account, code, qty, qty, qty * 50_000, credit=Credit.MARGIN_SELF,
-                               loan_date=loan, market=MARKETS[code])  # fmt: skip
+                    BalanceRow(
+                        account,
+                        code,
+                        qty,
+                        qty,
+                        qty * 50_000,
+                        credit=Credit.MARGIN_SELF,
+                        loan_date=loan,
+                        market=MARKETS[code],
+                    )
                 )
         snaps.append(BalanceSnapshot(account, tuple(rows), Cash(10**8, 10**8), START))
     t = START

@@ -83,6 +83,8 @@ from jango.sandbox.venue_state import (
 
 TickListener = Callable[[Tick], None]
 NoticeListener = Callable[[OrderNotice], None]
+# Hears the events of one operation (a step's ticks and the notices its fills made) in one call.
+BurstListener = Callable[[list[Tick | OrderNotice]], None]
 
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.BEST, OrderType.PRIORITY})
 _BUY_CREDITS = frozenset(
@@ -205,6 +207,7 @@ class Venue:
         self._fill_seq = 0
         self._tick_listeners: dict[int, TickListener] = {}
         self._notice_listeners: dict[int, NoticeListener] = {}
+        self._burst_listeners: dict[int, BurstListener] = {}
         self._listener_seq = 0
         self._outbox: deque[Tick | OrderNotice] = deque()
         self._store: StateFile | None = None
@@ -321,6 +324,17 @@ class Venue:
             self._listener_seq += 1
             token = self._listener_seq
             self._notice_listeners[token] = callback
+        return lambda: self._remove_listener(token)
+
+    def add_burst_listener(self, callback: BurstListener) -> Callable[[], None]:
+        """Call ``callback`` once per operation with every tick and notice it produced, in
+        order (a feed's burst); returns a remover. Costs one call per step, not one per tick,
+        while no per-event listener is attached; with one, bursts are single events so that
+        every listener hears the same order."""
+        with self._lock:
+            self._listener_seq += 1
+            token = self._listener_seq
+            self._burst_listeners[token] = callback
         return lambda: self._remove_listener(token)
 
     def step(self, n_codes: int | None = None) -> list[Tick]:
@@ -722,7 +736,15 @@ class Venue:
         # Popping one at a time keeps the order right when a listener calls back into the venue
         # (the nested call saves and flushes what is left, then its own events).
         while self._outbox:
+            if self._burst_listeners and not self._tick_listeners and not self._notice_listeners:
+                burst = list(self._outbox)
+                self._outbox.clear()
+                for burst_listener in list(self._burst_listeners.values()):
+                    burst_listener(burst)
+                continue
             event = self._outbox.popleft()
+            for burst_listener in list(self._burst_listeners.values()):
+                burst_listener([event])
             if isinstance(event, Tick):
                 for tick_listener in list(self._tick_listeners.values()):
                     tick_listener(event)
@@ -749,6 +771,7 @@ class Venue:
         with self._lock:
             self._tick_listeners.pop(token, None)
             self._notice_listeners.pop(token, None)
+            self._burst_listeners.pop(token, None)
 
     def _state(self, code: str) -> PriceEntry:
         try:
