@@ -97,7 +97,7 @@ KINDS = (*EVENT_KINDS, "error", "discrepancy")
 _BATCH_ROWS = 10_000
 # The writer's pure-Python loops release the GIL this often, so the event loop thread never
 # waits a whole switch interval (5 ms) for it.
-_YIELD_EVERY = 256
+_YIELD_EVERY = 64
 # Retry a failed write after this long, doubling up to the maximum.
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.05, 2.0
 

@@ -326,15 +326,22 @@ class Venue:
             self._notice_listeners[token] = callback
         return lambda: self._remove_listener(token)
 
-    def add_burst_listener(self, callback: BurstListener) -> Callable[[], None]:
+    def add_burst_listener(
+        self, callback: BurstListener, *, first: bool = False
+    ) -> Callable[[], None]:
         """Call ``callback`` once per operation with every tick and notice it produced, in
         order (a feed's burst); returns a remover. Costs one call per step, not one per tick,
         while no per-event listener is attached; with one, bursts are single events so that
-        every listener hears the same order."""
+        every listener hears the same order. ``first`` puts it before the burst listeners
+        added earlier (a benchmark stamping when a burst was made, before an adapter has it).
+        """
         with self._lock:
             self._listener_seq += 1
             token = self._listener_seq
-            self._burst_listeners[token] = callback
+            if first:
+                self._burst_listeners = {token: callback, **self._burst_listeners}
+            else:
+                self._burst_listeners[token] = callback
         return lambda: self._remove_listener(token)
 
     def step(self, n_codes: int | None = None) -> list[Tick]:
