@@ -9,6 +9,7 @@ alone: the same event and mark, or the same error.
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -110,3 +111,32 @@ def test_a_remembered_code_and_time_let_the_next_tick_line_skip_the_strict_reade
     assert recorded._fast_tick(dump_line(tick)) is None  # nothing known yet
     assert parse_line(dump_line(tick)) == tick
     assert recorded._fast_tick(dump_line(tick)) == (tick, None)
+
+
+def readline_lines(data: bytes, limit: int) -> list[bytes]:
+    """The reference: line by line with ``readline``, as the reader did before it read blocks."""
+    stream = io.BytesIO(data)
+    out = []
+    while line := stream.readline(limit + 2):
+        if len(line) > limit + 1 and not line.endswith(b"\n"):
+            while (rest := stream.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+        out.append(line)
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\r", b"x" * 9, b"y" * 13]), max_size=40),
+    st.integers(1, 17),
+)
+def test_block_reading_yields_the_lines_readline_would(pieces: list[bytes], block: int) -> None:
+    data = b"".join(pieces)
+    limit = 10
+    saved = recorded.MAX_LINE
+    recorded.MAX_LINE = limit  # small, so that blocks, limits and lines cross in every way
+    try:
+        got = list(recorded.bounded_lines(io.BytesIO(data), block))
+    finally:
+        recorded.MAX_LINE = saved
+    assert got == readline_lines(data, limit)

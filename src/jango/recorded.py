@@ -15,6 +15,7 @@ input, the reader raises (or yields) only :class:`RecordError`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -710,14 +711,37 @@ def read_file(path: Path) -> Iterator[tuple[int, Event | RecordError]]:
         yield from read_events(bounded_lines(stream))
 
 
-def bounded_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    """The lines of a binary stream, holding at most :data:`MAX_LINE` bytes of any one."""
-    while line := stream.readline(MAX_LINE + 2):
-        if len(line) > MAX_LINE + 1 and not line.endswith(b"\n"):
-            # Too long: skip the rest of it without holding it; the head is refused by length.
-            while (rest := stream.readline(MAX_LINE)) and not rest.endswith(b"\n"):
-                pass
-        yield line
+def bounded_lines(stream: IO[bytes], block: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a binary stream, holding at most :data:`MAX_LINE` bytes of any one.
+
+    Read a block at a time and split in C: a line longer than the limit is yielded as its first
+    ``MAX_LINE + 2`` bytes (which the reader refuses by length) and the rest of it is dropped
+    as it is read.
+    """
+    cap = MAX_LINE + 2
+    head = b""  # the start of a line that goes on in the next block
+    over = False  # that line is already longer than the limit
+    while data := stream.read(block):
+        parts = data.split(b"\n")
+        rest = parts.pop()  # after the last newline: a line not yet ended
+        if parts:
+            first = parts[0]
+            if over:
+                yield head
+            elif head:
+                line = head + first + b"\n"
+                yield line if len(line) <= cap else line[:cap]
+            else:
+                yield first + b"\n" if len(first) < cap else first[:cap]
+            head, over = b"", False
+            for part in itertools.islice(parts, 1, None):
+                yield part + b"\n" if len(part) < cap else part[:cap]
+        if not over:
+            head += rest
+            if len(head) >= cap:
+                head, over = head[:cap], True
+    if head:
+        yield head
 
 
 # --- writing ------------------------------------------------------------------------------
