@@ -48,6 +48,7 @@ from jango.domain.model import (
     Tick,
     parse_code,
 )
+from jango.domain.ticks import new_tick
 
 FORMAT = "jango-events"
 VERSION = 1
@@ -486,7 +487,7 @@ def _fast_tick(line: str | bytes) -> tuple[Tick, JournalMark | None] | None:
     count = line.count(b'"') if isinstance(line, bytes) else line.count('"')
     if count != quotes:
         return None
-    return Tick(code, t.price, t.diff, t.volume, when, expected), mark
+    return new_tick(code, t.price, t.diff, t.volume, when, expected), mark
 
 
 def _parse_notice(f: _Fields) -> OrderNotice:

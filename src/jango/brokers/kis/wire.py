@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -40,6 +39,7 @@ from jango.domain.model import (
     Tick,
     parse_code,
 )
+from jango.domain.ticks import new_tick
 
 TICK_TR = "H0STCNT0"
 NOTICE_TR_REAL = "H0STCNI0"
@@ -248,7 +248,7 @@ def parse_ticks(payload: str, count: int, *, today: date) -> list[Tick]:
         diff = int(diff_digits)
         session = fields[base + 43]
         ticks.append(
-            _new_tick(
+            new_tick(
                 code,
                 price,
                 -diff if negative else diff,
@@ -258,37 +258,6 @@ def parse_ticks(payload: str, count: int, *, today: date) -> list[Tick]:
             )
         )
     return ticks
-
-
-def _tick_builder() -> Callable[[Code, int, int, int, datetime, bool], Tick]:
-    """``Tick(...)`` at half the cost: the slots set directly, skipping the frozen dataclass's
-    per-field ``object.__setattr__`` and ``__post_init__`` (the fast path's times come from
-    ``_checked_tick``, aware in KST). Falls back to the constructor if ``Tick``'s fields change.
-    """
-    names = ("code", "price", "diff", "volume", "time", "expected")
-    if tuple(f.name for f in dataclasses.fields(Tick)) != names:
-        return Tick
-    new = object.__new__
-    set_code, set_price, set_diff, set_volume, set_time, set_expected = (
-        getattr(Tick, name).__set__ for name in names
-    )
-
-    def build(
-        code: Code, price: int, diff: int, volume: int, when: datetime, expected: bool
-    ) -> Tick:
-        tick: Tick = new(Tick)
-        set_code(tick, code)
-        set_price(tick, price)
-        set_diff(tick, diff)
-        set_volume(tick, volume)
-        set_time(tick, when)
-        set_expected(tick, expected)
-        return tick
-
-    return build
-
-
-_new_tick = _tick_builder()
 
 
 # Codes, and times by today and "BSOP_DATE^STCK_CNTG_HOUR", that passed the strict checks once; most
