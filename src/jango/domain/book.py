@@ -320,8 +320,10 @@ class Book:
         redraws after the burst shows what one that redrew after each tick shows last.
         """
         prices, bases, by_code = self._prices, self._bases, self._by_code
-        revalue = self._revalue
-        touched: dict[Code, None] = {}
+        cached, revalue = self._tick_changes, self._revalue
+        # The cached change set of each code a tick revalued, repeats and all: a code's rows
+        # change only through a notice or snapshot, never inside a burst.
+        changed: list[Changes] = []
         for tick in ticks:
             if tick.expected:
                 continue
@@ -342,20 +344,16 @@ class Book:
                 row.volume = volume
                 if row.price != price:
                     revalue(row, price)
-            touched[code] = None
-        if not touched:
+            changed.append(cached[code])
+        if not changed:
             return NOTHING
-        if len(touched) == 1:
-            return self._tick_changes[next(iter(touched))]
-        cached = self._tick_changes
-        keys: set[HoldingKey] = set()
-        accounts: set[str] = set()
-        for code in touched:
-            # A code's rows can only change through a notice or snapshot, never inside a burst.
-            merged = cached[code]
-            keys.update(merged.rows)
-            accounts.update(merged.accounts)
-        return Changes(rows=frozenset(keys), accounts=frozenset(accounts))
+        first = changed[0]
+        if len(changed) == 1:
+            return first
+        return Changes(
+            rows=first.rows.union(*[c.rows for c in changed]),
+            accounts=first.accounts.union(*[c.accounts for c in changed]),
+        )
 
     def apply_snapshot(self, snap: BalanceSnapshot) -> Changes:
         """Adopt the broker's whole balance for one account.
