@@ -232,6 +232,7 @@ async def paced(
     body = [e for e in events if not isinstance(e, BalanceSnapshot)]
     book.apply(events[0])
     start = time.perf_counter()
+    cpu = time.process_time()
     sent = 0
     samples: list[tuple[float, float, int, int]] = []
     next_sample = 0.0
@@ -270,7 +271,8 @@ async def paced(
         f"{samples[i][3]:,} |"
         for i in marks
     ]
-    rows.append(f"\nevents sent: {sent:,}")
+    cpu_us = (time.process_time() - cpu) / max(1, sent) * 1e6
+    rows.append(f"\nevents sent: {sent:,}; CPU (all threads) {cpu_us:.2f} µs per event")
     rss = [s[1] for s in samples[len(samples) // 4 :]]
     if len(rss) > 1:
         rows.append(f"RSS after the first quarter: min {min(rss):.1f}, max {max(rss):.1f} MiB")
@@ -346,7 +348,9 @@ def main() -> None:
             throughput(events, args.codes, args.session_ticks, d)
         lag_seconds = min(args.seconds, 20.0)
         bare_stalls, stalls = Stalls(), Stalls()
-        _, bare_lag = asyncio.run(paced(None, events, args.rate, lag_seconds, stalls=bare_stalls))
+        bare_rows, bare_lag = asyncio.run(
+            paced(None, events, args.rate, lag_seconds, stalls=bare_stalls)
+        )
         with Journal(d / "paced.sqlite") as journal:
             rows, lag = asyncio.run(paced(journal, events, args.rate, args.seconds, stalls=stalls))
             health = journal.health
@@ -361,6 +365,8 @@ def main() -> None:
         print(lag_line(f"unjournaled, {lag_seconds:,.0f} s (baseline)", bare_stalls.gaps))
         print(lag_line(f"journaled, {args.seconds:,.0f} s", stalls.gaps))
         print(f"\njournal after the paced run: {health.message}, shed ticks {health.shed_ticks:,}")
+        print(f"unjournaled: {next(r for r in bare_rows if 'events sent' in r).strip()}")
+        print(f"journaled: {next(r for r in rows if 'events sent' in r).strip()}")
         if args.paced_only:
             return
         print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")

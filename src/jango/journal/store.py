@@ -55,6 +55,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import gc
 import itertools
 import json
 import logging
@@ -864,7 +865,7 @@ class Journal:
         if not self.path.exists():  # a journal that could not even be created
             self.last_rebuild = RebuildStats(0, 0, 0)
             return Book(costs)
-        with _reader(self.path) as db, damage_reported(self.path):
+        with _reader(self.path) as db, damage_reported(self.path), _collector_paused():
             book, start = Book(costs), 0
             if use_checkpoints:
                 book, start = _latest_checkpoint(db, costs)
@@ -889,6 +890,20 @@ class Journal:
                 apply_journaled_all(book, events)
         self.last_rebuild = RebuildStats(start, read, bad)
         return book
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk read: a rebuild makes millions of
+    short-lived, acyclic objects (rows, ticks), and the collections they trigger cost about a
+    third of its time. Reference counting still frees them; the collector resumes after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _latest_checkpoint(db: sqlite3.Connection, costs: CostSchedule | None) -> tuple[Book, int]:

@@ -32,6 +32,7 @@ continues the same market with the same clock, accounts, open orders and counter
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import sqlite3
@@ -337,11 +338,9 @@ class Venue:
         """
         with self._lock:
             self._listener_seq += 1
-            token = self._listener_seq
-            if first:
-                self._burst_listeners = {token: callback, **self._burst_listeners}
-            else:
-                self._burst_listeners[token] = callback
+            # Listeners are called in token order, tick, notice and burst listeners alike.
+            token = -self._listener_seq if first else self._listener_seq
+            self._burst_listeners[token] = callback
         return lambda: self._remove_listener(token)
 
     def step(self, n_codes: int | None = None) -> list[Tick]:
@@ -743,21 +742,27 @@ class Venue:
         # Popping one at a time keeps the order right when a listener calls back into the venue
         # (the nested call saves and flushes what is left, then its own events).
         while self._outbox:
-            if self._burst_listeners and not self._tick_listeners and not self._notice_listeners:
+            bursts = sorted(self._burst_listeners.items())
+            if bursts and not self._tick_listeners and not self._notice_listeners:
                 burst = list(self._outbox)
                 self._outbox.clear()
-                for burst_listener in list(self._burst_listeners.values()):
+                for _, burst_listener in bursts:
                     burst_listener(burst)
                 continue
             event = self._outbox.popleft()
-            for burst_listener in list(self._burst_listeners.values()):
-                burst_listener([event])
+            # Every listener in the order it was added, each event alone.
+            calls: list[tuple[int, Callable[[], None]]]
             if isinstance(event, Tick):
-                for tick_listener in list(self._tick_listeners.values()):
-                    tick_listener(event)
+                calls = [
+                    (t, functools.partial(cb, event)) for t, cb in self._tick_listeners.items()
+                ]
             else:
-                for notice_listener in list(self._notice_listeners.values()):
-                    notice_listener(event)
+                calls = [
+                    (t, functools.partial(cb, event)) for t, cb in self._notice_listeners.items()
+                ]
+            calls += [(token, functools.partial(b, [event])) for token, b in bursts]
+            for _, call in sorted(calls, key=_first):
+                call()
 
     @staticmethod
     def _resume_clock(state: VenueState, clock: SimClock | None, path: Path) -> SimClock:
@@ -1059,6 +1064,10 @@ class Venue:
             credit=credit,
             loan_date=loan_date,
         )
+
+
+def _first(call: tuple[int, Callable[[], None]]) -> int:
+    return call[0]
 
 
 def _public(order: OrderEntry) -> VenueOrder:
