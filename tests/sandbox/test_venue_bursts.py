@@ -25,9 +25,7 @@ def test_a_step_is_one_burst_holding_exactly_the_ticks_step_returns() -> None:
     assert heard == steps
 
 
-def test_with_a_per_event_listener_everyone_hears_single_events_in_the_order_they_were_added() -> (
-    None
-):
+def test_with_a_per_event_listener_all_hear_single_events_in_the_order_added() -> None:
     v = venue()
     order: list[str] = []
     v.add_notice_listener(lambda n: order.append(f"early {n.kind}"))
