@@ -218,16 +218,12 @@ async def paced(
     rate: int,
     seconds: float,
     progress: bool = False,
-    stalls: Stalls | None = None,
 ) -> tuple[list[str], list[float]]:
     """Apply ``rate`` events/s (cycling ``events``) for ``seconds``.
 
-    Returns the rows of a memory table and how late each 1 ms sleep of the loop woke; the
-    gaps between loop iterations go into ``stalls`` if given.
+    Returns the rows of a memory table and how late each 1 ms sleep of the loop woke.
     """
     book = Book()
-    if stalls is not None:
-        stalls.start()
     lateness: list[float] = []
     body = [e for e in events if not isinstance(e, BalanceSnapshot)]
     book.apply(events[0])
@@ -261,8 +257,6 @@ async def paced(
         before = time.perf_counter()
         await asyncio.sleep(0.001)
         lateness.append(time.perf_counter() - before - 0.001)
-    if stalls is not None:
-        stalls.stop()
     if journal is not None:
         journal.flush()
     marks = sorted({0, 1, len(samples) // 4, len(samples) // 2, len(samples) - 1})
@@ -347,23 +341,15 @@ def main() -> None:
         if not args.paced_only:
             throughput(events, args.codes, args.session_ticks, d)
         lag_seconds = min(args.seconds, 20.0)
-        bare_stalls, stalls = Stalls(), Stalls()
-        bare_rows, bare_lag = asyncio.run(
-            paced(None, events, args.rate, lag_seconds, stalls=bare_stalls)
-        )
+        bare_rows, bare_lag = asyncio.run(paced(None, events, args.rate, lag_seconds))
         with Journal(d / "paced.sqlite") as journal:
-            rows, lag = asyncio.run(paced(journal, events, args.rate, args.seconds, stalls=stalls))
+            rows, lag = asyncio.run(paced(journal, events, args.rate, args.seconds))
             health = journal.health
         print(f"loop lag at a steady {args.rate:,} events/s (how late a 1 ms sleep woke):\n")
         print("| run | p99 | max |")
         print("|---|---:|---:|")
         print(lag_line(f"unjournaled, {lag_seconds:,.0f} s (baseline)", bare_lag))
         print(lag_line(f"journaled, {args.seconds:,.0f} s", lag))
-        print("\nloop stall at the same rate (gap between loop iterations):\n")
-        print("| run | p99 | max |")
-        print("|---|---:|---:|")
-        print(lag_line(f"unjournaled, {lag_seconds:,.0f} s (baseline)", bare_stalls.gaps))
-        print(lag_line(f"journaled, {args.seconds:,.0f} s", stalls.gaps))
         print(f"\njournal after the paced run: {health.message}, shed ticks {health.shed_ticks:,}")
         print(f"unjournaled: {next(r for r in bare_rows if 'events sent' in r).strip()}")
         print(f"journaled: {next(r for r in rows if 'events sent' in r).strip()}")
