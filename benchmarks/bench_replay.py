@@ -59,8 +59,16 @@ def replay_process(path: Path, src: str | None) -> tuple[float, float, str]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = src
-    code = "import sys; from jango.cli import main; sys.exit(main())"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # The child reports its own peak RSS (KiB) on its last stderr line.
+    code = (
+        "import resource, sys\n"
+        "from jango.cli import main\n"
+        "try:\n"
+        "    code = main()\n"
+        "finally:\n"
+        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", code, "replay", str(path), "--format", "json"],
@@ -72,8 +80,8 @@ def replay_process(path: Path, src: str | None) -> tuple[float, float, str]:
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"replay failed ({done.returncode}): {done.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024, done.stdout[-200:]
+    peak = int(done.stderr.strip().splitlines()[-1])
+    return elapsed, peak / 1024, done.stdout[-200:]
 
 
 def main() -> None:
