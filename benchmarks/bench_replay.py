@@ -58,14 +58,17 @@ def replay_process(path: Path, src: str | None) -> tuple[float, float, str]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = src
-    # The child reports its own peak RSS (KiB) on its last stderr line.
+    # The child reports its own peak RSS (VmHWM, KiB) on its last stderr line. Not getrusage:
+    # Linux carries the forking parent's peak across exec into the child's ru_maxrss.
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from jango.cli import main\n"
         "try:\n"
         "    code = main()\n"
         "finally:\n"
-        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "    with open('/proc/self/status') as status:\n"
+        "        hwm = [l.split()[1] for l in status if l.startswith('VmHWM:')][0]\n"
+        "    print(hwm, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     t0 = time.perf_counter()
