@@ -5,10 +5,11 @@ Run: ``.venv/bin/python benchmarks/bench_journal.py [--events N] [--seconds S]``
 
 1. **Throughput, journaled vs not, in one run.** Sim events (a demo trader trading while prices
    move), mixed as one notice per ~50 ticks, applied on an asyncio loop in frames of 20 (as a
-   WebSocket frame brings them): once to a bare Book, once to a Book while ``record_event``
-   journals each event at the default durability ("window": notices fsync'd within 20 ms, ticks
-   batched). Then the engine path: pre-made ticks through the sim adapter's thread bridge into a
-   ``Session``, with and without the journal as its recorder.
+   WebSocket frame brings them), each frame's ticks as bursts split by its notices (what the
+   engine's pump does): once to a bare Book, once to a Book while ``record_ticks`` and
+   ``record_event`` journal them at the default durability ("window": notices fsync'd within
+   20 ms, ticks batched). Then the engine path: pre-made venue steps through the sim adapter's
+   thread bridge into a ``Session``, with and without the journal as its recorder.
 2. **Loop stall**: a callback re-scheduled with ``call_soon`` runs once per loop iteration; the
    gap between two runs is the longest anything (a frame's work, or waiting for the GIL the
    writer thread holds) kept the loop from going round. p99 and max of those gaps.
@@ -97,20 +98,55 @@ class Stalls:
         return gaps[int(len(gaps) * 0.99)] * 1000, gaps[-1] * 1000
 
 
+Item = list[Tick] | Event
+
+
+def frames(events: list[Event], size: int = FRAME) -> list[list[Item]]:
+    """Frames of ``size`` events as the engine gets them: in each, the runs of ticks as bursts
+    (lists), every notice or snapshot on its own, in order."""
+    out: list[list[Item]] = []
+    for i in range(0, len(events), size):
+        frame: list[Item] = []
+        run: list[Tick] = []
+        for event in events[i : i + size]:
+            if type(event) is Tick:
+                run.append(event)
+                continue
+            if run:
+                frame.append(run)
+                run = []
+            frame.append(event)
+        if run:
+            frame.append(run)
+        out.append(frame)
+    return out
+
+
+def handle(book: Book, journal: Journal | None, frame: list[Item]) -> None:
+    """What the engine's pump does with a frame's items: journal each, then apply it."""
+    for item in frame:
+        if isinstance(item, list):
+            if journal is not None:
+                journal.record_ticks(item, raws=(), source="sim", at=AT)
+            book.apply_ticks(item)
+            continue
+        if journal is not None:
+            journal.record_event(item, raw="", source="sim", at=AT)
+        book.apply(item)
+
+
 async def apply_all(
     events: list[Event], journal: Journal | None
 ) -> tuple[float, float, float, float]:
     """Events/s, p99 and max loop stall (ms), and CPU µs per event (all threads)."""
     book = Book()
+    items = frames(events)
     stalls = Stalls()
     stalls.start()
     cpu = time.process_time()
     start = time.perf_counter()
-    for i in range(0, len(events), FRAME):
-        for event in events[i : i + FRAME]:
-            if journal is not None:
-                journal.record_event(event, raw="", source="sim", at=AT)
-            book.apply(event)
+    for frame in items:
+        handle(book, journal, frame)
         await asyncio.sleep(0)
     p99, worst = stalls.stop()  # before flush, which waits for the writer on purpose
     if journal is not None:
@@ -136,17 +172,19 @@ def build_session_broker(codes: int) -> tuple[Venue, SimBroker]:
 async def session_rate(codes: int, count: int, journal: Journal | None) -> float:
     """Ticks/s through the sim adapter's bridge into a Session."""
     venue, broker = build_session_broker(codes)
-    ticks: list[Tick] = []
-    remove = venue.add_tick_listener(ticks.append)
-    while len(ticks) < count:
-        venue.step()
-    remove()
+    steps: list[list[Tick | OrderNotice]] = []
+    made = 0
+    while made < count:
+        step: list[Tick | OrderNotice] = list(venue.step())
+        steps.append(step)
+        made += len(step)
+    count = made
     async with Session(broker, recorder=journal) as s:
         start_ticks = s.stats.ticks
 
         def push() -> None:
-            for t in ticks[:count]:
-                broker._on_tick(t)
+            for step in steps:
+                broker._on_burst(step)
 
         t0 = time.perf_counter()
         thread = threading.Thread(target=push)
@@ -190,18 +228,19 @@ async def paced(
     body = [e for e in events if not isinstance(e, BalanceSnapshot)]
     book.apply(events[0])
     start = time.perf_counter()
+    cpu = time.process_time()
     sent = 0
     samples: list[tuple[float, float, int, int]] = []
     next_sample = 0.0
-    step = max(1, len(body))
+    items = frames(body)
+    sizes = [sum(len(i) if isinstance(i, list) else 1 for i in frame) for frame in items]
+    at = 0
     while (now := time.perf_counter() - start) < seconds:
         due = int(now * rate)
         while sent < due:
-            event = body[sent % step]
-            if journal is not None:
-                journal.record_event(event, raw="", source="sim", at=AT)
-            book.apply(event)
-            sent += 1
+            handle(book, journal, items[at])
+            sent += sizes[at]
+            at = (at + 1) % len(items)
         if now >= next_sample:
             backlog = shed = 0
             if journal is not None:
@@ -226,11 +265,44 @@ async def paced(
         f"{samples[i][3]:,} |"
         for i in marks
     ]
-    rows.append(f"\nevents sent: {sent:,}")
+    cpu_us = (time.process_time() - cpu) / max(1, sent) * 1e6
+    rows.append(f"\nevents sent: {sent:,}; CPU (all threads) {cpu_us:.2f} µs per event")
     rss = [s[1] for s in samples[len(samples) // 4 :]]
     if len(rss) > 1:
         rows.append(f"RSS after the first quarter: min {min(rss):.1f}, max {max(rss):.1f} MiB")
     return rows, lateness
+
+
+def throughput(events: list[Event], codes: int, session_ticks: int, d: Path) -> None:
+    bare, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
+    with Journal(d / "window.sqlite") as journal:
+        jr, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
+        health = journal.health
+    print(
+        "| loop applying events in frames of 20 | events/s | vs unjournaled | "
+        "CPU µs/event | events/CPU-s | stall p99 | stall max |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | {bare_cpu:.1f} | "
+        f"{1e6 / bare_cpu:,.0f} | {bare_p99:.2f} ms | {bare_max:.2f} ms |"
+    )
+    print(
+        f"| journaled, default durability | {jr:,.0f} | {jr / bare:.2f}× | {j_cpu:.1f} | "
+        f"{1e6 / j_cpu:,.0f} | {j_p99:.2f} ms | {j_max:.2f} ms |"
+    )
+    print(
+        f"\njournal health after the run: {health.message} (shed ticks "
+        f"{health.shed_ticks:,}, lost {health.lost})\n"
+    )
+
+    s_bare = asyncio.run(session_rate(codes, session_ticks, None))
+    with Journal(d / "session.sqlite") as journal:
+        s_j = asyncio.run(session_rate(codes, session_ticks, journal))
+    print("| sim adapter bridge → Session → Book | ticks/s | vs unjournaled |")
+    print("|---|---:|---:|")
+    print(f"| unjournaled (baseline) | {s_bare:,.0f} | 1.00× |")
+    print(f"| journaled, default durability | {s_j:,.0f} | {s_j / s_bare:.2f}× |\n")
 
 
 def main() -> None:
@@ -242,6 +314,7 @@ def main() -> None:
     parser.add_argument(
         "--memory-only", action="store_true", help="only the steady-rate memory run"
     )
+    parser.add_argument("--paced-only", action="store_true", help="stop after the steady run")
     parser.add_argument(
         "--seconds", type=float, default=3600.0 if os.environ.get("JANGO_LONG") == "1" else 20.0
     )
@@ -265,45 +338,23 @@ def main() -> None:
             print("\n".join(rows))
             print(lag_line("journaled loop lag", lag))
             return
-        bare, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
-        with Journal(d / "window.sqlite") as journal:
-            jr, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
-            health = journal.health
-        print(
-            "| loop applying events in frames of 20 | events/s | vs unjournaled | "
-            "CPU µs/event | events/CPU-s | stall p99 | stall max |"
-        )
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        print(
-            f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | {bare_cpu:.1f} | "
-            f"{1e6 / bare_cpu:,.0f} | {bare_p99:.2f} ms | {bare_max:.2f} ms |"
-        )
-        print(
-            f"| journaled, default durability | {jr:,.0f} | {jr / bare:.2f}× | {j_cpu:.1f} | "
-            f"{1e6 / j_cpu:,.0f} | {j_p99:.2f} ms | {j_max:.2f} ms |"
-        )
-        print(
-            f"\njournal health after the run: {health.message} (shed ticks "
-            f"{health.shed_ticks:,}, lost {health.lost})\n"
-        )
-
-        s_bare = asyncio.run(session_rate(args.codes, args.session_ticks, None))
-        with Journal(d / "session.sqlite") as journal:
-            s_j = asyncio.run(session_rate(args.codes, args.session_ticks, journal))
-        print("| sim adapter bridge → Session → Book | ticks/s | vs unjournaled |")
-        print("|---|---:|---:|")
-        print(f"| unjournaled (baseline) | {s_bare:,.0f} | 1.00× |")
-        print(f"| journaled, default durability | {s_j:,.0f} | {s_j / s_bare:.2f}× |\n")
-
+        if not args.paced_only:
+            throughput(events, args.codes, args.session_ticks, d)
         lag_seconds = min(args.seconds, 20.0)
-        _, bare_lag = asyncio.run(paced(None, events, args.rate, lag_seconds))
+        bare_rows, bare_lag = asyncio.run(paced(None, events, args.rate, lag_seconds))
         with Journal(d / "paced.sqlite") as journal:
             rows, lag = asyncio.run(paced(journal, events, args.rate, args.seconds))
+            health = journal.health
         print(f"loop lag at a steady {args.rate:,} events/s (how late a 1 ms sleep woke):\n")
         print("| run | p99 | max |")
         print("|---|---:|---:|")
         print(lag_line(f"unjournaled, {lag_seconds:,.0f} s (baseline)", bare_lag))
         print(lag_line(f"journaled, {args.seconds:,.0f} s", lag))
+        print(f"\njournal after the paced run: {health.message}, shed ticks {health.shed_ticks:,}")
+        print(f"unjournaled: {next(r for r in bare_rows if 'events sent' in r).strip()}")
+        print(f"journaled: {next(r for r in rows if 'events sent' in r).strip()}")
+        if args.paced_only:
+            return
         print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")
         print("| time | RSS | journal backlog | shed ticks |")
         print("|---:|---:|---:|---:|")

@@ -22,9 +22,10 @@ import asyncio
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from jango.brokers.kis import KisBroker
+from jango.brokers.kis import KisBroker, wire
 from jango.brokers.kis.config import KisConfig
 from jango.brokers.kis.wire import DataFrame, parse_frame, parse_ticks
 from jango.domain.book import Book
@@ -49,6 +50,46 @@ def venue_with_holdings(seed: int = 1) -> Venue:
         holdings=[BalanceRow(ACC, s.code, 10, 10, 10 * s.base_price) for s in specs],
     )
     return venue
+
+
+def parser_cost(count: int) -> tuple[float, float, float]:
+    """µs per record: the bare split (the floor), ``parse_ticks``, and every record through the
+    strict checks alone (what the parser did before it had a fast path), best of three."""
+    venue = venue_with_holdings()
+    ticks: list[Tick] = []
+    while len(ticks) < count:
+        ticks.extend(venue.step())
+    payloads = [
+        "^".join(frames.tick_record(t, t.price - t.diff) for t in ticks[i : i + BATCH])
+        for i in range(0, count - BATCH + 1, BATCH)
+    ]
+    records = len(payloads) * BATCH
+    today = ticks[0].time.date()
+
+    def split() -> None:
+        for payload in payloads:
+            payload.split("^")
+
+    def fast() -> None:
+        for payload in payloads:
+            parse_ticks(payload, BATCH, today=today)
+
+    def strict() -> None:
+        for payload in payloads:
+            fields = payload.split("^")
+            width = len(fields) // BATCH
+            for i in range(BATCH):
+                wire._checked_tick(fields[i * width : (i + 1) * width], today)
+
+    def best(fn: Callable[[], None]) -> float:
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t0)
+        return min(runs) / records * 1e6
+
+    return best(split), best(fast), best(strict)
 
 
 def parser_phase(count: int) -> tuple[float, float]:
@@ -77,8 +118,7 @@ def parser_phase(count: int) -> tuple[float, float]:
     for text in texts:
         frame = parse_frame(text)
         assert isinstance(frame, DataFrame)
-        for tick in parse_ticks(frame.payload, frame.count, today=today):
-            book.apply_tick(tick)
+        book.apply_ticks(parse_ticks(frame.payload, frame.count, today=today))
     wire_rate = count / (time.perf_counter() - t0)
     return bare_rate, wire_rate
 
@@ -119,13 +159,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     print(f"machine: {platform.machine()} python {platform.python_version()}")
-    bare, wire = parser_phase(args.ticks)
+    floor, fast, strict = parser_cost(min(args.ticks, 100_000))
+    print("\n| H0STCNT0 parser, 20 records a frame | µs per record | vs bare split |")
+    print("|---|---:|---:|")
+    print(f"| bare `payload.split('^')` (floor) | {floor:.2f} | 1.00× |")
+    print(f"| `parse_ticks` | {fast:.2f} | {fast / floor:.2f}× |")
+    print(
+        f"| every record through the strict checks (the old parser) | {strict:.2f} | "
+        f"{strict / floor:.2f}× |"
+    )
+    bare, through = parser_phase(args.ticks)
     print()
     print(f"| path ({args.ticks:,} ticks, {BATCH} records a frame) | ticks/s | vs bare Book |")
     print("|---|---:|---:|")
     print(f"| bare Book.apply_tick (baseline) | {bare:,.0f} | 1.00x |")
     print(
-        f"| H0STCNT0 frame → parse_frame → parse_ticks → Book | {wire:,.0f} | {wire / bare:.3f}x |"
+        f"| H0STCNT0 frame → parse_frame → parse_ticks → Book.apply_ticks | {through:,.0f} | "
+        f"{through / bare:.3f}x |"
     )
     lat, subscribed = asyncio.run(socket_phase(args.rate, args.seconds))
     if lat:

@@ -9,7 +9,7 @@ import threading
 import time
 
 from jango.domain.book import Changes
-from jango.domain.model import Tick
+from jango.domain.model import OrderNotice, Tick
 from jango.engine import Session
 from jango.sandbox.venue import Venue
 
@@ -21,8 +21,13 @@ async def tick_to_book_latencies(
     created: dict[tuple[str, int], float] = {}
     latencies: list[float] = []
 
-    def on_tick(tick: Tick) -> None:
-        created[(tick.code, tick.volume)] = time.perf_counter()
+    def on_burst(events: list[Tick | OrderNotice]) -> None:
+        # A burst listener, like the sim adapter's: a per-tick listener would make the venue
+        # hand every listener single events.
+        at = time.perf_counter()
+        for event in events:
+            if isinstance(event, Tick):
+                created[(event.code, event.volume)] = at
 
     def on_change(ch: Changes) -> None:
         now = time.perf_counter()
@@ -45,7 +50,7 @@ async def tick_to_book_latencies(
             if delay > 0:
                 time.sleep(delay)
 
-    remove_tick = venue.add_tick_listener(on_tick)
+    remove_tick = venue.add_burst_listener(on_burst, first=True)
     remove_change = session.on_change(on_change)
     thread = threading.Thread(target=drive)
     thread.start()

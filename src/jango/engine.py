@@ -12,10 +12,10 @@ import contextlib
 import logging
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from jango.brokers.port import (
     Broker,
@@ -28,6 +28,7 @@ from jango.brokers.port import (
     PushItem,
     Received,
     StartupError,
+    TickBurst,
     Undecodable,
 )
 from jango.domain.book import Book, Changes
@@ -45,6 +46,7 @@ from jango.domain.model import (
     Tick,
     mask_account,
 )
+from jango.recorded import dump_line
 from jango.supervisor import (
     Backoff,
     Problem,
@@ -79,6 +81,15 @@ class Recorder(Protocol):
     def record_error(self, *, raw: str, error: str, source: str, at: datetime) -> None: ...
 
     def record_discrepancies(self, found: Iterable[Discrepancy]) -> None: ...
+
+
+@runtime_checkable
+class BurstRecorder(Protocol):
+    """A recorder that takes a burst of ticks in one call (the journal does)."""
+
+    def record_ticks(
+        self, ticks: Sequence[Tick], *, raws: Sequence[str], source: str, at: datetime
+    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -650,7 +661,9 @@ class Session:
             self.stats.discarded += 1
 
     async def _handle(self, item: PushItem) -> None:
-        if isinstance(item, Received):
+        if isinstance(item, TickBurst):
+            self._apply_burst(item)
+        elif isinstance(item, Received):
             await self._apply_received(item)
         elif isinstance(item, Undecodable):
             self.stats.errors += 1
@@ -662,6 +675,20 @@ class Session:
                 )
         else:
             await self._connection(item)
+
+    def _apply_burst(self, burst: TickBurst) -> None:
+        """Journal and apply a burst of ticks at once; one change set for all of them."""
+        ticks = burst.ticks
+        recorder = self.recorder
+        if recorder is not None:
+            if isinstance(recorder, BurstRecorder):
+                recorder.record_ticks(ticks, raws=burst.raws, source=burst.source, at=burst.at)
+            else:
+                raws = burst.raws or tuple(dump_line(tick) for tick in ticks)
+                for tick, raw in zip(ticks, raws, strict=True):
+                    recorder.record_event(tick, raw=raw, source=burst.source, at=burst.at)
+        self.stats.ticks += len(ticks)
+        self._publish(self.book.apply_ticks(ticks))
 
     async def _apply_received(self, item: Received) -> None:
         event = item.event

@@ -47,6 +47,7 @@ from jango.brokers.port import (
     PushItem,
     Received,
     StartupError,
+    TickBurst,
     Undecodable,
 )
 from jango.domain.model import (
@@ -378,7 +379,8 @@ class FanIn:
             if isinstance(event, OrderNotice):
                 event = self._notice_in(label, event)
             return replace(item, event=event, source=f"{label}{SEPARATOR}{item.source}")
-        if isinstance(item, Undecodable):
+        if isinstance(item, TickBurst | Undecodable):
+            # Ticks name codes, not accounts: only where they came from is labelled.
             return replace(item, source=f"{label}{SEPARATOR}{item.source}")
         return self._status_in(label, item.connected, item.detail, item.reconnected)
 

@@ -22,10 +22,12 @@ from jango.brokers.port import (
     PushItem,
     Received,
     StartupError,
+    TickBurst,
 )
 from jango.brokers.ratelimit import RateLimiter
 from jango.brokers.sim.broker import SimBroker
 from jango.brokers.sim.demo import DemoTrader
+from jango.domain.krx import tick_size
 from jango.domain.model import (
     BalanceSnapshot,
     Code,
@@ -74,7 +76,13 @@ async def collect(stream: AsyncIterator[PushItem]) -> list[PushItem]:
 
 
 def events_of(items: list[PushItem], kind: type[T]) -> list[T]:
-    return [i.event for i in items if isinstance(i, Received) and isinstance(i.event, kind)]
+    found: list[object] = []
+    for item in items:
+        if isinstance(item, TickBurst):
+            found.extend(item.ticks)
+        elif isinstance(item, Received):
+            found.append(item.event)
+    return [e for e in found if isinstance(e, kind)]
 
 
 def test_the_sim_broker_implements_the_broker_port() -> None:
@@ -168,17 +176,16 @@ def test_the_broker_steps_the_venue_itself_while_connected() -> None:
 
         async def first_ticks() -> None:
             async for item in broker.events():
-                if isinstance(item, Received) and isinstance(item.event, Tick):
-                    ticks.append(item.event)
-                    if len(ticks) == 5:
-                        return
+                ticks.extend(events_of([item], Tick))
+                if len(ticks) >= 5:
+                    return
 
         await asyncio.wait_for(first_ticks(), timeout=60)
         await broker.close()
         return ticks
 
     ticks = run(scenario())
-    assert [t.code for t in ticks] == [SAMSUNG] * 5
+    assert {t.code for t in ticks} == {SAMSUNG} and len(ticks) >= 5
 
 
 def test_a_quote_batch_above_the_limit_is_refused_without_a_request() -> None:
@@ -398,3 +405,37 @@ def test_an_unreadable_state_file_stops_the_broker_with_one_clear_line(tmp_path:
     assert path.read_text() == "not a market"
     with pytest.raises(ValueError, match="not both"):
         SimBroker(Venue(seed=1), state_path=path)
+
+
+def test_a_venue_step_arrives_as_one_burst_and_its_fills_follow_it_in_order() -> None:
+    async def scenario() -> tuple[list[list[Tick]], list[PushItem]]:
+        broker = manual_broker()
+        await broker.connect()
+        stream = broker.events()
+        for instrument in broker.venue.instruments():
+            await broker.subscribe(instrument.code)
+        # A resting buy one tick below the price: some later step's tick fills it.
+        price = broker.venue.quote(SAMSUNG).price
+        bid = price - tick_size(price)
+        await broker.place(OrderRequest(DEMO, Side.BUY, SAMSUNG, 1, bid))
+        steps = [await asyncio.to_thread(broker.venue.step) for _ in range(300)]
+        await broker.close()
+        return steps, await collect(stream)
+
+    steps, items = run(scenario())
+    bursts = [i for i in items if isinstance(i, TickBurst)]
+    # One burst per step, each holding exactly that step's ticks in the venue's order.
+    assert [list(b.ticks) for b in bursts] == [s for s in steps if s]
+    assert all(b.raws == () and b.source == "sim" for b in bursts)
+    order = [
+        i if isinstance(i, TickBurst) else i.event
+        for i in items
+        if isinstance(i, TickBurst | Received)
+    ]
+    fill = next(e for e in order if isinstance(e, OrderNotice) and e.kind is NoticeKind.FILLED)
+    at = order.index(fill)
+    before = order[at - 1]
+    # The fill comes right after the burst of the step whose Samsung print crossed the bid.
+    assert isinstance(before, TickBurst)
+    assert any(t.code == SAMSUNG and not t.expected and t.price <= fill.price for t in before.ticks)
+    assert all(isinstance(e, TickBurst) for e in order[1:at])  # only the accept before them

@@ -11,7 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from jango.brokers.port import ConnectionStatus, OrderAck, OrderRequest, PushItem, Received
+from jango.brokers.port import (
+    ConnectionStatus,
+    OrderAck,
+    OrderRequest,
+    PushItem,
+    Received,
+    TickBurst,
+)
 from jango.brokers.sim.broker import SimBroker
 from jango.domain.model import BalanceSnapshot, Code, Quote
 
@@ -35,7 +42,7 @@ class FlakyLink:
 
     async def _forward(self) -> None:
         async for item in self.inner.events():
-            if self.down and isinstance(item, Received):
+            if self.down and isinstance(item, Received | TickBurst):
                 if not self.lose:
                     self.held.append(item)
                 continue

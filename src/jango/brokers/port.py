@@ -105,6 +105,22 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
+class TickBurst:
+    """Ticks that arrived together (one frame, one venue step) with nothing between them.
+
+    The engine applies a burst in one call and journals it as one batch; a notice that arrived
+    in the middle splits it into two bursts around the notice. ``raws[i]`` is tick ``i``'s wire
+    payload; empty ``raws`` means the ticks are their own payload (the sim's), so nothing is
+    encoded until the journal writes them.
+    """
+
+    ticks: tuple[Tick, ...]
+    raws: tuple[str, ...]
+    source: str
+    at: datetime  # when it arrived
+
+
+@dataclass(frozen=True, slots=True)
 class Undecodable:
     """A pushed frame the adapter could not decode; kept whole with the error."""
 
@@ -124,7 +140,7 @@ class ConnectionStatus:
     reconnected: bool = False
 
 
-PushItem = Received | Undecodable | ConnectionStatus
+PushItem = Received | TickBurst | Undecodable | ConnectionStatus
 
 
 @runtime_checkable

@@ -19,9 +19,10 @@ time-based fence had judged already held by a snapshot; :func:`absorb` repeats t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 from jango.domain.book import NOTHING, Book, Changes, OrderStatus
-from jango.domain.model import Event, NoticeKind, OrderNotice
+from jango.domain.model import Event, NoticeKind, OrderNotice, Tick
 
 
 def apply_journaled(book: Book, seq: int, event: Event, *, reflected: bool = False) -> Changes:
@@ -37,6 +38,30 @@ def apply_journaled(book: Book, seq: int, event: Event, *, reflected: bool = Fal
     if seq:
         book.last_seq = seq
     return changes
+
+
+def apply_journaled_all(book: Book, events: Iterable[tuple[int, Event, bool]]) -> None:
+    """Apply ``(seq, event, reflected)`` in order as :func:`apply_journaled` on each would,
+    with each run of consecutive ticks in one :meth:`Book.apply_ticks` call (the batch path)."""
+    run: list[Tick] = []
+    last = 0
+    for seq, event, reflected in events:
+        if seq and seq <= book.last_seq:
+            continue
+        if type(event) is Tick:
+            run.append(event)
+            last = seq
+            continue
+        if run:
+            book.apply_ticks(run)
+            run = []
+            if last:
+                book.last_seq = last
+        apply_journaled(book, seq, event, reflected=reflected)
+    if run:
+        book.apply_ticks(run)
+        if last:
+            book.last_seq = last
 
 
 def absorb(book: Book, n: OrderNotice) -> None:

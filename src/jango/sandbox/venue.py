@@ -32,6 +32,7 @@ continues the same market with the same clock, accounts, open orders and counter
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import sqlite3
@@ -83,6 +84,8 @@ from jango.sandbox.venue_state import (
 
 TickListener = Callable[[Tick], None]
 NoticeListener = Callable[[OrderNotice], None]
+# Hears the events of one operation (a step's ticks and the notices its fills made) in one call.
+BurstListener = Callable[[list[Tick | OrderNotice]], None]
 
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.BEST, OrderType.PRIORITY})
 _BUY_CREDITS = frozenset(
@@ -210,6 +213,7 @@ class Venue:
         self._fill_seq = 0
         self._tick_listeners: dict[int, TickListener] = {}
         self._notice_listeners: dict[int, NoticeListener] = {}
+        self._burst_listeners: dict[int, BurstListener] = {}
         self._listener_seq = 0
         self._outbox: deque[Tick | OrderNotice] = deque()
         self._store: StateFile | None = None
@@ -326,6 +330,22 @@ class Venue:
             self._listener_seq += 1
             token = self._listener_seq
             self._notice_listeners[token] = callback
+        return lambda: self._remove_listener(token)
+
+    def add_burst_listener(
+        self, callback: BurstListener, *, first: bool = False
+    ) -> Callable[[], None]:
+        """Call ``callback`` once per operation with every tick and notice it produced, in
+        order (a feed's burst); returns a remover. Costs one call per step, not one per tick,
+        while no per-event listener is attached; with one, bursts are single events so that
+        every listener hears the same order. ``first`` puts it before the burst listeners
+        added earlier (a benchmark stamping when a burst was made, before an adapter has it).
+        """
+        with self._lock:
+            self._listener_seq += 1
+            # Listeners are called in token order, tick, notice and burst listeners alike.
+            token = -self._listener_seq if first else self._listener_seq
+            self._burst_listeners[token] = callback
         return lambda: self._remove_listener(token)
 
     def step(self, n_codes: int | None = None) -> list[Tick]:
@@ -727,13 +747,27 @@ class Venue:
         # Popping one at a time keeps the order right when a listener calls back into the venue
         # (the nested call saves and flushes what is left, then its own events).
         while self._outbox:
+            bursts = sorted(self._burst_listeners.items())
+            if bursts and not self._tick_listeners and not self._notice_listeners:
+                burst = list(self._outbox)
+                self._outbox.clear()
+                for _, burst_listener in bursts:
+                    burst_listener(burst)
+                continue
             event = self._outbox.popleft()
+            # Every listener in the order it was added, each event alone.
+            calls: list[tuple[int, Callable[[], None]]]
             if isinstance(event, Tick):
-                for tick_listener in list(self._tick_listeners.values()):
-                    tick_listener(event)
+                calls = [
+                    (t, functools.partial(cb, event)) for t, cb in self._tick_listeners.items()
+                ]
             else:
-                for notice_listener in list(self._notice_listeners.values()):
-                    notice_listener(event)
+                calls = [
+                    (t, functools.partial(cb, event)) for t, cb in self._notice_listeners.items()
+                ]
+            calls += [(token, functools.partial(b, [event])) for token, b in bursts]
+            for _, call in sorted(calls, key=_first):
+                call()
 
     @staticmethod
     def _resume_clock(state: VenueState, clock: SimClock | None, path: Path) -> SimClock:
@@ -754,6 +788,7 @@ class Venue:
         with self._lock:
             self._tick_listeners.pop(token, None)
             self._notice_listeners.pop(token, None)
+            self._burst_listeners.pop(token, None)
 
     def _state(self, code: str) -> PriceEntry:
         try:
@@ -1048,6 +1083,10 @@ class Venue:
             credit=credit,
             loan_date=loan_date,
         )
+
+
+def _first(call: tuple[int, Callable[[], None]]) -> int:
+    return call[0]
 
 
 def _public(order: OrderEntry) -> VenueOrder:

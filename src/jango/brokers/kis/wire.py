@@ -39,6 +39,7 @@ from jango.domain.model import (
     Tick,
     parse_code,
 )
+from jango.domain.ticks import new_tick
 
 TICK_TR = "H0STCNT0"
 NOTICE_TR_REAL = "H0STCNI0"
@@ -189,6 +190,12 @@ def decrypt(payload: str, key: str, iv: str) -> str:
 
 
 def _records(payload: str, count: int, minimum: int, what: str) -> list[list[str]]:
+    fields, width = _fields(payload, count, minimum, what)
+    return [fields[i * width : (i + 1) * width] for i in range(count)]
+
+
+def _fields(payload: str, count: int, minimum: int, what: str) -> tuple[list[str], int]:
+    """Every field of the payload, split once, and the width of one of its records."""
     if not 1 <= count <= MAX_RECORDS:
         raise WireError(f"{what}: record count {count} is not from 1 to {MAX_RECORDS}")
     if len(payload) > MAX_FRAME_CHARS or payload.count("^") >= MAX_FIELDS:
@@ -199,30 +206,94 @@ def _records(payload: str, count: int, minimum: int, what: str) -> list[list[str
     width = len(fields) // count
     if width < minimum:
         raise WireError(f"{what}: records of {width} fields, expected at least {minimum}")
-    return [fields[i * width : (i + 1) * width] for i in range(count)]
+    return fields, width
 
 
 def parse_ticks(payload: str, count: int, *, today: date) -> list[Tick]:
-    """Decode an ``H0STCNT0`` payload of ``count`` records (46 fields each, or more)."""
+    """Decode an ``H0STCNT0`` payload of ``count`` records (46 fields each, or more).
+
+    The payload is split once; of each record only what the book uses is converted (code,
+    time, price, change, volume, session), the other fields stay text and are not read. Plain
+    fields take a fast path (a code and a time seen before, unsigned digits); anything else
+    goes through the strict checks, so both paths accept and refuse the same records.
+    """
+    fields, width = _fields(payload, count, TICK_FIELDS, TICK_TR)
+    codes = _SEEN_CODES
+    times = _SEEN_TIMES.get(today) or {}
     ticks = []
-    for record in _records(payload, count, TICK_FIELDS, TICK_TR):
-        code = _code(record[0])
-        price = _int(record[2], "STCK_PRPR")
+    for base in range(0, count * width, width):
+        code = codes.get(fields[base])
+        when = times.get(fields[base + 33] + "^" + fields[base + 1])
+        price_text = fields[base + 2]
+        diff_text = fields[base + 4]
+        volume_text = fields[base + 13]
+        negative = diff_text[:1] == "-"
+        diff_digits = diff_text[1:] if negative else diff_text
+        # One check for all three numbers: ASCII digits only, each 1 to MAX_DIGITS long.
+        numbers = price_text + diff_digits + volume_text
+        if (
+            code is None
+            or when is None
+            or not (numbers.isascii() and numbers.isdigit())
+            or not 0 < len(price_text) <= MAX_DIGITS
+            or not 0 < len(diff_digits) <= MAX_DIGITS
+            or not 0 < len(volume_text) <= MAX_DIGITS
+        ):
+            ticks.append(_checked_tick(fields[base : base + width], today))
+            continue
+        price = int(price_text)
         if price <= 0:
-            raise WireError(f"{TICK_TR} {code}: price {price} is not positive")
-        business_day = _date(record[33], "BSOP_DATE") if record[33].strip() else today
+            ticks.append(_checked_tick(fields[base : base + width], today))
+            continue
+        diff = int(diff_digits)
+        session = fields[base + 43]
         ticks.append(
-            Tick(
-                code=code,
-                price=price,
-                diff=_int(record[4], "PRDY_VRSS"),
-                volume=_int(record[13], "ACML_VOL"),
-                time=datetime.combine(business_day, _hhmmss(record[1], "STCK_CNTG_HOUR"), KST),
-                # HOUR_CLS_CODE "0" is continuous trading; A–D are auction (expected) phases.
-                expected=record[43].strip() not in ("", "0"),
+            new_tick(
+                code,
+                price,
+                -diff if negative else diff,
+                int(volume_text),
+                when,
+                session != "0" and session.strip() not in ("", "0"),
             )
         )
     return ticks
+
+
+# Codes, and times by today and "BSOP_DATE^STCK_CNTG_HOUR", that passed the strict checks once; most
+# records repeat both. Bounded, so a stream of distinct garbage cannot grow them.
+_SEEN_CODES: dict[str, Code] = {}
+_SEEN_TIMES: dict[date, dict[str, datetime]] = {}
+_SEEN_MAX = 4096
+
+
+def _checked_tick(record: Sequence[str], today: date) -> Tick:
+    """One tick record through every check, remembering its code and time for the fast path."""
+    code = _code(record[0])
+    price = _int(record[2], "STCK_PRPR")
+    if price <= 0:
+        raise WireError(f"{TICK_TR} {code}: price {price} is not positive")
+    business_day = _date(record[33], "BSOP_DATE") if record[33].strip() else today
+    diff = _int(record[4], "PRDY_VRSS")
+    volume = _int(record[13], "ACML_VOL")
+    when = datetime.combine(business_day, _hhmmss(record[1], "STCK_CNTG_HOUR"), KST)
+    if len(_SEEN_CODES) >= _SEEN_MAX:
+        _SEEN_CODES.clear()
+    times = _SEEN_TIMES.get(today)
+    if times is None or len(times) >= _SEEN_MAX:
+        _SEEN_TIMES.clear()  # a new day: the old day's times are not asked for again
+        times = _SEEN_TIMES[today] = {}
+    _SEEN_CODES[record[0]] = code
+    times[record[33] + "^" + record[1]] = when
+    return Tick(
+        code=code,
+        price=price,
+        diff=diff,
+        volume=volume,
+        time=when,
+        # HOUR_CLS_CODE "0" is continuous trading; A–D are auction (expected) phases.
+        expected=record[43].strip() not in ("", "0"),
+    )
 
 
 _NOTICE_CREDIT = {

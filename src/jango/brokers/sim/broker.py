@@ -1,8 +1,11 @@
 """The ``sim`` broker: the :class:`~jango.brokers.port.Broker` protocol over an in-process venue.
 
 The venue calls its listeners on whatever thread caused the event (the stepping thread, or the
-caller of ``place``); :class:`SimBroker` bridges them onto its asyncio loop with
-``call_soon_threadsafe`` into one queue, which :meth:`SimBroker.events` drains in order. It
+caller of ``place``), once per operation with everything it produced. :class:`SimBroker` hands
+each such burst to its asyncio loop with one ``call_soon_threadsafe`` (one wake-up per venue
+step, as a real feed's frame), as :class:`~jango.brokers.port.TickBurst` items split by the
+notices between them, into one queue which :meth:`SimBroker.events` drains in order. Ticks are
+their own wire payload: nothing is encoded for them until the journal writes them. It
 keeps the same limits a real broker imposes (subscription capacity, quote batch size, request
 rates) so the engine is exercised against them offline.
 
@@ -34,6 +37,7 @@ from jango.brokers.port import (
     PushItem,
     Received,
     StartupError,
+    TickBurst,
 )
 from jango.brokers.ratelimit import RateLimiter
 from jango.brokers.sim.demo import DemoTrader
@@ -141,10 +145,7 @@ class SimBroker:
         self._queue = asyncio.Queue()
         if not self.venue.accounts():
             self.venue.open_demo_account()
-        self._removers = [
-            self.venue.add_tick_listener(self._on_tick),
-            self.venue.add_notice_listener(self._on_notice),
-        ]
+        self._removers = [self.venue.add_burst_listener(self._on_burst)]
         self._queue.put_nowait(ConnectionStatus(True, "sim venue attached", self.venue.now()))
         if self._tick_interval > 0:
             trader = None
@@ -212,19 +213,28 @@ class SimBroker:
             raise Disconnected("sim broker is not connected; call connect() first")
         return _drain(queue)
 
-    def _on_tick(self, tick: Tick) -> None:
-        if tick.code in self._subscribed:
-            self._post(tick)
-
-    def _on_notice(self, notice: OrderNotice) -> None:
-        self._post(notice)
-
-    def _post(self, event: Tick | OrderNotice) -> None:
+    def _on_burst(self, events: list[Tick | OrderNotice]) -> None:
         loop, queue = self._loop, self._queue
         if loop is None or queue is None:
             return
-        item = Received(event, _raw(event), SOURCE, self.venue.now())
-        loop.call_soon_threadsafe(queue.put_nowait, item)
+        subscribed = self._subscribed
+        at = self.venue.now()
+        items: list[PushItem] = []
+        run: list[Tick] = []
+        for event in events:
+            if type(event) is Tick:
+                if event.code in subscribed:
+                    run.append(event)
+                continue
+            if run:
+                items.append(TickBurst(tuple(run), (), SOURCE, at))
+                run = []
+            assert isinstance(event, OrderNotice)
+            items.append(Received(event, _raw(event), SOURCE, at))
+        if run:
+            items.append(TickBurst(tuple(run), (), SOURCE, at))
+        if items:
+            loop.call_soon_threadsafe(_put_all, queue, items)
 
     # ---------------------------------------------------------------- requests
 
@@ -345,6 +355,11 @@ class SimBroker:
             return self.venue.instrument(code).code
         except UnknownInstrument as exc:
             raise BrokerError(str(exc), code=RefusalReason.UNKNOWN_CODE) from exc
+
+
+def _put_all(queue: asyncio.Queue[PushItem | None], items: list[PushItem]) -> None:
+    for item in items:
+        queue.put_nowait(item)
 
 
 async def _drain(queue: asyncio.Queue[PushItem | None]) -> AsyncIterator[PushItem]:

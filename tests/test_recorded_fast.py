@@ -1,0 +1,142 @@
+"""The recorded reader's fast path for tick lines decides every line as the strict reader does.
+
+Lines start as valid ticks (with and without ``expected`` and journal marks) and are mutated
+the ways that would trip a decoder that trusts too much: a key given twice, keys reordered or
+escaped, numbers too long or of the wrong kind, null, whitespace, odd text. Each is read with
+the code and time already known (so the fast path runs) and compared with the strict reader
+alone: the same event and mark, or the same error.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jango import recorded
+from jango.domain.model import KST, Code, Tick
+from jango.recorded import JournalMark, RecordError, dump_line, parse_line, read_records
+
+START = datetime(2026, 3, 4, 9, 0, tzinfo=KST)
+
+ticks = st.builds(
+    Tick,
+    st.sampled_from([Code("005930"), Code("000660"), Code("0000J0")]),
+    st.integers(1, 10**6),
+    st.integers(-(10**5), 10**5),
+    st.integers(0, 10**9),
+    st.integers(0, 10**6).map(lambda s: START + timedelta(seconds=s, microseconds=s % 7)),
+    st.booleans(),
+)
+marks = st.none() | st.builds(JournalMark, st.integers(1, 10**6), st.booleans())
+
+# Replacements for a piece of a valid line: each a way the line can go wrong or stay right.
+EDITS = [
+    (',"price":', ',"price":1,"price":'),  # a key twice
+    (',"diff":', ',"diff":2,"diff":'),
+    ('"type":"tick",', '"type":"tick","type":"tick",'),
+    ('"type":"tick"', '"typ\\u0065":"tick"'),  # an escaped key: still "type"
+    ('"tick"', '"tic\\u006b"'),
+    ('"tick"', '"notice"'),
+    (',"volume":', ', "volume" : '),  # whitespace
+    ('"price":', '"price":-'),
+    ('"price":', '"price":0'),
+    ('"price":', '"price":9999999999999999999'),
+    ('"volume":', '"volume":1000000000000000000'),
+    ('"volume":', '"volume":-'),
+    ('"diff":', '"diff":-999999999999999999'),
+    ('"diff":', '"diff":1.5,"x":'),
+    (',"time":', ',"expected":null,"time":'),
+    (',"time":', ',"expected":1,"time":'),
+    (',"time":', ',"extra":"x","time":'),
+    ('"seq":', '"seq":0,"q":'),
+    ('"seq":', '"seq":-'),
+    ('"seq":', '"seq":"'),
+    ('"journal":{', '"journal":{"reflected":null,'),
+    ('"journal":{', '"journal":{"reflected":true,"reflected":false,'),
+    ("}", "}}"),
+    ("}", "} "),
+    ("}", "}\r"),
+    ('"code":"', '"code":" '),
+    ("+09:00", "+14:30"),
+    ("+09:00", ""),
+    ("2026", "0001"),
+    ('"', "'"),
+    ("{", "[{"),
+]
+
+
+def strict(line: bytes) -> object:
+    try:
+        return recorded._parse_event(recorded._load(recorded._decode(line)))
+    except RecordError as exc:
+        return f"RecordError: {exc}"
+
+
+def fast(line: bytes) -> object:
+    try:
+        (_, item), *_ = list(read_records([b"\n", b"{}\n", line]))[1:]
+    except ValueError:
+        return "nothing"
+    return f"RecordError: {item}" if isinstance(item, RecordError) else item
+
+
+@settings(max_examples=600, deadline=None)
+@given(ticks, marks, st.lists(st.sampled_from(EDITS), max_size=3), st.booleans())
+def test_tick_lines_read_the_same_by_the_fast_and_the_strict_path(
+    tick: Tick, mark: JournalMark | None, edits: list[tuple[str, str]], warm: bool
+) -> None:
+    valid = dump_line(tick, mark)
+    line = valid
+    for old, new in edits:
+        line = line.replace(old, new, 1)
+    data = (line + "\n").encode()
+    recorded._SEEN_CODES.clear()
+    recorded._SEEN_TIMES.clear()
+    if warm:
+        parse_line(dump_line(tick))  # the strict path remembers its code and time
+    want = strict(data)
+    assert fast(data) == want
+    if not isinstance(want, str):
+        assert parse_line(data) == want[0]  # type: ignore[index]
+        assert parse_line(data.decode()) == want[0]  # type: ignore[index]
+
+
+def test_a_remembered_code_and_time_let_the_next_tick_line_skip_the_strict_reader() -> None:
+    tick = Tick(Code("005930"), 71_000, -100, 5, START)
+    recorded._SEEN_CODES.clear()
+    recorded._SEEN_TIMES.clear()
+    assert recorded._fast_tick(dump_line(tick)) is None  # nothing known yet
+    assert parse_line(dump_line(tick)) == tick
+    assert recorded._fast_tick(dump_line(tick)) == (tick, None)
+
+
+def readline_lines(data: bytes, limit: int) -> list[bytes]:
+    """The reference: line by line with ``readline``, as the reader did before it read blocks."""
+    stream = io.BytesIO(data)
+    out = []
+    while line := stream.readline(limit + 2):
+        if len(line) > limit + 1 and not line.endswith(b"\n"):
+            while (rest := stream.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+        out.append(line)
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\r", b"x" * 9, b"y" * 13]), max_size=40),
+    st.integers(1, 17),
+)
+def test_block_reading_yields_the_lines_readline_would(pieces: list[bytes], block: int) -> None:
+    data = b"".join(pieces)
+    limit = 10
+    saved = recorded.MAX_LINE
+    recorded.MAX_LINE = limit  # small, so that blocks, limits and lines cross in every way
+    try:
+        got = list(recorded.bounded_lines(io.BytesIO(data), block))
+    finally:
+        recorded.MAX_LINE = saved
+    assert got == readline_lines(data, limit)
