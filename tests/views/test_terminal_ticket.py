@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -228,14 +229,32 @@ def _focus(tmux: Tmux, title: str) -> None:
     wait(lambda: f"▸ {title}" in tmux.screen(), f"the {title!r} box focused", tmux)
 
 
+def _shows(tmux: Tmux, title: str, text: str, seconds: float = 3) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _box(tmux.screen(), title) == text:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def _type(tmux: Tmux, title: str, text: str) -> None:
-    """Put ``text`` in the focused box under ``title`` and wait until it shows."""
+    """Put ``text`` in the focused box under ``title`` and wait until it shows.
+
+    Control keys only when the box holds something to clear, each send on its own, and the
+    typing repeated if the box does not show it: under load textual was seen to drop digits
+    that came in one read with the editing keys."""
     _focus(tmux, title)
-    # Separate sends: textual drops text that arrives in one read with control keys.
-    tmux.keys("C-e", "C-u")
-    wait(lambda: _box(tmux.screen(), title) == "", f"the {title!r} box to clear", tmux)
-    tmux.keys(text)
-    wait(lambda: _box(tmux.screen(), title) == text, f"{text} in the {title!r} box", tmux)
+    for _ in range(5):
+        if _box(tmux.screen(), title) != "":
+            tmux.keys("C-e")
+            tmux.keys("C-u")
+            if not _shows(tmux, title, ""):
+                continue
+        tmux.keys(text)
+        if _shows(tmux, title, text):
+            return
+    raise AssertionError(f"{text} never showed in the {title!r} box; screen:\n{tmux.screen()}")
 
 
 def test_sell_part_buy_amend_and_cancel_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
