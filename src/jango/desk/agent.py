@@ -268,7 +268,8 @@ class AgentDesk:
             await nc.subscribe(wire.orders_subject(self.agent), cb=self._on_order)
             await nc.subscribe(wire.resend_subject(self.agent), cb=self._on_resend)
         except BaseException:
-            await nc.close()
+            with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
+                await asyncio.wait_for(nc.close(), 5.0)
             raise
         self._nc, self._js = nc, js
         self._beat_task = asyncio.get_running_loop().create_task(self._beat(nc))
@@ -349,8 +350,9 @@ class AgentDesk:
         if self._beat_task is not None:
             self._beat_task.cancel()
         if nc is not None:
+            # Bounded: a server gone mid-drain must not hold the agent's exit up.
             with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
-                await nc.drain()
+                await asyncio.wait_for(nc.drain(), 10.0)
         self.reader.close()
         self.outbox.close()
 

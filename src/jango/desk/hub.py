@@ -85,6 +85,9 @@ from jango.journal.fence import absorb
 from jango.recorded import RecordError, parse_line
 from jango.supervisor import Supervised, Supervisor
 
+# How long closing the NATS connection may take before it is abandoned.
+CLOSE_SECONDS = 5.0
+
 log = logging.getLogger("jango.desk.hub")
 
 EVENT_KINDS = ("snapshot", "tick", "notice")
@@ -397,8 +400,9 @@ class HubBroker:
         self._handles, self._tasks = [], []
         nc, self._nc = self._nc, None
         if nc is not None:
+            # Bounded: a client whose server went away mid-flush must not hold the stop up.
             with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
-                await nc.close()
+                await asyncio.wait_for(nc.close(), CLOSE_SECONDS)
         store, self._store = self._store, None
         if store is not None:
             if self._applied_n > self._checkpoint_n:
@@ -597,7 +601,8 @@ class HubBroker:
             )
             await nc.subscribe(wire.STATUS_SUBJECTS, cb=self._on_status)
         except BaseException:
-            await nc.close()
+            with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
+                await asyncio.wait_for(nc.close(), CLOSE_SECONDS)
             raise
         self._nc, self._js, self._psub = nc, js, psub
         log.warning("desk: hub connected to %s (consumer %s)", self.options.shown, self.durable)
