@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}"
 )
 WAIT_MS = 20_000
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 RED = "rgb(210, 0, 0)"
 BLUE = "rgb(0, 70, 200)"
 
@@ -64,6 +65,7 @@ def test_the_charts_follow_the_book_under_the_pages_csp(browser: Browser) -> Non
         assert lengths.count(-1) == 1 and len(lengths) == len(list(server.session.book.rows())) + 1
         trend = page.locator('#holdings-body tr.row td[data-col="trend"] canvas')
         expect(trend).to_have_count(len(list(server.session.book.rows())))
+        page.locator("#charts-section").screenshot(path=str(DOCS / "screenshot-web-charts.png"))
         page.context.close()
     assert errors == []
 

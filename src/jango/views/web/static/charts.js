@@ -103,7 +103,7 @@ window.jangoCharts = (() => {
         legend: { show: false },
         cursor: { show: false },
         select: { show: false },
-        scales: { x: { time: false, ori: 1, dir: 1, range: (u, min, max) => [min - 0.5, max + 0.5] }, y: { ori: 0, range: (u, min, max) => [0, Math.max(1, max)] } },
+        scales: { x: { time: false, ori: 1, dir: -1, range: (u, min, max) => [min - 0.5, max + 0.5] }, y: { ori: 0, range: (u, min, max) => [0, Math.max(1, max)] } },
         axes: [
           { side: 3, size: 92, gap: 4, grid: { show: false }, ticks: { show: false }, splits: () => state.names.map((_, i) => i), values: (u, splits) => splits.map((i) => state.names[i] || "") },
           { side: 2, size: 28, space: 70, values: (u, vals) => vals.map(compact) },
