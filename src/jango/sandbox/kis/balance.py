@@ -92,19 +92,15 @@ class Balances:
         self, request: Request, user: SandboxUser, meaning: str
     ) -> JSONResponse:
         gw, sb = self.gw, self.sb
-        tr_id = request.headers["tr_id"]
-        params = gw.params(request)
         required = (
             _RLZ_PL_PARAMS
             if meaning == "rlz-pl"
             else ("CANO", "ACNT_PRDT_CD", "INQR_DVSN", "CTX_AREA_FK100", "CTX_AREA_NK100")
         )
-        missing = gw.missing(tr_id, params, required)
-        if missing is not None:
-            return missing
-        account = gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
-        if account is None:
-            return gw.bad_account(tr_id)
+        query = gw.account_query(request, user, required)
+        if isinstance(query, JSONResponse):
+            return query
+        tr_id, params, account = query
         snapshot = sb.venue.balance(account)
         # Read together with the balance (no await in between), so they agree.
         traded = sb.orders.traded_today(account)
@@ -191,14 +187,10 @@ class Balances:
         """inquire-psbl-sell: the cash row of PDNO (credit rows are sold by loan date through
         order-credit), with today's buys and sells of it."""
         gw, sb = self.gw, self.sb
-        tr_id = request.headers["tr_id"]
-        params = gw.params(request)
-        missing = gw.missing(tr_id, params, ("CANO", "ACNT_PRDT_CD", "PDNO"))
-        if missing is not None:
-            return missing
-        account = gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
-        if account is None:
-            return gw.bad_account(tr_id)
+        query = gw.account_query(request, user, ("CANO", "ACNT_PRDT_CD", "PDNO"))
+        if isinstance(query, JSONResponse):
+            return query
+        tr_id, params, account = query
         try:
             quote = sb.venue.quote(params["PDNO"].strip())
         except UnknownInstrument:

@@ -110,6 +110,21 @@ class Gateway:
     def bad_account(self, tr_id: str) -> JSONResponse:
         return self.business(tr_id, "OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
 
+    def account_query(
+        self, request: Request, user: SandboxUser, names: tuple[str, ...]
+    ) -> tuple[str, dict[str, str], str] | JSONResponse:
+        """An account inquiry's ``(tr_id, params, account)``, or KIS's answer for the first of
+        ``names`` it lacks or for an account (``CANO`` + ``ACNT_PRDT_CD``) not the user's."""
+        tr_id = request.headers["tr_id"]
+        params = self.params(request)
+        missing = self.missing(tr_id, params, names)
+        if missing is not None:
+            return missing
+        account = self.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
+        if account is None:
+            return self.bad_account(tr_id)
+        return tr_id, params, account
+
     # ------------------------------------------------------------------ answers
 
     def unsupported(self, request: Request) -> JSONResponse:

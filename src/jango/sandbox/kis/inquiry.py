@@ -105,8 +105,6 @@ class Inquiries:
 
     async def _daily_ccld(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
         sb = self.sb
-        tr_id = request.headers["tr_id"]
-        params = self.gw.params(request)
         required = (
             "CANO",
             "ACNT_PRDT_CD",
@@ -123,12 +121,10 @@ class Inquiries:
             "CTX_AREA_FK100",
             "CTX_AREA_NK100",
         )
-        missing = self.gw.missing(tr_id, params, required)
-        if missing is not None:
-            return missing
-        account = self.gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
-        if account is None:
-            return self.gw.bad_account(tr_id)
+        query = self.gw.account_query(request, user, required)
+        if isinstance(query, JSONResponse):
+            return query
+        tr_id, params, account = query
         start, end = params["INQR_STRT_DT"].strip(), params["INQR_END_DT"].strip()
         if not (len(start) == len(end) == 8 and start.isdigit() and end.isdigit()):
             return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INQR_DT")
@@ -178,8 +174,6 @@ class Inquiries:
 
     async def _pending(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
         sb = self.sb
-        tr_id = request.headers["tr_id"]
-        params = self.gw.params(request)
         required = (
             "CANO",
             "ACNT_PRDT_CD",
@@ -188,12 +182,10 @@ class Inquiries:
             "CTX_AREA_FK100",
             "CTX_AREA_NK100",
         )
-        missing = self.gw.missing(tr_id, params, required)
-        if missing is not None:
-            return missing
-        account = self.gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
-        if account is None:
-            return self.gw.bad_account(tr_id)
+        query = self.gw.account_query(request, user, required)
+        if isinstance(query, JSONResponse):
+            return query
+        tr_id, params, account = query
         side = {"0": None, "1": Side.SELL, "2": Side.BUY}.get(params["INQR_DVSN_2"], "bad")
         if side == "bad" or params["INQR_DVSN_1"] not in ("0", "1"):
             return self.gw.business(tr_id, "OPSQ2002", "INVALID_CHECK_FIELD : INQR_DVSN")
@@ -307,8 +299,6 @@ class Inquiries:
         """inquire-psbl-order: what a buy of PDNO at ORD_UNPR may use (the venue's orderable
         cash) and how many shares that buys with commission (market orders at the upper
         limit, where the venue holds them)."""
-        tr_id = request.headers["tr_id"]
-        params = self.gw.params(request)
         names = (
             "CANO",
             "ACNT_PRDT_CD",
@@ -318,12 +308,10 @@ class Inquiries:
             "CMA_EVLU_AMT_ICLD_YN",
             "OVRS_ICLD_YN",
         )
-        missing = self.gw.missing(tr_id, params, names)
-        if missing is not None:
-            return missing
-        account = self.gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
-        if account is None:
-            return self.gw.bad_account(tr_id)
+        query = self.gw.account_query(request, user, names)
+        if isinstance(query, JSONResponse):
+            return query
+        tr_id, params, account = query
         kind = ORDER_DIVISIONS.get(params["ORD_DVSN"])
         price_text = params["ORD_UNPR"].strip() or "0"
         if kind is None or not price_text.isdigit() or len(price_text) > 12:

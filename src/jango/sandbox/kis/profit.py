@@ -52,14 +52,10 @@ class Profits:
 
     async def _period(self, request: Request, user: SandboxUser, _: str) -> JSONResponse:
         gw, sb = self.gw, self.sb
-        tr_id = request.headers["tr_id"]
-        params = gw.params(request)
-        missing = gw.missing(tr_id, params, _PARAMS)
-        if missing is not None:
-            return missing
-        account = gw.user_account(user, params["CANO"], params["ACNT_PRDT_CD"])
-        if account is None:
-            return gw.bad_account(tr_id)
+        query = gw.account_query(request, user, _PARAMS)
+        if isinstance(query, JSONResponse):
+            return query
+        tr_id, params, account = query
         try:
             first = datetime.strptime(params["INQR_STRT_DT"].strip(), "%Y%m%d").date()
             last = datetime.strptime(params["INQR_END_DT"].strip(), "%Y%m%d").date()
