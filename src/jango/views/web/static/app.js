@@ -845,7 +845,10 @@
       const q = await currentQuote(code);
       if (q && quoteFor === code) {
         showQuote(q);
-        if (!value("price") && kind() === "limit") field("price").value = q.price;
+        // Never into a field the user is typing in: a quote that lands mid-typing glued its
+        // price onto what was typed.
+        const typing = document.activeElement === field("price");
+        if (!value("price") && !typing && kind() === "limit") field("price").value = q.price;
       }
     }
 
