@@ -166,6 +166,7 @@ SETTINGS: dict[str, Callable[[str], str]] = {
     "journal.ticks": _choice("all", "latest", "none"),
     "journal.max_queue": _integer(2, 10_000_000),
     "journal.checkpoint_every": _integer(1, 1_000_000_000),
+    "journal.writer": _choice("process", "thread"),
     "commission_percent": _percent(Decimal(5)),
     "commission_unit": _integer(1, 1_000_000),
     "tax_unit": _integer(1, 1_000_000),

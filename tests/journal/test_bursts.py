@@ -11,6 +11,7 @@ from jango.domain.model import Event, Tick
 from jango.journal import Journal
 from jango.journal.store import tick_body
 from tests.journal.streams import ARRIVAL, replay, state, venue_events
+from tests.journal.writers import both_writers  # noqa: F401
 
 
 def rows(path: Path) -> list[tuple[object, ...]]:

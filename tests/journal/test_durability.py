@@ -20,6 +20,7 @@ from jango.journal.schema import JournalError
 from jango.journal.store import tick_body
 from jango.recorded import dump_line
 from tests.journal.streams import ARRIVAL, replay, state, venue_events
+from tests.journal.writers import both_writers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 

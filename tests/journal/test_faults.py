@@ -25,6 +25,7 @@ from jango.journal.recover import check
 from jango.journal.schema import JournalCorrupt, JournalError
 from tests.journal.disks import media
 from tests.journal.streams import ARRIVAL, venue_events
+from tests.journal.writers import both_writers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_NOISE = ("cannot rollback", "no transaction is active", "Traceback")

@@ -8,6 +8,7 @@ from pathlib import Path
 from jango.journal import Journal
 from jango.journal.checkpoint import dump_book, load_book
 from tests.journal.streams import replay, state, venue_events, write
+from tests.journal.writers import both_writers  # noqa: F401
 
 
 def test_book_state_round_trips_exactly_through_json() -> None:

@@ -17,8 +17,8 @@ from typing import Any
 from jango.brokers.port import Broker
 from jango.domain.costs import CostSchedule
 from jango.engine import Session
+from jango.journal.process import AnyJournal
 from jango.journal.schema import JournalError
-from jango.journal.store import Journal
 
 # How often the session's status follows the journal's health.
 HEALTH_EVERY = 0.25
@@ -26,7 +26,7 @@ HEALTH_EVERY = 0.25
 
 def open_session_with_journal(
     broker: Broker,
-    journal: Journal,
+    journal: AnyJournal,
     *,
     costs: CostSchedule | None = None,
     **session_options: Any,
@@ -42,7 +42,7 @@ def open_session_with_journal(
     return session
 
 
-async def follow_health(session: Session, journal: Journal) -> None:
+async def follow_health(session: Session, journal: AnyJournal) -> None:
     """Show the journal's health in the session's status while the session runs.
 
     A journal that is behind is shown until it catches up; one that failed or lost events

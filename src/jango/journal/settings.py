@@ -11,6 +11,7 @@ journaling off); in the environment they are ``JANGO_JOURNAL_WINDOW_MS`` and so 
     ticks = "all"           # "all", "latest" (per code, the last tick of each commit) or "none"
     max_queue = 100000      # rows between the loop and the writer; ticks are shed from half full
     checkpoint_every = 10000
+    writer = "process"      # "process" (default: a writer process of its own) or "thread"
 
 The values are checked when the settings are loaded (:mod:`jango.config`), so a bad one is a
 one-line error before anything starts.
@@ -21,10 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 from jango.domain.costs import CostSchedule
+from jango.journal.process import AnyJournal, ProcessJournal
 from jango.journal.store import Durability, Journal, TickPolicy
+
+WriterKind = Literal["process", "thread"]
 
 
 def journaling_enabled(settings: Mapping[str, str]) -> bool:
@@ -34,7 +38,8 @@ def journaling_enabled(settings: Mapping[str, str]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class JournalOptions:
-    """How a journal writes; the defaults are :class:`~jango.journal.store.Journal`'s."""
+    """How a journal writes; the defaults are :class:`~jango.journal.store.Journal`'s, with the
+    writer in a process of its own (``writer="thread"``: in the session's process)."""
 
     durability: Durability = "window"
     window_ms: float = 20
@@ -42,6 +47,7 @@ class JournalOptions:
     ticks: TickPolicy = "all"
     max_queue: int = 100_000
     checkpoint_every: int = 10_000
+    writer: WriterKind = "process"
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> JournalOptions:
@@ -57,11 +63,13 @@ class JournalOptions:
             checkpoint_every=int(
                 settings.get("journal.checkpoint_every", default.checkpoint_every)
             ),
+            writer=cast(WriterKind, settings.get("journal.writer", default.writer)),
         )
 
-    def open(self, path: Path, *, costs: CostSchedule | None = None) -> Journal:
+    def open(self, path: Path, *, costs: CostSchedule | None = None) -> AnyJournal:
         """The journal at ``path``, writing as these options say."""
-        return Journal(
+        kind = ProcessJournal if self.writer == "process" else Journal
+        return kind(
             path,
             durability=self.durability,
             window_ms=self.window_ms,

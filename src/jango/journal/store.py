@@ -59,6 +59,7 @@ import gc
 import itertools
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -72,6 +73,7 @@ from jango.config import data_dir
 from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
 from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNotice, Tick
+from jango.journal import lock
 from jango.journal.checkpoint import BookStateError, dump_book, load_book
 from jango.journal.fence import apply_journaled_all
 from jango.journal.schema import (
@@ -223,7 +225,7 @@ def tick_body(tick: Tick) -> str:
     )
 
 
-def _event_row(
+def event_row(
     event: Event, raw: str, source: str, at: datetime, reflected: bool
 ) -> tuple[object, ...]:
     if type(event) is Tick:
@@ -255,9 +257,31 @@ def _discrepancy_body(d: Discrepancy) -> str:
     )
 
 
-def _error_row(error: str, raw: str, source: str, at: datetime) -> tuple[object, ...]:
+def discrepancy_rows(found: Iterable[Discrepancy]) -> list[tuple[object, ...]]:
+    """The journal rows of ``found``, stamped now."""
+    at = iso(datetime.now(KST))
+    rows: list[tuple[object, ...]] = []
+    for d in found:
+        body = _discrepancy_body(d)
+        rows.append((None, "discrepancy", at, "", d.account, d.code, d.order_no, body, "", False))
+    return rows
+
+
+def error_row(error: str, raw: str, source: str, at: datetime) -> tuple[object, ...]:
     body = json.dumps({"error": error}, ensure_ascii=False)
     return (None, "error", iso(at), source, "", "", "", body, raw, False)
+
+
+def check_options(
+    durability: str, ticks: str, window_ms: float, flush_ms: float, max_queue: int
+) -> None:
+    """Raise ValueError for options no journal accepts."""
+    if durability not in ("window", "every", "batch"):
+        raise ValueError(f"durability must be 'window', 'every' or 'batch', not {durability!r}")
+    if ticks not in ("all", "latest", "none"):
+        raise ValueError(f"ticks must be 'all', 'latest' or 'none', not {ticks!r}")
+    if not window_ms > 0 or not flush_ms > 0 or max_queue < 2:
+        raise ValueError("window_ms and flush_ms must be > 0 and max_queue at least 2")
 
 
 def wal_holds_frames(path: Path) -> bool:
@@ -279,7 +303,13 @@ class Journal:
     See the module docstring for the durability modes, :attr:`health` and the fault rules. Use
     as a context manager or call :meth:`close`, which flushes and writes a final checkpoint.
     ``max_bytes`` caps the file's size (SQLite then reports a full disk), e.g. to keep a journal
-    from filling a shared disk.
+    from filling a shared disk. The journal's lock (:mod:`jango.journal.lock`) is taken here,
+    waiting for a writer that still holds it, unless ``lock_fd`` is the lock already held (the
+    writer process is handed its session's). ``shares_loop=False`` says no event loop runs in
+    this process, so the writer thread need not hand the GIL over between slices.
+
+    :class:`~jango.journal.process.ProcessJournal` is the same journal with its writer in a
+    process of its own (what sessions use by default).
     """
 
     def __init__(
@@ -294,14 +324,13 @@ class Journal:
         costs: CostSchedule | None = None,
         checkpoint_every: int = 10_000,
         max_bytes: int | None = None,
+        lock_fd: int | None = None,
+        shares_loop: bool = True,
     ) -> None:
-        if durability not in ("window", "every", "batch"):
-            raise ValueError(f"durability must be 'window', 'every' or 'batch', not {durability!r}")
-        if ticks not in ("all", "latest", "none"):
-            raise ValueError(f"ticks must be 'all', 'latest' or 'none', not {ticks!r}")
-        if not window_ms > 0 or not flush_ms > 0 or max_queue < 2:
-            raise ValueError("window_ms and flush_ms must be > 0 and max_queue at least 2")
+        check_options(durability, ticks, window_ms, flush_ms, max_queue)
         self.path = Path(path)
+        # The writer process is handed the lock its session took; anyone else takes it here.
+        self._lock_fd = lock_fd if lock_fd is not None else lock.hold(self.path)
         self.durability: Durability = durability
         self.window_ms = window_ms
         self.flush_ms = flush_ms
@@ -339,6 +368,8 @@ class Journal:
         self._sync_full = True
         self._writer: threading.Thread | None = None
         self._writer_stopped = False
+        # Slices between GIL hand-overs to an event loop in this process (none in the writer's).
+        self._slice = _YIELD_EVERY if shares_loop else _BATCH_ROWS * 10
 
         wal_was_there = wal_holds_frames(self.path)
         self._db: sqlite3.Connection | None = None
@@ -371,6 +402,7 @@ class Journal:
         except BaseException:
             if self._db is not None:
                 self._db.close()
+            self._let_go()
             raise
         self._lost_since_seq = self._committed
         self._since_checkpoint = self.last_rebuild.events_read
@@ -378,7 +410,7 @@ class Journal:
             self._writer = threading.Thread(target=self._run, name="jango-journal", daemon=True)
             self._writer.start()
             for warning in self.open_warnings:
-                self._put(_error_row(warning, "", "journal", datetime.now(KST)), None)
+                self._put(error_row(warning, "", "journal", datetime.now(KST)), None)
 
     def _warn(self, line: str) -> None:
         log.warning("%s", line)
@@ -468,7 +500,7 @@ class Journal:
             if self.ticks == "latest":
                 self._put(None, event, tick=True, lazy=(raw, source, at, reflected))
                 return
-        self._put(_event_row(event, raw, source, at, reflected), event, tick=type(event) is Tick)
+        self._put(event_row(event, raw, source, at, reflected), event, tick=type(event) is Tick)
 
     def record_ticks(
         self, ticks: Sequence[Tick], *, raws: Sequence[str], source: str, at: datetime
@@ -498,18 +530,18 @@ class Journal:
         self._pending.append(_Burst(ticks, raws, source, at))
         self._queued = ticket
 
+    def record_row(self, row: tuple[object, ...], event: Event | None) -> None:
+        """Queue a row another process already encoded (a notice, snapshot, error or
+        discrepancy), with the event it holds; what the writer process does for its session."""
+        self._put(row, event, tick=row[1] == "tick")
+
     def record_error(self, *, raw: str, error: str, source: str, at: datetime) -> None:
         """Queue a frame that could not be decoded, with the decoder's error."""
-        self._put(_error_row(error, raw, source, at), None)
+        self._put(error_row(error, raw, source, at), None)
 
     def record_discrepancies(self, found: Iterable[Discrepancy]) -> None:
         """Queue each difference between computed and reported values."""
-        at = iso(datetime.now(KST))
-        for d in found:
-            row = (
-                None, "discrepancy", at, "", d.account, d.code, d.order_no,
-                _discrepancy_body(d), "", False,
-            )  # fmt: skip
+        for row in discrepancy_rows(found):
             self._put(row, None)
 
     def _shedding(self) -> bool:
@@ -623,10 +655,16 @@ class Journal:
         finally:
             if db is not None:
                 db.close()
+            self._let_go()
         if self._failure is not None:
             raise JournalError(failed_line(self._failure))
         if self._lost:
             raise JournalError(self.health.message)
+
+    def _let_go(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     # ----------------------------------------------------------------- the writer thread
 
@@ -707,9 +745,9 @@ class Journal:
         counted = self.ticks == "all"
         rows: list[tuple[object, ...]] = []
         events: list[tuple[int, Event, bool]] = []
-        since_yield = _YIELD_EVERY
+        since_yield = slice_ = self._slice
         for i, item in enumerate(batch):
-            if since_yield >= _YIELD_EVERY:
+            if since_yield >= slice_:
                 time.sleep(0)  # hand the GIL to the event loop between slices
                 since_yield = 0
             if isinstance(item, _Burst):
@@ -735,7 +773,7 @@ class Journal:
                 continue
             if row is None:
                 assert isinstance(event, Tick) and lazy is not None
-                row = _event_row(event, *lazy)
+                row = event_row(event, *lazy)
             if event is not None:
                 events.append((len(rows), event, bool(row[-1])))
             rows.append(row)
@@ -816,7 +854,7 @@ class Journal:
         )
         log.warning("%s; writing again", line)
         with contextlib.suppress(sqlite3.Error, OSError):
-            self._write([_error_row(line, "", "journal", datetime.now(KST))], True)
+            self._write([error_row(line, "", "journal", datetime.now(KST))], True)
 
     def _follow(self, written: list[tuple[int, Event, bool]]) -> None:
         """Apply committed events to the shadow book and checkpoint it now and then."""
@@ -824,9 +862,10 @@ class Journal:
         if shadow is None or not written:
             return
         try:
-            for i in range(0, len(written), _YIELD_EVERY):
+            slice_ = self._slice
+            for i in range(0, len(written), slice_):
                 time.sleep(0)  # hand the GIL to the event loop between slices
-                apply_journaled_all(shadow, written[i : i + _YIELD_EVERY])
+                apply_journaled_all(shadow, written[i : i + slice_])
             self._since_checkpoint += len(written)
             shadow.discrepancies.clear()  # the session records its own; don't grow forever
             if self._since_checkpoint >= self.checkpoint_every:
@@ -862,34 +901,40 @@ class Journal:
         :attr:`last_rebuild` says where it started and how many events it read.
         """
         self._drain()
-        if not self.path.exists():  # a journal that could not even be created
-            self.last_rebuild = RebuildStats(0, 0, 0)
-            return Book(costs)
-        with _reader(self.path) as db, damage_reported(self.path), _collector_paused():
-            book, start = Book(costs), 0
-            if use_checkpoints:
-                book, start = _latest_checkpoint(db, costs)
-            read = bad = 0
-            rows = db.execute(
-                "SELECT seq, body, reflected FROM events "
-                "WHERE seq > ? AND kind IN ('snapshot', 'tick', 'notice') ORDER BY seq",
-                (start,),
-            )
-            # Read in slices and applied through the batch path: runs of ticks in one call.
-            while chunk := rows.fetchmany(_REBUILD_SLICE):
-                read += len(chunk)
-                events: list[tuple[int, Event, bool]] = []
-                for seq, body, reflected in chunk:
-                    try:
-                        event = parse_line(body)
-                    except RecordError as exc:
-                        bad += 1
-                        log.warning("journal event %d unreadable, skipped: %s", seq, exc)
-                        continue
-                    events.append((seq, event, bool(reflected)))
-                apply_journaled_all(book, events)
-        self.last_rebuild = RebuildStats(start, read, bad)
+        book, self.last_rebuild = rebuild_book(self.path, costs, use_checkpoints=use_checkpoints)
         return book
+
+
+def rebuild_book(
+    path: Path, costs: CostSchedule | None = None, *, use_checkpoints: bool = True
+) -> tuple[Book, RebuildStats]:
+    """The book after every event committed to the journal at ``path``, and what was read."""
+    if not path.exists():  # a journal that could not even be created
+        return Book(costs), RebuildStats(0, 0, 0)
+    with _reader(path) as db, damage_reported(path), _collector_paused():
+        book, start = Book(costs), 0
+        if use_checkpoints:
+            book, start = _latest_checkpoint(db, costs)
+        read = bad = 0
+        rows = db.execute(
+            "SELECT seq, body, reflected FROM events "
+            "WHERE seq > ? AND kind IN ('snapshot', 'tick', 'notice') ORDER BY seq",
+            (start,),
+        )
+        # Read in slices and applied through the batch path: runs of ticks in one call.
+        while chunk := rows.fetchmany(_REBUILD_SLICE):
+            read += len(chunk)
+            events: list[tuple[int, Event, bool]] = []
+            for seq, body, reflected in chunk:
+                try:
+                    event = parse_line(body)
+                except RecordError as exc:
+                    bad += 1
+                    log.warning("journal event %d unreadable, skipped: %s", seq, exc)
+                    continue
+                events.append((seq, event, bool(reflected)))
+            apply_journaled_all(book, events)
+    return book, RebuildStats(start, read, bad)
 
 
 @contextlib.contextmanager

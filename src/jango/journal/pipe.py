@@ -1,0 +1,188 @@
+"""The wire between a session and its journal writer process: length-prefixed msgspec JSON.
+
+Session → writer, one frame per hand-over: a JSON array of items, each a tagged array that
+:mod:`msgspec` decodes into the structs below. Ticks travel as :class:`~jango.domain.model.Tick`
+objects (msgspec encodes and decodes the dataclass in C), so the session's only cost per tick is
+the encoding; everything else (the row's text, SQLite, the shadow book) happens in the writer.
+
+Writer → session: one :class:`Report` per frame, saying what the writer has taken in and how the
+journal is (its :class:`~jango.journal.store.JournalHealth` fields), and answering flushes and
+acknowledgements.
+
+A frame is a 4-byte big-endian length and that many bytes. A frame over :data:`MAX_FRAME` or
+one that does not decode is a :class:`PipeError`: the two ends are the same program, so it means
+a bug or a stranger on the pipe, and the writer stops (the session then reports it failed).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from datetime import datetime
+
+import msgspec
+
+from jango.domain.model import Tick
+from jango.journal.schema import JournalError
+
+MAX_FRAME = 256 * 1024 * 1024
+_HEADER = struct.Struct(">I")
+
+
+class PipeError(JournalError):
+    """The pipe to or from the writer process broke or carried something undecodable."""
+
+
+class Options(msgspec.Struct, frozen=True):
+    """The first frame: how the writer opens the journal. ``costs`` is the session's
+    :class:`~jango.domain.costs.CostSchedule` pickled (the shadow book values rows with it)."""
+
+    path: str
+    durability: str
+    window_ms: float
+    flush_ms: float
+    ticks: str
+    max_queue: int
+    checkpoint_every: int
+    max_bytes: int | None
+    lock_fd: int | None
+    costs: bytes | None
+
+
+class Burst(msgspec.Struct, array_like=True, tag="b"):
+    """Ticks that arrived together; ``raws[i]`` is tick ``i``'s payload (empty: their body)."""
+
+    source: str
+    at: datetime
+    ticks: list[Tick]
+    raws: list[str]
+
+
+class Row(msgspec.Struct, array_like=True, tag="r"):
+    """A journal row the session encoded: a notice, snapshot, error or discrepancy."""
+
+    kind: str
+    at: str
+    source: str
+    account: str
+    code: str
+    order_no: str
+    body: str
+    raw: str
+    reflected: bool
+
+
+class Flush(msgspec.Struct, array_like=True, tag="f"):
+    """Answer with a report once everything before this item is written and followed."""
+
+    ticket: int
+
+
+class Close(msgspec.Struct, array_like=True, tag="c"):
+    """Close the journal (final checkpoint, clean marker), answer, and exit."""
+
+
+Item = Burst | Row | Flush | Close
+
+
+class Report(msgspec.Struct, omit_defaults=True):
+    """The writer's state, sent after every frame it handled and whenever it changes.
+
+    ``kind`` is ``"ready"`` (opened), ``"status"``, ``"flushed"`` (``ticket``), ``"acked"``
+    (``ticket``: the items recorded so far, each committed, in ``"every"`` mode), ``"closed"``,
+    ``"refused"`` (the journal could not be opened: ``error_type`` and ``message``) or ``"log"``
+    (a line the writer logged: ``level`` and ``message``, for the session's log).
+    """
+
+    kind: str
+    ticket: int = 0
+    received: int = 0  # rows the writer has taken in (written, queued or shed by it)
+    state: str = "ok"
+    message: str = "journal ok"
+    backlog: int = 0
+    committed: int = 0
+    shed: int = 0
+    lost: int = 0
+    since: datetime | None = None
+    error: str | None = None  # "acked"/"closed": why it failed
+    error_type: str = ""
+    warnings: list[str] = []
+    rebuild: tuple[int, int, int] = (0, 0, 0)
+    level: int = 0
+
+
+_encoder = msgspec.json.Encoder()
+_items = msgspec.json.Decoder(list[Item])
+_options = msgspec.json.Decoder(Options)
+_report = msgspec.json.Decoder(Report)
+
+encode = _encoder.encode
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` with its length in front."""
+    return _HEADER.pack(len(payload)) + payload
+
+
+def items_frame(encoded: list[bytes]) -> bytes:
+    """One frame holding the items already encoded one by one (``encode(item)``)."""
+    return frame(b"[" + b",".join(encoded) + b"]")
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte (pipes take at most a buffer's worth at a time)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def read_frame(fd: int) -> bytes | None:
+    """The next frame's payload, or None at a clean end of the pipe."""
+    header = _read_exactly(fd, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise PipeError(f"journal pipe: a frame of {size:,} bytes (limit {MAX_FRAME:,})")
+    payload = _read_exactly(fd, size)
+    if payload is None:
+        raise PipeError("journal pipe: ended inside a frame")
+    return payload
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    left = size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            if left == size:
+                return None
+            raise PipeError("journal pipe: ended inside a frame")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def decode_items(payload: bytes) -> list[Item]:
+    """The items of a session frame."""
+    try:
+        return _items.decode(payload)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise PipeError(f"journal pipe: undecodable items ({exc})") from exc
+
+
+def decode_options(payload: bytes) -> Options:
+    """The writer's options frame."""
+    try:
+        return _options.decode(payload)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise PipeError(f"journal pipe: undecodable options ({exc})") from exc
+
+
+def decode_report(payload: bytes) -> Report:
+    """A writer's report."""
+    try:
+        return _report.decode(payload)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise PipeError(f"journal pipe: undecodable report ({exc})") from exc
