@@ -37,6 +37,7 @@ from jango.domain.book import Book
 from jango.domain.model import KST, BalanceRow, BalanceSnapshot, Event, OrderNotice, Tick
 from jango.engine import Session
 from jango.journal import Journal
+from jango.journal.process import ProcessJournal
 from jango.sandbox.instruments import synthetic_instruments
 from jango.sandbox.venue import Venue
 
@@ -122,7 +123,7 @@ def frames(events: list[Event], size: int = FRAME) -> list[list[Item]]:
     return out
 
 
-def handle(book: Book, journal: Journal | None, frame: list[Item]) -> None:
+def handle(book: Book, journal: Journal | ProcessJournal | None, frame: list[Item]) -> None:
     """What the engine's pump does with a frame's items: journal each, then apply it."""
     for item in frame:
         if isinstance(item, list):
@@ -136,9 +137,10 @@ def handle(book: Book, journal: Journal | None, frame: list[Item]) -> None:
 
 
 async def apply_all(
-    events: list[Event], journal: Journal | None
-) -> tuple[float, float, float, float]:
-    """Events/s, p99 and max loop stall (ms), and CPU µs per event (all threads)."""
+    events: list[Event], journal: Journal | ProcessJournal | None
+) -> tuple[float, float, float, float, float]:
+    """Events/s the loop applied, events/s until the journal had written what it kept, p99 and
+    max loop stall (ms), and CPU µs per event (this process's threads)."""
     book = Book()
     items = frames(events)
     stalls = Stalls()
@@ -148,12 +150,13 @@ async def apply_all(
     for frame in items:
         handle(book, journal, frame)
         await asyncio.sleep(0)
+    applied = time.perf_counter() - start
     p99, worst = stalls.stop()  # before flush, which waits for the writer on purpose
     if journal is not None:
         journal.flush()  # what the loop handed over is all on disk before we stop the clock
     elapsed = time.perf_counter() - start
     cpu_us = (time.process_time() - cpu) / len(events) * 1e6
-    return len(events) / elapsed, p99, worst, cpu_us
+    return len(events) / applied, len(events) / elapsed, p99, worst, cpu_us
 
 
 def build_session_broker(codes: int) -> tuple[Venue, SimBroker]:
@@ -169,8 +172,11 @@ def build_session_broker(codes: int) -> tuple[Venue, SimBroker]:
     return venue, SimBroker(venue, tick_interval=0.0, limits=limits)
 
 
-async def session_rate(codes: int, count: int, journal: Journal | None) -> float:
-    """Ticks/s through the sim adapter's bridge into a Session."""
+async def session_rate(
+    codes: int, count: int, journal: Journal | ProcessJournal | None
+) -> tuple[float, float]:
+    """Ticks/s through the sim adapter's bridge into a Session: until the book had them all,
+    and until the journal had also written what it kept."""
     venue, broker = build_session_broker(codes)
     steps: list[list[Tick | OrderNotice]] = []
     made = 0
@@ -190,12 +196,13 @@ async def session_rate(codes: int, count: int, journal: Journal | None) -> float
         thread = threading.Thread(target=push)
         thread.start()
         while s.stats.ticks - start_ticks < count:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.001)
+        applied = time.perf_counter() - t0
         if journal is not None:
             journal.flush()
         elapsed = time.perf_counter() - t0
         thread.join()
-    return count / elapsed
+    return count / applied, count / elapsed
 
 
 def rss_mib() -> float:
@@ -213,11 +220,12 @@ def lag_line(label: str, lateness: list[float]) -> str:
 
 
 async def paced(
-    journal: Journal | None,
+    journal: Journal | ProcessJournal | None,
     events: list[Event],
     rate: int,
     seconds: float,
     progress: bool = False,
+    backlogs: list[int] | None = None,
 ) -> tuple[list[str], list[float]]:
     """Apply ``rate`` events/s (cycling ``events``) for ``seconds``.
 
@@ -254,6 +262,8 @@ async def paced(
                     flush=True,
                 )
             next_sample += 1.0
+        if backlogs is not None and journal is not None:
+            backlogs.append(journal.health.backlog)
         before = time.perf_counter()
         await asyncio.sleep(0.001)
         lateness.append(time.perf_counter() - before - 0.001)
@@ -273,36 +283,69 @@ async def paced(
     return rows, lateness
 
 
-def throughput(events: list[Event], codes: int, session_ticks: int, d: Path) -> None:
-    bare, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
-    with Journal(d / "window.sqlite") as journal:
-        jr, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
-        health = journal.health
-    print(
-        "| loop applying events in frames of 20 | events/s | vs unjournaled | "
-        "CPU µs/event | events/CPU-s | stall p99 | stall max |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | {bare_cpu:.1f} | "
-        f"{1e6 / bare_cpu:,.0f} | {bare_p99:.2f} ms | {bare_max:.2f} ms |"
-    )
-    print(
-        f"| journaled, default durability | {jr:,.0f} | {jr / bare:.2f}× | {j_cpu:.1f} | "
-        f"{1e6 / j_cpu:,.0f} | {j_p99:.2f} ms | {j_max:.2f} ms |"
-    )
-    print(
-        f"\njournal health after the run: {health.message} (shed ticks "
-        f"{health.shed_ticks:,}, lost {health.lost})\n"
-    )
+WRITERS: dict[str, type[Journal] | type[ProcessJournal]] = {
+    "journaled, writer thread": Journal,
+    "journaled, writer process (the default)": ProcessJournal,
+}
 
-    s_bare = asyncio.run(session_rate(codes, session_ticks, None))
-    with Journal(d / "session.sqlite") as journal:
-        s_j = asyncio.run(session_rate(codes, session_ticks, journal))
-    print("| sim adapter bridge → Session → Book | ticks/s | vs unjournaled |")
-    print("|---|---:|---:|")
-    print(f"| unjournaled (baseline) | {s_bare:,.0f} | 1.00× |")
-    print(f"| journaled, default durability | {s_j:,.0f} | {s_j / s_bare:.2f}× |\n")
+
+def throughput(events: list[Event], codes: int, session_ticks: int, d: Path) -> None:
+    bare, _, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
+    print(
+        "| loop applying events in frames of 20 | events/s applied | vs unjournaled | "
+        "events/s until written | CPU µs/event (this process) | stall p99 | stall max | "
+        "ticks written | ticks shed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | | {bare_cpu:.1f} | "
+        f"{bare_p99:.2f} ms | {bare_max:.2f} ms | | |"
+    )
+    ticks = sum(type(e) is Tick for e in events)
+    for label, kind in WRITERS.items():
+        with kind(d / f"window-{kind.__name__}.sqlite") as journal:
+            jr, written, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
+            health = journal.health
+        print(
+            f"| {label} | {jr:,.0f} | {jr / bare:.2f}× | {written:,.0f} | {j_cpu:.1f} | "
+            f"{j_p99:.2f} ms | {j_max:.2f} ms | {ticks - health.shed_ticks:,} | "
+            f"{health.shed_ticks:,} |"
+        )
+        assert health.lost == 0, health.message
+
+    s_bare, _ = asyncio.run(session_rate(codes, session_ticks, None))
+    print(
+        "\n| sim adapter bridge → Session → Book | ticks/s applied | vs unjournaled | "
+        "ticks/s until written | ticks shed |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    print(f"| unjournaled (baseline) | {s_bare:,.0f} | 1.00× | | |")
+    for label, kind in WRITERS.items():
+        with kind(d / f"session-{kind.__name__}.sqlite") as journal:
+            s_j, s_written = asyncio.run(session_rate(codes, session_ticks, journal))
+            shed = journal.health.shed_ticks
+        print(f"| {label} | {s_j:,.0f} | {s_j / s_bare:.2f}× | {s_written:,.0f} | {shed:,} |")
+    print()
+
+
+def sustained(events: list[Event], d: Path, rates: list[int]) -> None:
+    """Each writer fed at a steady rate for 5 s: does it write every tick, how far behind does it
+    get, and how late does the loop wake."""
+    print("| events/s offered | writer | ticks shed | largest backlog (rows) | loop lag p99 |")
+    print("|---:|---|---:|---:|---:|")
+    for rate in rates:
+        for label, kind in WRITERS.items():
+            with kind(d / f"sustained-{rate}-{kind.__name__}.sqlite") as journal:
+                backlog: list[int] = []
+                _, lag = asyncio.run(paced(journal, events, rate, 5.0, backlogs=backlog))
+                shed = journal.health.shed_ticks
+            lag.sort()
+            name = label.removeprefix("journaled, ")
+            print(
+                f"| {rate:,} | {name} | {shed:,} | {max(backlog, default=0):,} | "
+                f"{lag[int(len(lag) * 0.99)] * 1000:.2f} ms |"
+            )
+    print()
 
 
 def main() -> None:
@@ -313,6 +356,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=10_000)
     parser.add_argument(
         "--memory-only", action="store_true", help="only the steady-rate memory run"
+    )
+    parser.add_argument(
+        "--rates", default="20000,50000,80000", help="sustained rates (events/s), 5 s each"
     )
     parser.add_argument("--paced-only", action="store_true", help="stop after the steady run")
     parser.add_argument(
@@ -328,7 +374,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         if args.memory_only:
-            with Journal(d / "paced.sqlite") as journal:
+            with ProcessJournal(d / "paced.sqlite") as journal:
                 rows, lag = asyncio.run(
                     paced(journal, events, args.rate, args.seconds, progress=True)
                 )
@@ -340,19 +386,22 @@ def main() -> None:
             return
         if not args.paced_only:
             throughput(events, args.codes, args.session_ticks, d)
+            sustained(events, d, [int(r) for r in args.rates.split(",")])
         lag_seconds = min(args.seconds, 20.0)
         bare_rows, bare_lag = asyncio.run(paced(None, events, args.rate, lag_seconds))
-        with Journal(d / "paced.sqlite") as journal:
-            rows, lag = asyncio.run(paced(journal, events, args.rate, args.seconds))
-            health = journal.health
         print(f"loop lag at a steady {args.rate:,} events/s (how late a 1 ms sleep woke):\n")
         print("| run | p99 | max |")
         print("|---|---:|---:|")
         print(lag_line(f"unjournaled, {lag_seconds:,.0f} s (baseline)", bare_lag))
-        print(lag_line(f"journaled, {args.seconds:,.0f} s", lag))
-        print(f"\njournal after the paced run: {health.message}, shed ticks {health.shed_ticks:,}")
-        print(f"unjournaled: {next(r for r in bare_rows if 'events sent' in r).strip()}")
-        print(f"journaled: {next(r for r in rows if 'events sent' in r).strip()}")
+        summaries = [f"unjournaled: {next(r for r in bare_rows if 'events sent' in r).strip()}"]
+        for label, kind in WRITERS.items():
+            with kind(d / f"paced-{kind.__name__}.sqlite") as journal:
+                rows, lag = asyncio.run(paced(journal, events, args.rate, args.seconds))
+                health = journal.health
+            print(lag_line(f"{label}, {args.seconds:,.0f} s", lag))
+            sent = next(r for r in rows if "events sent" in r).strip()
+            summaries.append(f"{label}: {sent}; {health.message}, shed {health.shed_ticks:,}")
+        print("\n" + "\n".join(summaries))
         if args.paced_only:
             return
         print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")

@@ -59,6 +59,7 @@ import gc
 import itertools
 import json
 import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -117,6 +118,22 @@ _REBUILD_SLICE = 4096
 def _insert(rows: int) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
     return f"INSERT INTO events {_COLUMNS} VALUES {values}"
+
+
+@functools.lru_cache(maxsize=_CHUNK)
+def _insert_ticks(rows: int) -> str:
+    # A tick row's kind, account, order number and reflected flag are always the same: SQL
+    # literals cost SQLite less than bound parameters (about a third of its time per row).
+    values = ", ".join(["('tick', ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events (kind, at, source, code, body, raw) VALUES {values}"
+
+
+def _is_tick(row: tuple[object, ...]) -> bool:
+    return row[1] == "tick"
+
+
+# at, source, code, body, raw of a tick row (its account and order number are empty).
+_tick_columns = operator.itemgetter(2, 3, 5, 7, 8)
 
 
 def default_path(profile: str = "default") -> Path:
@@ -819,9 +836,17 @@ class Journal:
             self._sync_full = full
         db.execute("BEGIN")
         try:
-            for i in range(0, len(rows), _CHUNK):
-                chunk = rows[i : i + _CHUNK]
-                db.execute(_insert(len(chunk)), list(itertools.chain.from_iterable(chunk)))
+            # In order, so seqs follow the rows; runs of ticks bind only the columns that vary.
+            for tick, run in itertools.groupby(rows, _is_tick):
+                same = list(run)
+                for i in range(0, len(same), _CHUNK):
+                    chunk = same[i : i + _CHUNK]
+                    if tick:
+                        values = itertools.chain.from_iterable(map(_tick_columns, chunk))
+                        db.execute(_insert_ticks(len(chunk)), list(values))
+                    else:
+                        values = itertools.chain.from_iterable(chunk)
+                        db.execute(_insert(len(chunk)), list(values))
             last: int = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             db.execute("COMMIT")
         except BaseException:
