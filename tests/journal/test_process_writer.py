@@ -166,3 +166,23 @@ def test_every_mode_through_the_writer_acknowledges_each_commit(tmp_path: Path) 
             assert db.execute("SELECT count(*) FROM events").fetchone()[0] == i
             db.close()
             assert journal.last_seq == i
+
+
+def test_a_session_whose_writer_process_cannot_start_writes_from_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from jango.journal.settings import JournalOptions
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    journal = JournalOptions.from_settings({}).open(tmp_path / "j.sqlite")
+    try:
+        assert type(journal) is Journal
+        journal.record_event(venue_events(steps=1)[0], raw="", source="sim", at=ARRIVAL)
+        journal.flush()
+        assert journal.last_seq >= 1
+    finally:
+        journal.close()
+    [line] = [
+        r.getMessage() for r in caplog.records if "writer process cannot start" in r.getMessage()
+    ]
+    assert line.endswith("the journal is written from this process instead")

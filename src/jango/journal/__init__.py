@@ -1,6 +1,8 @@
 """The journal: a durable SQLite event log, checkpoints, the restart fence and recovery.
 
-``store`` writes and reads the log, ``schema`` opens and checks the file, ``checkpoint`` turns a
+``store`` writes and reads the log; ``process`` runs its writer in a process of its own
+(``writer`` is that process, ``pipe`` the wire to it, ``lock`` keeps one writer per file);
+``schema`` opens and checks the file, ``checkpoint`` turns a
 book into JSON and back, ``fence`` keeps notices a snapshot already holds from applying twice,
 ``restart`` rebuilds a session from the log, ``recover`` salvages a damaged file and ``cli``
 holds the ``jango journal`` and ``jango why`` commands.

@@ -72,6 +72,10 @@ _ERRORS: dict[str, type[JournalError]] = {
 }
 
 
+class WriterUnavailable(JournalError):
+    """The writer process could not be started (no interpreter to run, or it died at once)."""
+
+
 class ProcessJournal:
     """Append-only event journal at ``path``, written by a child process.
 
@@ -131,13 +135,7 @@ class ProcessJournal:
 
         lock_fd = lock.hold(self.path)
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "jango.journal.writer"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                pass_fds=() if lock_fd is None else (lock_fd,),
-                start_new_session=True,  # a Ctrl-C for the session must not cut the writer short
-            )
+            self._proc = self._spawn(lock_fd)
         finally:
             # The writer holds the lock now (the same open file); ours goes with it.
             if lock_fd is not None:
@@ -165,6 +163,19 @@ class ProcessJournal:
         self._sender = threading.Thread(target=self._send, name="jango-journal-out", daemon=True)
         self._sender.start()
 
+    @staticmethod
+    def _spawn(lock_fd: int | None) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "jango.journal.writer"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                pass_fds=() if lock_fd is None else (lock_fd,),
+                start_new_session=True,  # a Ctrl-C for the session must not cut the writer short
+            )
+        except OSError as exc:
+            raise WriterUnavailable(f"the journal writer process cannot start ({exc})") from exc
+
     def _await_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         with self._cond:
@@ -183,7 +194,7 @@ class ProcessJournal:
         self._stop_process()
         if refused is not None:
             raise _ERRORS.get(refused.error_type, JournalError)(refused.message)
-        raise JournalError(
+        raise WriterUnavailable(
             f"journal {self.path}: the writer process did not start "
             f"(exit code {self._proc.returncode})"
         )

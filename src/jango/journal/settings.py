@@ -19,16 +19,19 @@ one-line error before anything starts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
 from jango.domain.costs import CostSchedule
-from jango.journal.process import AnyJournal, ProcessJournal
+from jango.journal.process import AnyJournal, ProcessJournal, WriterUnavailable
 from jango.journal.store import Durability, Journal, TickPolicy
 
 WriterKind = Literal["process", "thread"]
+
+log = logging.getLogger("jango.journal")
 
 
 def journaling_enabled(settings: Mapping[str, str]) -> bool:
@@ -68,14 +71,18 @@ class JournalOptions:
 
     def open(self, path: Path, *, costs: CostSchedule | None = None) -> AnyJournal:
         """The journal at ``path``, writing as these options say."""
-        kind = ProcessJournal if self.writer == "process" else Journal
-        return kind(
-            path,
-            durability=self.durability,
-            window_ms=self.window_ms,
-            flush_ms=self.flush_ms,
-            ticks=self.ticks,
-            max_queue=self.max_queue,
-            checkpoint_every=self.checkpoint_every,
-            costs=costs,
-        )
+        options = {
+            "durability": self.durability,
+            "window_ms": self.window_ms,
+            "flush_ms": self.flush_ms,
+            "ticks": self.ticks,
+            "max_queue": self.max_queue,
+            "checkpoint_every": self.checkpoint_every,
+            "costs": costs,
+        }
+        if self.writer == "process":
+            try:
+                return ProcessJournal(path, **options)  # type: ignore[arg-type]
+            except WriterUnavailable as exc:
+                log.warning("%s; the journal is written from this process instead", exc)
+        return Journal(path, **options)  # type: ignore[arg-type]
