@@ -136,32 +136,43 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_frame(fd: int) -> bytes | None:
-    """The next frame's payload, or None at a clean end of the pipe."""
-    header = _read_exactly(fd, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    if size > MAX_FRAME:
-        raise PipeError(f"journal pipe: a frame of {size:,} bytes (limit {MAX_FRAME:,})")
-    payload = _read_exactly(fd, size)
-    if payload is None:
-        raise PipeError("journal pipe: ended inside a frame")
-    return payload
+class FrameReader:
+    """Reads frames from a pipe a large chunk at a time: one system call (and one hand-back of
+    the GIL) brings in every frame that has arrived, not one call per header and payload."""
 
+    def __init__(self, fd: int, chunk: int = 1 << 20) -> None:
+        self.fd, self.chunk = fd, chunk
+        self._buffer = bytearray()
+        self._at = 0  # where the next frame starts in the buffer
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks: list[bytes] = []
-    left = size
-    while left:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            if left == size:
+    def read(self) -> bytes | None:
+        """The next frame's payload, or None at a clean end of the pipe."""
+        while True:
+            frame = self._complete()
+            if frame is not None:
+                return frame
+            data = os.read(self.fd, self.chunk)
+            if not data:
+                if len(self._buffer) > self._at:
+                    raise PipeError("journal pipe: ended inside a frame")
                 return None
-            raise PipeError("journal pipe: ended inside a frame")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+            if self._at:
+                del self._buffer[: self._at]
+                self._at = 0
+            self._buffer += data
+
+    def _complete(self) -> bytes | None:
+        buffer, at = self._buffer, self._at
+        if len(buffer) - at < _HEADER.size:
+            return None
+        (size,) = _HEADER.unpack_from(buffer, at)
+        if size > MAX_FRAME:
+            raise PipeError(f"journal pipe: a frame of {size:,} bytes (limit {MAX_FRAME:,})")
+        end = at + _HEADER.size + size
+        if len(buffer) < end:
+            return None
+        self._at = end
+        return bytes(buffer[at + _HEADER.size : end])
 
 
 def decode_items(payload: bytes) -> list[Item]:

@@ -431,8 +431,9 @@ class ProcessJournal:
 
     def _read(self) -> None:
         """Take in the writer's reports until its stdout ends."""
+        reader = pipe.FrameReader(self._from)
         try:
-            while (payload := pipe.read_frame(self._from)) is not None:
+            while (payload := reader.read()) is not None:
                 self._take(pipe.decode_report(payload))
         except (pipe.PipeError, OSError, ValueError) as exc:
             log.error("journal %s: %s", self.path, exc)

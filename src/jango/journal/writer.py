@@ -153,7 +153,8 @@ def serve(inp: int, out: int) -> int:
 
     Returns the exit status: 0 when the journal closed without a failure or loss.
     """
-    first = pipe.read_frame(inp)
+    frames = pipe.FrameReader(inp)
+    first = frames.read()
     if first is None:
         return 0
     options = pipe.decode_options(first)
@@ -180,7 +181,7 @@ def serve(inp: int, out: int) -> int:
     every = options.durability == "every"
     items = 0
     try:
-        while (payload := pipe.read_frame(inp)) is not None:
+        while (payload := frames.read()) is not None:
             for item in pipe.decode_items(payload):
                 if isinstance(item, pipe.Flush):
                     error = _flush(journal)
@@ -196,7 +197,6 @@ def serve(inp: int, out: int) -> int:
                     continue
                 if every:
                     reporter.send("acked", ticket=items)
-            reporter.send_if_changed()
     except (pipe.PipeError, OSError) as exc:
         log.error("%s; closing the journal with what arrived", exc)
     return _close(journal, reporter, stop, answer=False)
