@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import platform
 import tempfile
@@ -205,17 +206,40 @@ async def session_rate(
     return count / applied, count / elapsed
 
 
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
+def rss_mib(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def lag_line(label: str, lateness: list[float]) -> str:
-    lateness = sorted(lateness)
-    p99, worst = lateness[int(len(lateness) * 0.99)] * 1000, lateness[-1] * 1000
+class Lateness:
+    """How late each wake-up was, as counts per 10 µs (so an hour of samples takes no more
+    memory than a second's: the memory run must not measure its own bookkeeping)."""
+
+    STEP = 1e-5
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[int] = collections.Counter()
+        self.n = 0
+
+    def append(self, seconds: float) -> None:
+        self.counts[max(0, int(seconds / self.STEP))] += 1
+        self.n += 1
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile in seconds (to 10 µs); 1.0 gives the worst."""
+        want, seen = min(self.n, int(self.n * q) + 1), 0
+        for bucket in sorted(self.counts):
+            seen += self.counts[bucket]
+            if seen >= want:
+                return bucket * self.STEP
+        return 0.0
+
+
+def lag_line(label: str, lateness: Lateness) -> str:
+    p99, worst = lateness.quantile(0.99) * 1000, lateness.quantile(1.0) * 1000
     return f"| {label} | {p99:.2f} ms | {worst:.2f} ms |"
 
 
@@ -226,19 +250,19 @@ async def paced(
     seconds: float,
     progress: bool = False,
     backlogs: list[int] | None = None,
-) -> tuple[list[str], list[float]]:
+) -> tuple[list[str], Lateness]:
     """Apply ``rate`` events/s (cycling ``events``) for ``seconds``.
 
     Returns the rows of a memory table and how late each 1 ms sleep of the loop woke.
     """
     book = Book()
-    lateness: list[float] = []
+    lateness = Lateness()
     body = [e for e in events if not isinstance(e, BalanceSnapshot)]
     book.apply(events[0])
     start = time.perf_counter()
     cpu = time.process_time()
     sent = 0
-    samples: list[tuple[float, float, int, int]] = []
+    samples: list[tuple[float, float, int, int, float]] = []
     next_sample = 0.0
     items = frames(body)
     sizes = [sum(len(i) if isinstance(i, list) else 1 for i in frame) for frame in items]
@@ -254,7 +278,8 @@ async def paced(
             if journal is not None:
                 health = journal.health
                 backlog, shed = health.backlog, health.shed_ticks
-            samples.append((now, rss_mib(), backlog, shed))
+            writer = journal._proc.pid if isinstance(journal, ProcessJournal) else None
+            samples.append((now, rss_mib(), backlog, shed, rss_mib(writer) if writer else 0.0))
             if progress and len(samples) % 60 == 1:
                 print(
                     f"  {now:,.0f} s: RSS {samples[-1][1]:.1f} MiB, backlog {backlog:,}, "
@@ -271,15 +296,19 @@ async def paced(
         journal.flush()
     marks = sorted({0, 1, len(samples) // 4, len(samples) // 2, len(samples) - 1})
     rows = [
-        f"| {samples[i][0]:,.0f} s | {samples[i][1]:,.1f} MiB | {samples[i][2]:,} | "
-        f"{samples[i][3]:,} |"
+        f"| {samples[i][0]:,.0f} s | {samples[i][1]:,.1f} MiB | {samples[i][4]:,.1f} MiB | "
+        f"{samples[i][2]:,} | {samples[i][3]:,} |"
         for i in marks
     ]
     cpu_us = (time.process_time() - cpu) / max(1, sent) * 1e6
     rows.append(f"\nevents sent: {sent:,}; CPU (all threads) {cpu_us:.2f} µs per event")
     rss = [s[1] for s in samples[len(samples) // 4 :]]
+    writer = [s[4] for s in samples[len(samples) // 4 :]]
     if len(rss) > 1:
-        rows.append(f"RSS after the first quarter: min {min(rss):.1f}, max {max(rss):.1f} MiB")
+        rows.append(
+            f"RSS after the first quarter: min {min(rss):.1f}, max {max(rss):.1f} MiB; "
+            f"writer process min {min(writer):.1f}, max {max(writer):.1f} MiB"
+        )
     return rows, lateness
 
 
@@ -339,11 +368,10 @@ def sustained(events: list[Event], d: Path, rates: list[int]) -> None:
                 backlog: list[int] = []
                 _, lag = asyncio.run(paced(journal, events, rate, 5.0, backlogs=backlog))
                 shed = journal.health.shed_ticks
-            lag.sort()
             name = label.removeprefix("journaled, ")
             print(
                 f"| {rate:,} | {name} | {shed:,} | {max(backlog, default=0):,} | "
-                f"{lag[int(len(lag) * 0.99)] * 1000:.2f} ms |"
+                f"{lag.quantile(0.99) * 1000:.2f} ms |"
             )
     print()
 
@@ -379,8 +407,8 @@ def main() -> None:
                     paced(journal, events, args.rate, args.seconds, progress=True)
                 )
             print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")
-            print("| time | RSS | journal backlog | shed ticks |")
-            print("|---:|---:|---:|---:|")
+            print("| time | RSS | writer process RSS | journal backlog | shed ticks |")
+            print("|---:|---:|---:|---:|---:|")
             print("\n".join(rows))
             print(lag_line("journaled loop lag", lag))
             return
@@ -405,8 +433,8 @@ def main() -> None:
         if args.paced_only:
             return
         print(f"\nmemory, journaled at {args.rate:,} events/s for {args.seconds:,.0f} s:\n")
-        print("| time | RSS | journal backlog | shed ticks |")
-        print("|---:|---:|---:|---:|")
+        print("| time | RSS | writer process RSS | journal backlog | shed ticks |")
+        print("|---:|---:|---:|---:|---:|")
         for row in rows:
             print(row)
 
