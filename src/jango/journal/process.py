@@ -56,7 +56,7 @@ from jango.journal.store import (
 log = logging.getLogger("jango.journal")
 
 # The sender takes at most this much from the queue per frame, so a frame stays small.
-_FRAME_BYTES = 1 << 20
+_FRAME_BYTES = 256 * 1024
 # With nothing urgent queued, the sender looks for ticks this often.
 _SEND_POLL_S = 0.002
 # How long to wait for the writer to open the journal, and to close it.
@@ -142,6 +142,7 @@ class ProcessJournal:
                 os.close(lock_fd)
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to = self._proc.stdin.fileno()
+        pipe.widen(self._to)
         self._from = self._proc.stdout.fileno()
         self._reader = threading.Thread(target=self._read, name="jango-journal-in", daemon=True)
         self._reader.start()
@@ -420,7 +421,7 @@ class ProcessJournal:
                 chunk.append(item)
                 size += len(item)
             try:
-                pipe.write_all(self._to, pipe.items_frame(chunk))
+                pipe.write_parts(self._to, pipe.items_parts(chunk))
                 self._sent += len(chunk)
             except (OSError, ValueError):
                 # The writer is gone; the reader reports it. Drop what is left.
