@@ -222,11 +222,16 @@ def test_a_deleted_wal_after_a_crash_is_warned_about_on_the_next_open(tmp_path: 
     assert Journal(path).open_warnings == []
 
 
-def test_a_crash_with_its_wal_intact_loses_nothing_and_warns_nothing(tmp_path: Path) -> None:
+def test_a_crash_with_its_wal_intact_loses_nothing_committed_and_says_the_session_crashed(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "j.sqlite"
     written = killed_after_flush(path)
     with Journal(path) as journal:
-        assert journal.open_warnings == []
+        [warning] = journal.open_warnings
+        one_loud_line(warning, path)
+        assert "was not closed by the last session (killed or crashed)" in warning
+        assert f"events after seq {written} may be missing" in warning
         assert journal.last_seq == written
         notices = [e for e in read_entries(path, kinds=["notice"])]
         assert all(isinstance(e.event(), OrderNotice) for e in notices)

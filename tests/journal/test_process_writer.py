@@ -3,6 +3,7 @@ session is killed, a restarted session waits for it, and a writer that dies is l
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -186,3 +187,48 @@ def test_a_session_whose_writer_process_cannot_start_writes_from_its_own_process
         r.getMessage() for r in caplog.records if "writer process cannot start" in r.getMessage()
     ]
     assert line.endswith("the journal is written from this process instead")
+
+
+def test_a_run_whose_writer_process_is_killed_shows_its_book_degraded_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JANGO_")},
+        "JANGO_DATA_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jango.cli",
+            *("run", "--profile", "p", "--seconds", "30"),
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock_file = tmp_path / "p.journal.sqlite.lock"
+    deadline = time.monotonic() + 60
+    writer = 0
+    while time.monotonic() < deadline and not writer:
+        text = lock_file.read_text() if lock_file.exists() else ""
+        pid = int(text) if text.strip().isdigit() else 0
+        if pid and pid != run.pid:  # the writer process has named itself
+            writer = pid
+        time.sleep(0.02)
+    assert writer, "the writer process never took the lock"
+    os.kill(writer, signal.SIGKILL)
+    out, err = run.communicate(timeout=90)
+    assert run.returncode == 1, err
+    assert "Traceback" not in err
+    assert "the writer process stopped (exit code -9)" in err
+    assert err.strip().splitlines()[-1].startswith("jango: error: journal failed: ")
+    status = json.loads(out)["status"]
+    assert status["degraded"] is True
+    [problem] = status["problems"]
+    assert problem["task"] == "journal" and problem["permanent"] is True

@@ -16,6 +16,7 @@ from jango.cli.common import (
     attached,
     console,
     host_service,
+    one_line,
     print_book,
     session_arguments,
     session_of,
@@ -24,6 +25,7 @@ from jango.cli.common import (
 )
 from jango.domain.book import Book, PnlMode
 from jango.journal.export import replay_lines
+from jango.journal.schema import JournalError
 from jango.recorded import bounded_lines
 
 
@@ -56,13 +58,21 @@ async def _run_headless(settings: dict[str, str], seconds: float, fmt: str, lang
     done = asyncio.Event()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
+    closing: JournalError | None = None
     try:
         async with session:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), seconds)
+    except JournalError as exc:
+        # The journal failed (said in the log and the status as it happened); the book in
+        # memory is still the run's result, so it is shown, and the run ends non-zero.
+        closing = exc
     finally:
         release()
     print_book(session.book, fmt, lang, console(), session.status)
+    if closing is not None:
+        print(f"jango: error: {one_line(closing)}", file=sys.stderr)
+        return 1
     # A task given up during the run (logged as it happened): the book may be stale.
     return 1 if session.failures else 0
 

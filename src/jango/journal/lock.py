@@ -69,10 +69,16 @@ def hold(journal: Path, *, wait_s: float = WAIT_S) -> int | None:
         except OSError:
             os.close(fd)  # a file system without locks: go on without one
             return None
+    name(fd)
+    return fd
+
+
+def name(fd: int) -> None:
+    """Write this process's id into the lock held at ``fd``: who holds it, for the message a
+    waiting writer gives (the writer process names itself once it has the lock)."""
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
 
 
 def _holder(fd: int) -> str:

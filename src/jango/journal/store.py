@@ -407,6 +407,13 @@ class Journal:
                         f"missing after an unclean shutdown; events may be missing since seq "
                         f"{self._committed}; reconciling with the broker"
                     )
+                elif marker is not None and marker[0] == "open":
+                    # Its writer was killed or crashed: what it had not committed is gone.
+                    self._warn(
+                        f"journal {self.path} was not closed by the last session (killed or "
+                        f"crashed); events after seq {self._committed} may be missing; "
+                        "reconciling with the broker"
+                    )
                 self._set_marker("open")
                 # One commit into the fresh WAL, so from now on an empty or missing WAL beside
                 # an "open" marker means the WAL was lost (SQLite never shrinks it while open).

@@ -24,7 +24,7 @@ import sys
 import threading
 
 from jango.domain.model import Event
-from jango.journal import pipe
+from jango.journal import lock, pipe
 from jango.journal.store import Journal, JournalHealth
 from jango.recorded import RecordError, parse_line
 
@@ -165,6 +165,8 @@ def serve(inp: int, out: int) -> int:
         with contextlib.suppress(OSError):
             pipe.write_all(out, pipe.frame(pipe.encode(report)))
         return 1
+    if options.lock_fd is not None:
+        lock.name(options.lock_fd)
     reporter = _Reporter(journal, out)
     relay = _Relay(reporter)
     log.addHandler(relay)
