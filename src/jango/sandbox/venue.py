@@ -70,7 +70,7 @@ from jango.domain.model import (
     Tick,
     parse_code,
 )
-from jango.domain.ticks import new_tick
+from jango.domain.ticks import new_ticks
 from jango.sandbox.clock import SimClock
 from jango.sandbox.instruments import InstrumentSpec, load_instruments
 from jango.sandbox.ladder import Ladder, Walker
@@ -377,16 +377,19 @@ class Venue:
             pool = walkers[:]
             depth_won = self._depth_won
             now = self._clock.now()
-            build = new_tick
-            ticks: list[Tick] = []
-            append = ticks.append
+            # The ticks' fields by column, built into ticks in one call (see new_ticks).
+            codes: list[Code] = []
+            prices: list[int] = []
+            diffs: list[int] = []
+            volumes: list[int] = []
+            expected_at: list[int] = []  # positions of the expected-price prints
             for i, pick, bits in zip(range(k), words[:k], words[k:], strict=True):
                 j = i + pick % (n - i)
                 walker = pool[j]
                 pool[j] = pool[i]
                 state = walker.state
-                prices = walker.prices
-                if prices is None:  # off the day's grid: one tick at a time
+                walk = walker.prices
+                if walk is None:  # off the day's grid: one tick at a time
                     at = 0
                     price = self._walk(state, _WALK[bits & 7])
                 else:
@@ -395,15 +398,20 @@ class Venue:
                         at = walker.upper_at
                     elif at < walker.lower_at:
                         at = walker.lower_at
-                    price = prices[at]
+                    price = walk[at]
                 if (bits >> 3) & _EXPECTED_MASK:
                     walker.at = at
                     state.price = price
-                    volume = state.volume + 1 + (bits >> 12) % (depth_won // price or 1)
-                    state.volume = volume
-                    append(build(walker.code, price, price - state.base, volume, now, False))
+                    state.volume += 1 + (bits >> 12) % (depth_won // price or 1)
                 else:
-                    append(build(walker.code, price, price - state.base, state.volume, now, True))
+                    expected_at.append(i)
+                codes.append(walker.code)
+                prices.append(price)
+                diffs.append(price - state.base)
+                volumes.append(state.volume)
+            ticks = new_ticks(codes, prices, diffs, volumes, now, False)
+            for i in expected_at:
+                ticks[i] = replace(ticks[i], expected=True)
             self._outbox.extend(ticks)
             if self._orders:
                 moved = {tick.code for tick in ticks if not tick.expected}
