@@ -50,27 +50,36 @@ def build(codes: int) -> tuple[Venue, SimBroker]:
     return venue, SimBroker(venue, tick_interval=0.0, limits=limits)
 
 
-async def saturated(codes: int, seconds: float) -> tuple[float, int]:
+async def saturated(codes: int, seconds: float) -> tuple[float, int, float, float]:
+    """Ticks/s into the book, ticks produced, and CPU µs a tick of the venue's thread (step
+    and adapter) and of the loop's (engine and book): on a shared machine the two threads may
+    get less than a core between them, which the CPU split shows apart from the wall clock."""
     venue, broker = build(codes)
     async with Session(broker) as s:
         start_ticks = s.stats.ticks
         stop = threading.Event()
         produced = [0]
+        venue_cpu = [0.0]
 
         def drive() -> None:
+            t0 = time.thread_time()
             while not stop.is_set():
                 produced[0] += len(venue.step())
                 time.sleep(0)  # let the loop thread in
+            venue_cpu[0] = time.thread_time() - t0
 
         thread = threading.Thread(target=drive)
         t0 = time.perf_counter()
+        loop_t0 = time.thread_time()
         thread.start()
         await asyncio.sleep(seconds)
         stop.set()
         thread.join()
+        loop_cpu = time.thread_time() - loop_t0
         applied = s.stats.ticks - start_ticks
         elapsed = time.perf_counter() - t0
-    return applied / elapsed, produced[0]
+    per = 1e6 / max(applied, 1)
+    return applied / elapsed, produced[0], venue_cpu[0] * per, loop_cpu * per
 
 
 async def bridged(codes: int, count: int) -> float:
@@ -134,7 +143,7 @@ def main() -> None:
         f"machine: {platform.machine()} python {platform.python_version()}, "
         f"{args.codes:,} held codes"
     )
-    engine_rate, produced = asyncio.run(saturated(args.codes, args.seconds))
+    engine_rate, produced, venue_us, loop_us = asyncio.run(saturated(args.codes, args.seconds))
     book_rate = bare_book(args.codes, 200_000)
     print()
     print("| path | ticks/s | vs bare Book |")
@@ -150,6 +159,10 @@ def main() -> None:
         f"{bridge_rate / book_rate:.3f}x |"
     )
     print(f"\nthe venue produced {produced:,} ticks in the saturated phase")
+    print(
+        f"CPU a tick: venue thread (step + adapter) {venue_us:.2f} µs, "
+        f"loop thread (engine + book) {loop_us:.2f} µs"
+    )
     print(f"\nlatency at a steady {args.rate:,} ticks/s, creation in the venue to the book:")
     print("\n| ticks per venue step | ticks timed | median ms | p99 ms |")
     print("|---:|---:|---:|---:|")

@@ -439,3 +439,24 @@ def test_a_venue_step_arrives_as_one_burst_and_its_fills_follow_it_in_order() ->
     assert isinstance(before, TickBurst)
     assert any(t.code == SAMSUNG and not t.expected and t.price <= fill.price for t in before.ticks)
     assert all(isinstance(e, TickBurst) for e in order[1:at])  # only the accept before them
+
+
+def test_a_burst_holds_only_the_subscribed_codes_in_the_venues_order() -> None:
+    async def scenario() -> tuple[list[list[Tick]], list[PushItem], set[str]]:
+        broker = manual_broker()
+        await broker.connect()
+        stream = broker.events()
+        chosen = {i.code for i in broker.venue.instruments()[::3]}
+        for code in chosen:
+            await broker.subscribe(code)
+        # Steps with and without fills (a resting buy at the price fills on some step).
+        price = broker.venue.quote(SAMSUNG).price
+        await broker.place(OrderRequest(DEMO, Side.BUY, SAMSUNG, 1, price))
+        steps = [await asyncio.to_thread(broker.venue.step) for _ in range(200)]
+        await broker.close()
+        return steps, await collect(stream), chosen
+
+    steps, items, chosen = run(scenario())
+    expected = [[t for t in step if t.code in chosen] for step in steps]
+    bursts = [list(i.ticks) for i in items if isinstance(i, TickBurst)]
+    assert bursts == [ticks for ticks in expected if ticks]

@@ -53,15 +53,24 @@ async def next_item(
     """The next pushed item ``accept`` takes; steps ``venue`` while waiting if given."""
 
     async def search() -> PushItem:
-        while True:
-            if venue is not None:
-                venue.step()
-            try:
-                item = await asyncio.wait_for(anext(events), 0.05 if venue else WAIT)
-            except TimeoutError:
-                continue
-            if accept(item):
-                return item
+        # One pending read at a time, never cancelled on a quiet step: cancelling ``anext``
+        # would close the stream (which step first prints the wanted code depends on the seed).
+        pending: asyncio.Future[PushItem] | None = None
+        try:
+            while True:
+                if venue is not None:
+                    venue.step()
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(events))
+                done, _ = await asyncio.wait({pending}, timeout=0.05 if venue else WAIT)
+                if not done:
+                    continue
+                item, pending = pending.result(), None
+                if accept(item):
+                    return item
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     return await asyncio.wait_for(search(), WAIT)
 

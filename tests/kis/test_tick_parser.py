@@ -123,3 +123,64 @@ def test_every_odd_number_field_is_decided_as_the_strict_checks_decide(
     fields[index] = value
     payload = "^".join(fields)
     assert parsed(payload, 1) == strict(payload, 1)
+
+
+def clean_frame(batch: list[str], count: int) -> list[Tick] | None:
+    fields = "^".join(batch).split("^")
+    width = len(fields) // count
+    return wire._clean_frame(fields, width, wire._SEEN_CODES, wire._SEEN_TIMES.get(TODAY) or {})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(CODES, TIMES, DATES), min_size=1, max_size=6),
+    st.integers(0, 5),
+    st.sampled_from(USED),
+    st.one_of(FIELD, CODES, TIMES, DATES),
+    st.booleans(),
+)
+def test_a_frame_decoded_column_by_column_is_the_strict_decoding(
+    keys: list[tuple[str, str, str]], odd_at: int, index: int, value: str, spoil: bool
+) -> None:
+    # Frames of warm records (codes and times seen), mostly clean: the column path takes them;
+    # one odd field in one record must send the whole frame the per-record way.
+    wire._SEEN_CODES.clear()
+    wire._SEEN_TIMES.clear()
+    batch = []
+    for code, hour, day in keys:
+        fields = list(BASE)
+        fields[0], fields[1], fields[33] = code, hour, day
+        parsed("^".join(fields), 1)
+        batch.append(fields)
+    if spoil:
+        batch[odd_at % len(batch)][index] = value
+    records = ["^".join(fields) for fields in batch]
+    payload = "^".join(records)
+    reference = strict(payload, len(records))
+    assert parsed(payload, len(records)) == reference
+    taken = clean_frame(records, len(records))
+    if taken is not None:
+        assert taken == reference
+
+
+def test_a_clean_warm_frame_takes_the_column_path() -> None:
+    wire._SEEN_CODES.clear()
+    wire._SEEN_TIMES.clear()
+    parsed(SPEC_TICK, 1)
+    records = [SPEC_TICK] * 20
+    taken = clean_frame(records, 20)
+    assert taken is not None and taken == strict("^".join(records), 20)
+
+
+@pytest.mark.parametrize("index", [2, 4, 13, 43])
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_one_odd_field_in_a_frame_is_decided_as_the_strict_checks_decide(
+    index: int, value: str
+) -> None:
+    wire._SEEN_CODES.clear()
+    wire._SEEN_TIMES.clear()
+    parsed(SPEC_TICK, 1)
+    fields = list(BASE)
+    fields[index] = value
+    payload = "^".join([SPEC_TICK, "^".join(fields), SPEC_TICK])
+    assert parsed(payload, 3) == strict(payload, 3)

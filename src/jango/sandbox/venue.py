@@ -36,6 +36,7 @@ import functools
 import itertools
 import random
 import sqlite3
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -69,8 +70,10 @@ from jango.domain.model import (
     Tick,
     parse_code,
 )
+from jango.domain.ticks import new_ticks
 from jango.sandbox.clock import SimClock
 from jango.sandbox.instruments import InstrumentSpec, load_instruments
+from jango.sandbox.ladder import Ladder, Walker
 from jango.sandbox.venue_state import (
     AccountEntry,
     OrderEntry,
@@ -91,8 +94,9 @@ _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.BEST, OrderType.PRIORITY}
 _BUY_CREDITS = frozenset(
     {Credit.CASH, Credit.MARGIN_KSFC, Credit.MARGIN_SELF, Credit.PURCHASE_LOAN}
 )
-# One in this many price moves is replaced by an auction's expected-price print.
-_EXPECTED_ODDS = 400
+# One in 512 price moves (nine random bits all zero) is replaced by an auction's expected-price
+# print; a power of two so that it takes bits of the step's draw, not a draw of its own.
+_EXPECTED_MASK = 0x1FF
 # Ticks a price moves per step, drawn uniformly: mostly small moves, often none.
 _WALK = (-2, -1, -1, 0, 0, 1, 1, 2)
 DEMO_ACCOUNT = "5012345601"
@@ -216,6 +220,9 @@ class Venue:
         self._burst_listeners: dict[int, BurstListener] = {}
         self._listener_seq = 0
         self._outbox: deque[Tick | OrderNotice] = deque()
+        # The walk's state of every code for the trading day ``_walkers_day`` (see _day_walkers).
+        self._walkers: list[Walker] = []
+        self._walkers_day: date | None = None
         self._store: StateFile | None = None
         # What the file already holds: how many fills and of today's orders, which orders were
         # open (only those can have changed since), and whether the day rolled since.
@@ -359,25 +366,58 @@ class Venue:
             self._clock.advance(self._step_seconds)
             self._sync_day()
             count = self._codes_per_step if n_codes is None else n_codes
-            chosen = self._rng.sample(self._codes, max(0, min(count, len(self._codes))))
-            ticks: list[Tick] = []
-            moved: set[Code] = set()
+            walkers = self._day_walkers()
+            n = len(walkers)
+            k = max(0, min(count, n))
+            # One draw for the whole step, unpacked in C: two 64-bit words per code moved. The
+            # first picks the code (a partial Fisher-Yates shuffle: k distinct codes in random
+            # order, as ``random.sample`` would); of the second, bits 0-2 pick the move, 3-11
+            # whether it is an expected price (one in 512) and the rest the volume traded.
+            words = struct.unpack(f"<{2 * k}Q", self._rng.randbytes(16 * k))
+            pool = walkers[:]
+            depth_won = self._depth_won
             now = self._clock.now()
-            for code in chosen:
-                state = self._prices[code]
-                price = self._walk(state)
-                if self._rng.randrange(_EXPECTED_ODDS) == 0:
-                    tick = Tick(code, price, price - state.base, state.volume, now, expected=True)
+            # The ticks' fields by column, built into ticks in one call (see new_ticks).
+            codes: list[Code] = []
+            prices: list[int] = []
+            diffs: list[int] = []
+            volumes: list[int] = []
+            expected_at: list[int] = []  # positions of the expected-price prints
+            for i, pick, bits in zip(range(k), words[:k], words[k:], strict=True):
+                j = i + pick % (n - i)
+                walker = pool[j]
+                pool[j] = pool[i]
+                state = walker.state
+                walk = walker.prices
+                if walk is None:  # off the day's grid: one tick at a time
+                    at = 0
+                    price = self._walk(state, _WALK[bits & 7])
                 else:
+                    at = walker.at + _WALK[bits & 7]
+                    if at > walker.upper_at:
+                        at = walker.upper_at
+                    elif at < walker.lower_at:
+                        at = walker.lower_at
+                    price = walk[at]
+                if (bits >> 3) & _EXPECTED_MASK:
+                    walker.at = at
                     state.price = price
-                    state.volume += self._rng.randint(1, self._depth(price))
-                    moved.add(code)
-                    tick = Tick(code, price, price - state.base, state.volume, now)
-                ticks.append(tick)
-                self._outbox.append(tick)
-            for order in list(self._orders.values()):
-                if order.code in moved or order.order_type in _MARKET_TYPES:
-                    self._try_fill(order)
+                    state.volume += 1 + (bits >> 12) % (depth_won // price or 1)
+                else:
+                    expected_at.append(i)
+                codes.append(walker.code)
+                prices.append(price)
+                diffs.append(price - state.base)
+                volumes.append(state.volume)
+            ticks = new_ticks(codes, prices, diffs, volumes, now, False)
+            for i in expected_at:
+                ticks[i] = replace(ticks[i], expected=True)
+            self._outbox.extend(ticks)
+            if self._orders:
+                moved = {tick.code for tick in ticks if not tick.expected}
+                for order in list(self._orders.values()):
+                    if order.code in moved or order.order_type in _MARKET_TYPES:
+                        self._try_fill(order)
             return ticks
 
     # ---------------------------------------------------------------- accounts
@@ -742,6 +782,7 @@ class Venue:
         self._saved_fills = len(fills)
         self._saved_orders = len(self._today)
         self._saved_open = set(self._orders)
+        self._walkers_day = None
 
     def _flush(self) -> None:
         # Popping one at a time keeps the order right when a listener calls back into the venue
@@ -900,10 +941,31 @@ class Venue:
 
     # ---------------------------------------------------------------- internals: matching
 
-    def _walk(self, state: PriceEntry) -> int:
+    def _day_walkers(self) -> list[Walker]:
+        """One walker per code in master order, on the ladders of the trading day (made again
+        after a day roll, a restore or a new listing, the only times bases and limits move)."""
+        if self._walkers_day == self._day and len(self._walkers) == len(self._codes):
+            return self._walkers
+        tallest: dict[Market, int] = {}
+        for state in self._prices.values():
+            market = state.instrument.market
+            tallest[market] = max(tallest.get(market, 0), state.upper)
+        ladders = {
+            market: Ladder.build(krx.tick_table(market, self._day), top)
+            for market, top in tallest.items()
+        }
+        walkers = []
+        for code in self._codes:
+            state = self._prices[code]
+            walkers.append(Walker.on(code, state, ladders[state.instrument.market]))
+        self._walkers = walkers
+        self._walkers_day = self._day
+        return walkers
+
+    def _walk(self, state: PriceEntry, moves: int) -> int:
+        """``state``'s price moved ``moves`` ticks one at a time (for a price off the grid)."""
         market = state.instrument.market
         price = state.price
-        moves = self._rng.choice(_WALK)
         # One tick at a time: a move can cross into a band with a different tick.
         for _ in range(abs(moves)):
             if moves > 0 and price < state.upper:

@@ -54,12 +54,15 @@ def credit_order(side, qty, loan_date=0):
     return obj.GetHeaderValue(9)
 
 
-def wait_fill(side):
+def wait_fill(side, qty):
+    # A market order may fill in pieces (the venue's depth is random): the first fill's fields
+    # with the quantity of all of them, once all ``qty`` shares are in.
     end = time.time() + 30
     while time.time() < end:
         pythoncom.PumpWaitingMessages()
-        if any(n[0] == "1" and n[1] == side for n in notices):
-            return next(n for n in notices if n[0] == "1" and n[1] == side)
+        fills = [n for n in notices if n[0] == "1" and n[1] == side]
+        if sum(n[5] for n in fills) >= qty:
+            return (*fills[0][:5], sum(n[5] for n in fills))
         time.sleep(0.01)
     raise SystemExit("no fill")
 
@@ -83,11 +86,11 @@ def loan_rows():
 
 
 credit_order("2", 5)
-bought = wait_fill("2")
+bought = wait_fill("2", 5)
 print("bought credit", bought[2], "cash/credit", bought[3], "loan date", bought[4])
 rows = loan_rows()
 print("loan rows", rows)
 credit_order("1", 5, bought[4])
-sold = wait_fill("1")
+sold = wait_fill("1", 5)
 print("repaid", sold[5], "loan date", sold[4])
 print("loan rows after", [r for r in loan_rows() if r[2] == str(bought[4])])

@@ -108,11 +108,18 @@ amended = orders.amend(
 cancelled = orders.cancel(amended, "A000660")
 filled_no = orders.buy("A005930", 3, 0, kind="03")
 deadline = time.time() + 20
-while time.time() < deadline and not any(n[0] == "1" and n[1] == filled_no for n in notices):
+
+
+def filled(number):
+    return sum(n[2] for n in notices if n[0] == "1" and n[1] == number)
+
+
+# A market order may fill in pieces (the venue's depth is random): wait for all three shares.
+while time.time() < deadline and filled(filled_no) < 3:
     pythoncom.PumpWaitingMessages()
     time.sleep(0.01)
 print("numbers", resting, amended, cancelled, filled_no)
 print("notice flags", sorted({n[0] for n in notices}))
-print("filled", sum(n[2] for n in notices if n[0] == "1" and n[1] == filled_no))
+print("filled", filled(filled_no))
 print("open after cancel", [o for o in open_orders() if o[0] in (resting, amended)])
 conclusion.Unsubscribe()

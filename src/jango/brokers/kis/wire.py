@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -39,7 +39,7 @@ from jango.domain.model import (
     Tick,
     parse_code,
 )
-from jango.domain.ticks import new_tick
+from jango.domain.ticks import new_tick, new_ticks
 
 TICK_TR = "H0STCNT0"
 NOTICE_TR_REAL = "H0STCNI0"
@@ -220,6 +220,9 @@ def parse_ticks(payload: str, count: int, *, today: date) -> list[Tick]:
     fields, width = _fields(payload, count, TICK_FIELDS, TICK_TR)
     codes = _SEEN_CODES
     times = _SEEN_TIMES.get(today) or {}
+    batch = _clean_frame(fields, width, codes, times)
+    if batch is not None:
+        return batch
     ticks = []
     for base in range(0, count * width, width):
         code = codes.get(fields[base])
@@ -258,6 +261,57 @@ def parse_ticks(payload: str, count: int, *, today: date) -> list[Tick]:
             )
         )
     return ticks
+
+
+def _clean_frame(
+    fields: list[str], width: int, codes: dict[str, Code], times: dict[str, datetime]
+) -> list[Tick] | None:
+    """Every record of the frame decoded column by column in C, or ``None`` (the caller then
+    decodes the records one by one) unless every record is plain: a code and a time seen
+    before, one business date, numbers the strict checks read exactly as ``int`` does and a
+    positive price. On those the strict checks give the same ticks (differential test)."""
+    code_texts = fields[0::width]
+    found = list(map(codes.get, code_texts))
+    if None in found:
+        return None
+    days = fields[33::width]
+    if days.count(days[0]) != len(days):
+        return None
+    whens = list(map(times.get, map((days[0] + "^").__add__, fields[1::width])))
+    if None in whens:
+        return None
+    count = len(code_texts)
+    # Prices, volumes and changes in one column: each an optional "-" then 1 to MAX_DIGITS
+    # ASCII digits (with the "-" removed, "^^" would mean an empty number). The strict checks
+    # read every such text as int() does (a negative price is then refused below; a negative
+    # volume the strict checks take too).
+    numbers = fields[2::width] + fields[13::width] + fields[4::width]
+    joined = ("^" + "^".join(numbers) + "^").replace("^-", "^")
+    if not (
+        joined.isascii()
+        and "^^" not in joined
+        and joined.replace("^", "").isdigit()
+        and max(map(len, numbers)) <= MAX_DIGITS
+    ):
+        return None
+    values = list(map(int, numbers))
+    prices = values[:count]
+    if min(prices) <= 0:
+        return None
+    sessions = fields[43::width]
+    expected: list[bool] | bool = (
+        False
+        if sessions.count("0") == len(sessions)
+        else [s != "0" and s.strip() not in ("", "0") for s in sessions]
+    )
+    return new_ticks(
+        cast("list[Code]", found),  # no None in it (checked above)
+        prices,
+        values[2 * count :],
+        values[count : 2 * count],
+        cast("list[datetime]", whens),
+        expected,
+    )
 
 
 # Codes, and times by today and "BSOP_DATE^STCK_CNTG_HOUR", that passed the strict checks once; most

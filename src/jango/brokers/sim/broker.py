@@ -19,11 +19,13 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import operator
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 from jango.brokers.port import (
     BrokerError,
@@ -219,6 +221,16 @@ class SimBroker:
             return
         subscribed = self._subscribed
         at = self.venue.now()
+        if set(map(type, events)) == _ONLY_TICKS:
+            # A step with no fills (the common case), checked in C: one burst of its ticks.
+            if subscribed.issuperset(map(_code_of, events)):
+                ticks = tuple(cast("list[Tick]", events))
+            else:
+                ticks = tuple(e for e in cast("list[Tick]", events) if e.code in subscribed)
+            if ticks:
+                burst: list[PushItem] = [TickBurst(ticks, (), SOURCE, at)]
+                loop.call_soon_threadsafe(_put_all, queue, burst)
+            return
         items: list[PushItem] = []
         run: list[Tick] = []
         for event in events:
@@ -355,6 +367,10 @@ class SimBroker:
             return self.venue.instrument(code).code
         except UnknownInstrument as exc:
             raise BrokerError(str(exc), code=RefusalReason.UNKNOWN_CODE) from exc
+
+
+_ONLY_TICKS: set[type] = {Tick}
+_code_of = operator.attrgetter("code")
 
 
 def _put_all(queue: asyncio.Queue[PushItem | None], items: list[PushItem]) -> None:
