@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -402,13 +402,30 @@ def _parse_tick(f: _Fields) -> Tick:
         expected=f.flag("expected"),
     )
     # Remembered for the fast path: the next line with the same code or time text needs no
-    # checks of them (see _fast_tick). Bounded; cleared when full.
+    # checks of them (see _fast_tick).
+    _remember(f.value("code"), tick.code, f.value("time"), tick.time)
+    return tick
+
+
+def _remember(code_text: str, code: Code, time_text: str, when: datetime) -> None:
+    """Remember a code and a time text the strict checks took. Bounded; cleared when full."""
     if len(_SEEN_CODES) >= _SEEN_MAX or len(_SEEN_TIMES) >= _SEEN_MAX:
         _SEEN_CODES.clear()
         _SEEN_TIMES.clear()
-    _SEEN_CODES[f.value("code")] = tick.code
-    _SEEN_TIMES[f.value("time")] = tick.time
-    return tick
+    _SEEN_CODES[code_text] = code
+    _SEEN_TIMES[time_text] = when
+
+
+def _checked(code_text: str, time_text: str) -> tuple[Code, datetime] | None:
+    """The code and time the strict reader's own field checks make of these texts (and then
+    remembered), or ``None`` if it refuses either."""
+    fields = _Fields({"code": code_text, "time": time_text})
+    try:
+        code, when = fields.code("code"), fields.moment("time")
+    except RecordError:
+        return None
+    _remember(code_text, code, time_text, when)
+    return code, when
 
 
 # --- the fast path for tick lines ----------------------------------------------------------
@@ -488,6 +505,109 @@ def _fast_tick(line: str | bytes) -> tuple[Tick, JournalMark | None] | None:
     if count != quotes:
         return None
     return new_tick(code, t.price, t.diff, t.volume, when, expected), mark
+
+
+# --- many journal tick rows at once ---------------------------------------------------------
+#
+# A rebuild reads hundreds of thousands of tick bodies. SQLite hands them over joined, one
+# ``[seq,body]`` line each, and msgspec decodes the whole block in one call; the ranges and the
+# type the strict reader checks are the decoder's own constraints here. The block is trusted
+# only as a whole, and only when each line provably holds exactly one row:
+#
+# * no body holds a newline (the block has one fewer than it has rows), so line i is row i;
+# * as many values as rows: a line holds at least one value (``[seq,`` starts it) and none
+#   spans two lines (inside a tick object only scalars may follow a key, so the ``]`` that ends
+#   a line cannot sit inside one, nor can a newline sit inside a string), so equal counts mean
+#   one value a line, and that value is ``[seq, body]`` with the body a single object;
+# * the quotes count exactly two per key and string value of every row, so no row repeats a
+#   key (msgspec keeps the last, the strict reader refuses);
+# * the block is no longer than a line may be, so no body is over :data:`MAX_LINE`;
+# * sequence numbers rise (the order SQLite concatenated in is the order of the rows).
+#
+# Then a row whose code and time text the strict reader took before is read here; any other row
+# goes to :func:`parse_line`, which decides it as it would decide the body alone.
+
+
+class _TickRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    type: Literal["tick"]
+    code: str
+    price: Annotated[int, msgspec.Meta(gt=0, lt=_LIMIT)]
+    diff: Annotated[int, msgspec.Meta(gt=-_LIMIT, lt=_LIMIT)]
+    volume: Annotated[int, msgspec.Meta(ge=0, lt=_LIMIT)]
+    time: str
+    expected: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+_ROWS_DECODER = msgspec.json.Decoder(tuple[int, _TickRow])
+
+Quote = tuple[Code, int, int, int, datetime]
+"""A traded price as :meth:`~jango.domain.book.Book.apply_quotes` takes it: code, price,
+diff, volume, time."""
+
+
+@dataclass(frozen=True, slots=True)
+class TickRows:
+    """Tick rows read by :func:`read_tick_rows`, in order: ``seqs[i]`` is the sequence number
+    of ``quotes[i]`` (``None`` for an expected price, which values nothing); ``bad`` the rows
+    the strict reader refused, with its error."""
+
+    seqs: list[int]
+    quotes: list[Quote | None]
+    bad: list[tuple[int, RecordError]]
+
+
+def read_tick_rows(block: bytes, count: int) -> TickRows | None:
+    """The ``count`` journal tick rows in ``block`` (lines ``[seq,body]`` joined by newlines),
+    each decided as :func:`parse_line` decides its body; ``None`` if the block as a whole cannot
+    be trusted (then read the rows one by one)."""
+    if count < 1 or len(block) > MAX_LINE or block.count(b"\n") != count - 1:
+        return None
+    try:
+        items = _ROWS_DECODER.decode_lines(block)
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    if len(items) != count:
+        return None
+    codes, times, unset = _SEEN_CODES, _SEEN_TIMES, msgspec.UNSET
+    seqs: list[int] = []
+    quotes: list[Quote | None] = []
+    append_seq, append_quote = seqs.append, quotes.append
+    bad: list[tuple[int, RecordError]] = []
+    flags = 0  # rows that give "expected": two more quotes each
+    previous = -(1 << 63)
+    for seq, t in items:
+        if seq <= previous:
+            return None
+        previous = seq
+        expected = t.expected
+        if expected is not unset:
+            flags += 1
+        code = codes.get(t.code)
+        when = times.get(t.time)
+        if code is None or when is None:
+            # A code or time not seen yet: the strict reader's checks of those two fields.
+            checked = _checked(t.code, t.time)
+            if checked is None:  # refused: the strict reader decides the row, error and all
+                try:
+                    parse_line(_body_of(block, seq))
+                except RecordError as exc:
+                    bad.append((seq, exc))
+                    continue
+                return None  # it took what its own checks refused: never, but then trust nothing
+            code, when = checked
+        append_seq(seq)
+        append_quote(None if expected is True else (code, t.price, t.diff, t.volume, when))
+    if block.count(b'"') != 18 * count + 2 * flags:
+        return None
+    return TickRows(seqs, quotes, bad)
+
+
+def _body_of(block: bytes, seq: int) -> str:
+    """The body of row ``seq`` in a block of lines ``[seq,body]`` (a line starts only there)."""
+    head = b"[%d," % seq
+    start = 0 if block.startswith(head) else block.index(b"\n" + head) + 1
+    end = block.find(b"\n", start)
+    return block[start + len(head) : end - 1 if end >= 0 else len(block) - 1].decode()
 
 
 def _parse_notice(f: _Fields) -> OrderNotice:

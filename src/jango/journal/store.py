@@ -74,6 +74,7 @@ from jango.domain.costs import CostSchedule
 from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNotice, Tick
 from jango.journal.checkpoint import BookStateError, dump_book, load_book
 from jango.journal.fence import apply_journaled_all
+from jango.journal.rebuild import replay_rows
 from jango.journal.schema import (
     CURRENT_VERSION,
     JournalDiskError,
@@ -85,7 +86,7 @@ from jango.journal.schema import (
     open_readonly,
     rollback,
 )
-from jango.recorded import RecordError, dump_line, parse_line
+from jango.recorded import dump_line, parse_line
 
 log = logging.getLogger("jango.journal")
 
@@ -869,25 +870,7 @@ class Journal:
             book, start = Book(costs), 0
             if use_checkpoints:
                 book, start = _latest_checkpoint(db, costs)
-            read = bad = 0
-            rows = db.execute(
-                "SELECT seq, body, reflected FROM events "
-                "WHERE seq > ? AND kind IN ('snapshot', 'tick', 'notice') ORDER BY seq",
-                (start,),
-            )
-            # Read in slices and applied through the batch path: runs of ticks in one call.
-            while chunk := rows.fetchmany(_REBUILD_SLICE):
-                read += len(chunk)
-                events: list[tuple[int, Event, bool]] = []
-                for seq, body, reflected in chunk:
-                    try:
-                        event = parse_line(body)
-                    except RecordError as exc:
-                        bad += 1
-                        log.warning("journal event %d unreadable, skipped: %s", seq, exc)
-                        continue
-                    events.append((seq, event, bool(reflected)))
-                apply_journaled_all(book, events)
+            read, bad = replay_rows(db, book, start)
         self.last_rebuild = RebuildStats(start, read, bad)
         return book
 
