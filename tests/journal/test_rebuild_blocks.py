@@ -23,7 +23,7 @@ from jango.domain.model import Event, Tick
 from jango.journal import Journal, rebuild
 from jango.journal.checkpoint import dump_book
 from jango.journal.fence import apply_journaled_all
-from jango.recorded import RecordError, dump_line, parse_line, read_tick_rows
+from jango.recorded import RecordError, parse_line, read_tick_rows
 from tests.journal.streams import venue_events, write
 from tests.test_recorded_fast import EDITS
 
