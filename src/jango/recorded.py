@@ -437,6 +437,10 @@ def _checked(code_text: str, time_text: str) -> tuple[Code, datetime] | None:
 # key, a journal mark of another shape, a float, null, an odd byte) goes the strict way, so the
 # fast path never accepts a line the strict reader refuses, nor reads one differently.
 
+Quote = tuple[Code, int, int, int, datetime]
+"""A traded price as :meth:`~jango.domain.book.Book.apply_quotes` takes it: code, price,
+diff, volume, time."""
+
 _SEEN_CODES: dict[str, Code] = {}
 _SEEN_TIMES: dict[str, datetime] = {}
 _SEEN_MAX = 4096
@@ -465,6 +469,17 @@ _TICK_DECODER = msgspec.json.Decoder(_TickLine)
 
 def _fast_tick(line: str | bytes) -> tuple[Tick, JournalMark | None] | None:
     """The tick (and mark) of a plain tick line, or None: then the strict reader decides."""
+    fast = fast_quote(line)
+    if fast is None:
+        return None
+    (code, price, diff, volume, when), expected, mark = fast
+    return new_tick(code, price, diff, volume, when, expected), mark
+
+
+def fast_quote(line: str | bytes) -> tuple[Quote, bool, JournalMark | None] | None:
+    """The price, ``expected`` flag and mark of a plain tick line, exactly as the strict reader
+    would read them; ``None`` if the line is not one the fast path can take (then the strict
+    reader decides)."""
     if len(line) > _FAST_MAX_LINE:
         return None
     try:
@@ -504,7 +519,7 @@ def _fast_tick(line: str | bytes) -> tuple[Tick, JournalMark | None] | None:
     count = line.count(b'"') if isinstance(line, bytes) else line.count('"')
     if count != quotes:
         return None
-    return new_tick(code, t.price, t.diff, t.volume, when, expected), mark
+    return (code, t.price, t.diff, t.volume, when), expected, mark
 
 
 # --- many journal tick rows at once ---------------------------------------------------------
@@ -539,10 +554,6 @@ class _TickRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _ROWS_DECODER = msgspec.json.Decoder(tuple[int, _TickRow])
-
-Quote = tuple[Code, int, int, int, datetime]
-"""A traded price as :meth:`~jango.domain.book.Book.apply_quotes` takes it: code, price,
-diff, volume, time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -798,28 +809,47 @@ def read_records(
 ) -> Iterator[tuple[int, tuple[Event, JournalMark | None] | RecordError]]:
     """Like :func:`read_events`, with each event's :class:`JournalMark` (``None`` on lines
     that were not exported from a journal)."""
-    first = True
+    reader = LineReader()
     for number, line in enumerate(lines, start=1):
-        if not first:
+        if not reader.first:
             fast = _fast_tick(line)
             if fast is not None:
                 yield number, fast
                 continue
+        item = reader.read(number, line)
+        if item is not None:
+            yield number, item
+
+
+class LineReader:
+    """The strict reader of one file's lines, in order: it knows whether a header may still come
+    (only on the first line that is not blank)."""
+
+    def __init__(self) -> None:
+        self.first = True
+        """No line but blank ones read yet."""
+
+    def read(
+        self, number: int, line: str | bytes
+    ) -> tuple[Event, JournalMark | None] | RecordError | None:
+        """The event and mark on line ``number``, its error, or ``None`` (blank, a good header)."""
         try:
             text = _decode(line)
             if number == 1:
                 text = text.removeprefix("\ufeff")
             if not text.strip():
-                continue
+                return None
             raw = _load(text)
-            if first and raw.get("type") == "header":
+            if self.first and raw.get("type") == "header":
+                self.first = False
                 _check_header(raw)
-            else:
-                yield number, _parse_event(raw)
+                return None
+            self.first = False
+            return _parse_event(raw)
         except RecordError as exc:
+            self.first = False
             exc.line = number
-            yield number, exc
-        first = False
+            return exc
 
 
 def read_file(path: Path) -> Iterator[tuple[int, Event | RecordError]]:
