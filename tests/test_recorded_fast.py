@@ -140,3 +140,61 @@ def test_block_reading_yields_the_lines_readline_would(pieces: list[bytes], bloc
     finally:
         recorded.MAX_LINE = saved
     assert got == readline_lines(data, limit)
+
+
+def strict_load(text: str) -> object:
+    """What ``json.loads`` with the strict hooks makes of ``text`` (the reader before msgspec)."""
+    saved = recorded._fast_load
+    recorded._fast_load = lambda _text: None
+    try:
+        return recorded._load(text)
+    except RecordError as exc:
+        return f"RecordError: {exc}"
+    finally:
+        recorded._fast_load = saved
+
+
+NOTICE_EDITS = [
+    (',"qty":', ',"qty":1,"qty":'),  # a key twice
+    (',"qty":', ',"q\\u0074y":'),
+    ('"notice"', '"n\\"otice"'),  # an escaped quote
+    (',"price":', ',"price":1.5,"x":'),
+    (',"price":', ',"price":1e3,"x":'),
+    (',"price":', ',"price":12345678901234567890,"x":'),
+    (',"price":', ',"price":-999999999999999999,"x":'),
+    (',"price":', ',"price":NaN,"x":'),
+    (',"price":', ',"price":[[[[[[[[[1]]]]]]]]],"x":'),
+    (',"price":', ',"price":{"a":[{"b":null}]},"x":'),
+    (',"name":"', ',"name":"\\ud800'),  # a lone surrogate
+    (',"time":', ',"time":true,"x":'),
+    ("{", "["),
+    ("}", "} x"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            '{"type":"notice","account":"5012345601","kind":"filled","action":"new",'
+            '"side":"buy","code":"005930","order_no":"0001","qty":5,"price":71000,'
+            '"time":"2026-03-04T09:00:00+09:00","name":"삼성전자","journal":{"seq":3}}',
+            '{"type":"snapshot","account":"5012345601","time":"2026-03-04T09:00:00+09:00",'
+            '"cash":{"deposit":1,"d2":2},"rows":[{"code":"005930","qty":1,"sellable":1,'
+            '"purchase_amount":71000,"price":71000}],"orders":[]}',
+        ]
+    ),
+    st.lists(st.sampled_from(NOTICE_EDITS), max_size=3),
+)
+def test_msgspec_objects_are_exactly_what_the_strict_decoder_makes(
+    line: str, edits: list[tuple[str, str]]
+) -> None:
+    for old, new in edits:
+        line = line.replace(old, new, 1)
+    fast = recorded._fast_load(line)
+    if fast is not None:
+        assert fast == strict_load(line)
+        assert [type(v) for v in fast.values()] == [
+            type(v)
+            for v in strict_load(line).values()  # type: ignore[attr-defined]
+        ]

@@ -713,6 +713,9 @@ def _check_depth(text: str) -> None:
 
 
 def _load(text: str) -> dict[str, Any]:
+    fast = _fast_load(text)
+    if fast is not None:
+        return fast
     _check_depth(text)
     try:
         value = json.loads(
@@ -727,6 +730,59 @@ def _load(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise RecordError(f"a line must be a JSON object, got {_json_type(value)}")
     return value
+
+
+_ANY_DECODER = msgspec.json.Decoder()
+
+
+def _fast_load(text: str) -> dict[str, Any] | None:
+    """The object ``json.loads`` with the strict hooks makes of ``text``, decoded by msgspec in C;
+    ``None`` where the two might differ (then the strict decoder decides, error and all).
+
+    They agree on an object holding only strings, booleans, null, integers of at most
+    :data:`MAX_DIGITS` digits and, within the depth limit, lists and objects of those, with no
+    key given twice: msgspec keeps the last of a repeated key, so the quotes are counted, two
+    per key and string (an escaped quote adds one, a repeated key at least two).
+    """
+    try:
+        value = _ANY_DECODER.decode(text)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):  # deep: msgspec's own guard
+        return None
+    if not isinstance(value, dict):
+        return None
+    strings = _strings_in(value, 1)
+    if strings is None or text.count('"') != 2 * strings:
+        return None
+    return value
+
+
+def _strings_in(value: dict[str, Any] | list[Any], depth: int) -> int | None:
+    """Keys and strings in ``value`` (nested at ``depth``), or ``None`` if it holds anything the
+    strict hooks would read otherwise (a float, a long integer) or nests too deep."""
+    if depth > MAX_DEPTH:
+        return None
+    count = 0
+    items: Iterable[Any]
+    if isinstance(value, dict):
+        count = len(value)
+        items = value.values()
+    else:
+        items = value
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            count += 1
+        elif kind is int:
+            if not -_LIMIT < item < _LIMIT:
+                return None
+        elif kind is dict or kind is list:
+            inner = _strings_in(item, depth + 1)
+            if inner is None:
+                return None
+            count += inner
+        elif item is not None and kind is not bool:
+            return None
+    return count
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
