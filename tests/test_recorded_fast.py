@@ -198,3 +198,58 @@ def test_msgspec_objects_are_exactly_what_the_strict_decoder_makes(
             type(v)
             for v in strict_load(line).values()  # type: ignore[attr-defined]
         ]
+
+
+NOTICE = (
+    '{"type":"notice","account":"5012345601","kind":"filled","action":"new","side":"buy",'
+    '"code":"005930","order_no":"0001","qty":5,"price":71000,"time":"2026-03-04T09:00:00+09:00",'
+    '"credit":"margin_self","name":"삼성전자","market":"KOSPI","post_qty":5,"post_sellable":0,'
+    '"post_book_price":"71000.5","filled_total":5,"fill_id":"7","journal":{"seq":3}}'
+)
+NOTICE_LINE_EDITS = [
+    *NOTICE_EDITS,
+    (',"name":', ',"name":"x","name":'),
+    (',"credit":"margin_self"', ""),
+    (',"credit":"margin_self"', ',"credit":"margin_self","loan_date":"2026-03-01"'),
+    (',"credit":"margin_self"', ',"credit":"cash","loan_date":"2026-03-01"'),
+    ('"kind":"filled"', '"kind":"FILLED"'),
+    ('"kind":"filled"', '"kind":"accepted"'),
+    ('"order_no":"0001"', '"order_no":""'),
+    ('"post_book_price":"71000.5"', '"post_book_price":"7.1e4"'),
+    ('"post_book_price":"71000.5"', '"post_book_price":71000'),
+    (',"post_qty":5', ',"post_qty":null'),
+    (',"post_qty":5', ',"post_qty":-5'),
+    (',"post_qty":5', ""),
+    (',"journal":{"seq":3}', ""),
+    ('"seq":3', '"seq":0'),
+    ('"seq":3', '"seq":3,"reflected":true'),
+    ('"seq":3', '"seq":3,"reflected":1'),
+    ('"qty":5', '"qty":true'),
+    ('"qty":5', '"qty":0'),
+    ('"code":"005930"', '"code":"A005930"'),
+    ('"code":"005930"', '"code":"00593"'),
+    ('"name":"', '"name":"\udc80'),
+    ("+09:00", "+09:00 "),
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(NOTICE_LINE_EDITS), max_size=3), st.booleans(), st.booleans())
+def test_notice_lines_read_the_same_by_the_fast_and_the_strict_path(
+    edits: list[tuple[str, str]], warm: bool, as_bytes: bool
+) -> None:
+    line = NOTICE
+    for old, new in edits:
+        line = line.replace(old, new, 1)
+    data: str | bytes = (line + "\n").encode("utf-8", "surrogateescape") if as_bytes else line
+    recorded._SEEN_CODES.clear()
+    recorded._SEEN_TIMES.clear()
+    if warm:
+        recorded._checked("005930", "2026-03-04T09:00:00+09:00")
+        recorded._checked("A005930", "2026-03-04T09:00:00+09:00 ")
+    fast = recorded._fast_notice(data)
+    want = strict(data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape"))
+    if fast is not None:
+        assert fast == want
+    if not edits and warm:
+        assert fast is not None  # a plain notice line takes the fast path

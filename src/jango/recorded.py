@@ -522,6 +522,120 @@ def fast_quote(line: str | bytes) -> tuple[Quote, bool, JournalMark | None] | No
     return (code, t.price, t.diff, t.volume, when), expected, mark
 
 
+# --- the fast path for notice lines --------------------------------------------------------
+#
+# Notices are about one line in a hundred but cost the strict reader a hundred times a tick. A
+# notice line is decoded by msgspec into a typed struct (enums by value, integers in range, no
+# unknown field) and built here only when every field is one the strict reader takes as is: a
+# code and time it took before, no loan date, a plain book price, non-empty account and order
+# number, and exactly two quotes per key and string (no repeated key); a code or time not seen
+# before is checked by the strict reader's own field checks first. The notice's own checks
+# run in its constructor, as on the strict path; any refusal sends the line the strict way.
+
+_Count = Annotated[int, msgspec.Meta(ge=0, lt=_LIMIT)]
+_NOTICE_TEXTS = 8  # the struct's fields before its first integer: all strings (enums too)
+
+
+class _NoticeLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    type: Literal["notice"]
+    account: str
+    kind: NoticeKind
+    action: OrderAction
+    side: Side
+    code: str
+    order_no: str
+    time: str
+    qty: _Count
+    price: _Count
+    # Optional fields: strings first (counted by position), then integers and the mark.
+    orig_order_no: str | msgspec.UnsetType = msgspec.UNSET
+    credit: Credit | msgspec.UnsetType = msgspec.UNSET
+    order_type: OrderType | msgspec.UnsetType = msgspec.UNSET
+    condition: Condition | msgspec.UnsetType = msgspec.UNSET
+    fill_id: str | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    market: Market | msgspec.UnsetType = msgspec.UNSET
+    post_book_price: str | msgspec.UnsetType = msgspec.UNSET
+    post_qty: _Count | msgspec.UnsetType = msgspec.UNSET
+    post_sellable: _Count | msgspec.UnsetType = msgspec.UNSET
+    filled_total: _Count | msgspec.UnsetType = msgspec.UNSET
+    journal: _Mark | msgspec.UnsetType = msgspec.UNSET
+
+
+_NOTICE_DECODER = msgspec.json.Decoder(_NoticeLine)
+_NOTICE_OPTIONAL_TEXTS = slice(10, 18)  # orig_order_no .. post_book_price in astuple order
+
+
+def _fast_notice(line: str | bytes) -> tuple[OrderNotice, JournalMark | None] | None:
+    """The notice (and mark) of a plain notice line, or None: then the strict reader decides."""
+    if len(line) > _FAST_MAX_LINE:
+        return None
+    try:
+        n = _NOTICE_DECODER.decode(line)
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    if not n.account or not n.order_no:
+        return None
+    code = _SEEN_CODES.get(n.code)
+    when = _SEEN_TIMES.get(n.time)
+    if code is None or when is None:
+        checked = _checked(n.code, n.time)
+        if checked is None:
+            return None
+        code, when = checked
+    unset = msgspec.UNSET
+    fields = msgspec.structs.astuple(n)
+    texts = fields[_NOTICE_OPTIONAL_TEXTS]
+    present_texts = len(texts) - texts.count(unset)
+    keys = len(fields) - fields.count(unset)  # "journal" is one of them if present
+    quotes = 2 * (keys + _NOTICE_TEXTS + present_texts)
+    mark = None
+    if n.journal is not unset:
+        journal = n.journal
+        quotes += 2  # "seq"
+        reflected = False
+        if journal.reflected is not unset:
+            quotes += 2
+            reflected = journal.reflected
+        if not 0 < journal.seq < _LIMIT:
+            return None
+        mark = JournalMark(journal.seq, reflected)
+    count = line.count(b'"') if isinstance(line, bytes) else line.count('"')
+    if count != quotes:
+        return None
+    book_price = None
+    if n.post_book_price is not unset:
+        if not _DECIMAL_RE.match(n.post_book_price):
+            return None
+        book_price = Decimal(n.post_book_price)
+    try:
+        notice = OrderNotice(
+            account=n.account,
+            kind=n.kind,
+            action=n.action,
+            side=n.side,
+            code=code,
+            order_no=n.order_no,
+            qty=n.qty,
+            price=n.price,
+            time=when,
+            orig_order_no="" if n.orig_order_no is unset else n.orig_order_no,
+            credit=Credit.CASH if n.credit is unset else n.credit,
+            order_type=OrderType.LIMIT if n.order_type is unset else n.order_type,
+            condition=Condition.NONE if n.condition is unset else n.condition,
+            fill_id="" if n.fill_id is unset else n.fill_id,
+            name="" if n.name is unset else n.name,
+            market=Market.UNKNOWN if n.market is unset else n.market,
+            post_qty=None if n.post_qty is unset else n.post_qty,
+            post_sellable=None if n.post_sellable is unset else n.post_sellable,
+            post_book_price=book_price,
+            filled_total=None if n.filled_total is unset else n.filled_total,
+        )
+    except DomainError:
+        return None
+    return notice, mark
+
+
 # --- many journal tick rows at once ---------------------------------------------------------
 #
 # A rebuild reads hundreds of thousands of tick bodies. SQLite hands them over joined, one
@@ -813,7 +927,7 @@ def parse_line(text: str | bytes) -> Event:
     :class:`RecordError` naming the field and the problem, and nothing else, whatever the input.
     A header line is refused here: it describes a file, not an event (see :func:`read_events`).
     """
-    fast = _fast_tick(text)
+    fast = _fast_tick(text) or _fast_notice(text)
     if fast is not None:
         return fast[0]
     return _parse_event(_load(_decode(text)))[0]
@@ -889,6 +1003,10 @@ class LineReader:
         self, number: int, line: str | bytes
     ) -> tuple[Event, JournalMark | None] | RecordError | None:
         """The event and mark on line ``number``, its error, or ``None`` (blank, a good header)."""
+        if not self.first:
+            fast = _fast_notice(line)
+            if fast is not None:
+                return fast
         try:
             text = _decode(line)
             if number == 1:
