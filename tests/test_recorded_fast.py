@@ -140,3 +140,116 @@ def test_block_reading_yields_the_lines_readline_would(pieces: list[bytes], bloc
     finally:
         recorded.MAX_LINE = saved
     assert got == readline_lines(data, limit)
+
+
+def strict_load(text: str) -> object:
+    """What ``json.loads`` with the strict hooks makes of ``text`` (the reader before msgspec)."""
+    saved = recorded._fast_load
+    recorded._fast_load = lambda _text: None
+    try:
+        return recorded._load(text)
+    except RecordError as exc:
+        return f"RecordError: {exc}"
+    finally:
+        recorded._fast_load = saved
+
+
+NOTICE_EDITS = [
+    (',"qty":', ',"qty":1,"qty":'),  # a key twice
+    (',"qty":', ',"q\\u0074y":'),
+    ('"notice"', '"n\\"otice"'),  # an escaped quote
+    (',"price":', ',"price":1.5,"x":'),
+    (',"price":', ',"price":1e3,"x":'),
+    (',"price":', ',"price":12345678901234567890,"x":'),
+    (',"price":', ',"price":-999999999999999999,"x":'),
+    (',"price":', ',"price":NaN,"x":'),
+    (',"price":', ',"price":[[[[[[[[[1]]]]]]]]],"x":'),
+    (',"price":', ',"price":{"a":[{"b":null}]},"x":'),
+    (',"name":"', ',"name":"\\ud800'),  # a lone surrogate
+    (',"time":', ',"time":true,"x":'),
+    ("{", "["),
+    ("}", "} x"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            '{"type":"notice","account":"5012345601","kind":"filled","action":"new",'
+            '"side":"buy","code":"005930","order_no":"0001","qty":5,"price":71000,'
+            '"time":"2026-03-04T09:00:00+09:00","name":"삼성전자","journal":{"seq":3}}',
+            '{"type":"snapshot","account":"5012345601","time":"2026-03-04T09:00:00+09:00",'
+            '"cash":{"deposit":1,"d2":2},"rows":[{"code":"005930","qty":1,"sellable":1,'
+            '"purchase_amount":71000,"price":71000}],"orders":[]}',
+        ]
+    ),
+    st.lists(st.sampled_from(NOTICE_EDITS), max_size=3),
+)
+def test_msgspec_objects_are_exactly_what_the_strict_decoder_makes(
+    line: str, edits: list[tuple[str, str]]
+) -> None:
+    for old, new in edits:
+        line = line.replace(old, new, 1)
+    fast = recorded._fast_load(line)
+    if fast is not None:
+        assert fast == strict_load(line)
+        assert [type(v) for v in fast.values()] == [
+            type(v)
+            for v in strict_load(line).values()  # type: ignore[attr-defined]
+        ]
+
+
+NOTICE = (
+    '{"type":"notice","account":"5012345601","kind":"filled","action":"new","side":"buy",'
+    '"code":"005930","order_no":"0001","qty":5,"price":71000,"time":"2026-03-04T09:00:00+09:00",'
+    '"credit":"margin_self","name":"삼성전자","market":"KOSPI","post_qty":5,"post_sellable":0,'
+    '"post_book_price":"71000.5","filled_total":5,"fill_id":"7","journal":{"seq":3}}'
+)
+NOTICE_LINE_EDITS = [
+    *NOTICE_EDITS,
+    (',"name":', ',"name":"x","name":'),
+    (',"credit":"margin_self"', ""),
+    (',"credit":"margin_self"', ',"credit":"margin_self","loan_date":"2026-03-01"'),
+    (',"credit":"margin_self"', ',"credit":"cash","loan_date":"2026-03-01"'),
+    ('"kind":"filled"', '"kind":"FILLED"'),
+    ('"kind":"filled"', '"kind":"accepted"'),
+    ('"order_no":"0001"', '"order_no":""'),
+    ('"post_book_price":"71000.5"', '"post_book_price":"7.1e4"'),
+    ('"post_book_price":"71000.5"', '"post_book_price":71000'),
+    (',"post_qty":5', ',"post_qty":null'),
+    (',"post_qty":5', ',"post_qty":-5'),
+    (',"post_qty":5', ""),
+    (',"journal":{"seq":3}', ""),
+    ('"seq":3', '"seq":0'),
+    ('"seq":3', '"seq":3,"reflected":true'),
+    ('"seq":3', '"seq":3,"reflected":1'),
+    ('"qty":5', '"qty":true'),
+    ('"qty":5', '"qty":0'),
+    ('"code":"005930"', '"code":"A005930"'),
+    ('"code":"005930"', '"code":"00593"'),
+    ('"name":"', '"name":"\udc80'),
+    ("+09:00", "+09:00 "),
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(NOTICE_LINE_EDITS), max_size=3), st.booleans(), st.booleans())
+def test_notice_lines_read_the_same_by_the_fast_and_the_strict_path(
+    edits: list[tuple[str, str]], warm: bool, as_bytes: bool
+) -> None:
+    line = NOTICE
+    for old, new in edits:
+        line = line.replace(old, new, 1)
+    data: str | bytes = (line + "\n").encode("utf-8", "surrogateescape") if as_bytes else line
+    recorded._SEEN_CODES.clear()
+    recorded._SEEN_TIMES.clear()
+    if warm:
+        recorded._checked("005930", "2026-03-04T09:00:00+09:00")
+        recorded._checked("A005930", "2026-03-04T09:00:00+09:00 ")
+    fast = recorded._fast_notice(data)
+    want = strict(data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape"))
+    if fast is not None:
+        assert fast == want
+    if not edits and warm:
+        assert fast is not None  # a plain notice line takes the fast path

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -402,13 +402,30 @@ def _parse_tick(f: _Fields) -> Tick:
         expected=f.flag("expected"),
     )
     # Remembered for the fast path: the next line with the same code or time text needs no
-    # checks of them (see _fast_tick). Bounded; cleared when full.
+    # checks of them (see _fast_tick).
+    _remember(f.value("code"), tick.code, f.value("time"), tick.time)
+    return tick
+
+
+def _remember(code_text: str, code: Code, time_text: str, when: datetime) -> None:
+    """Remember a code and a time text the strict checks took. Bounded; cleared when full."""
     if len(_SEEN_CODES) >= _SEEN_MAX or len(_SEEN_TIMES) >= _SEEN_MAX:
         _SEEN_CODES.clear()
         _SEEN_TIMES.clear()
-    _SEEN_CODES[f.value("code")] = tick.code
-    _SEEN_TIMES[f.value("time")] = tick.time
-    return tick
+    _SEEN_CODES[code_text] = code
+    _SEEN_TIMES[time_text] = when
+
+
+def _checked(code_text: str, time_text: str) -> tuple[Code, datetime] | None:
+    """The code and time the strict reader's own field checks make of these texts (and then
+    remembered), or ``None`` if it refuses either."""
+    fields = _Fields({"code": code_text, "time": time_text})
+    try:
+        code, when = fields.code("code"), fields.moment("time")
+    except RecordError:
+        return None
+    _remember(code_text, code, time_text, when)
+    return code, when
 
 
 # --- the fast path for tick lines ----------------------------------------------------------
@@ -419,6 +436,10 @@ def _parse_tick(f: _Fields) -> Tick:
 # time text the strict reader accepted before. Anything else (a new code or time, a duplicate
 # key, a journal mark of another shape, a float, null, an odd byte) goes the strict way, so the
 # fast path never accepts a line the strict reader refuses, nor reads one differently.
+
+Quote = tuple[Code, int, int, int, datetime]
+"""A traded price as :meth:`~jango.domain.book.Book.apply_quotes` takes it: code, price,
+diff, volume, time."""
 
 _SEEN_CODES: dict[str, Code] = {}
 _SEEN_TIMES: dict[str, datetime] = {}
@@ -448,6 +469,17 @@ _TICK_DECODER = msgspec.json.Decoder(_TickLine)
 
 def _fast_tick(line: str | bytes) -> tuple[Tick, JournalMark | None] | None:
     """The tick (and mark) of a plain tick line, or None: then the strict reader decides."""
+    fast = fast_quote(line)
+    if fast is None:
+        return None
+    (code, price, diff, volume, when), expected, mark = fast
+    return new_tick(code, price, diff, volume, when, expected), mark
+
+
+def fast_quote(line: str | bytes) -> tuple[Quote, bool, JournalMark | None] | None:
+    """The price, ``expected`` flag and mark of a plain tick line, exactly as the strict reader
+    would read them; ``None`` if the line is not one the fast path can take (then the strict
+    reader decides)."""
     if len(line) > _FAST_MAX_LINE:
         return None
     try:
@@ -487,7 +519,220 @@ def _fast_tick(line: str | bytes) -> tuple[Tick, JournalMark | None] | None:
     count = line.count(b'"') if isinstance(line, bytes) else line.count('"')
     if count != quotes:
         return None
-    return new_tick(code, t.price, t.diff, t.volume, when, expected), mark
+    return (code, t.price, t.diff, t.volume, when), expected, mark
+
+
+# --- the fast path for notice lines --------------------------------------------------------
+#
+# Notices are about one line in a hundred but cost the strict reader a hundred times a tick. A
+# notice line is decoded by msgspec into a typed struct (enums by value, integers in range, no
+# unknown field) and built here only when every field is one the strict reader takes as is: a
+# code and time it took before, no loan date, a plain book price, non-empty account and order
+# number, and exactly two quotes per key and string (no repeated key); a code or time not seen
+# before is checked by the strict reader's own field checks first. The notice's own checks
+# run in its constructor, as on the strict path; any refusal sends the line the strict way.
+
+_Count = Annotated[int, msgspec.Meta(ge=0, lt=_LIMIT)]
+_NOTICE_TEXTS = 8  # the struct's fields before its first integer: all strings (enums too)
+
+
+class _NoticeLine(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    type: Literal["notice"]
+    account: str
+    kind: NoticeKind
+    action: OrderAction
+    side: Side
+    code: str
+    order_no: str
+    time: str
+    qty: _Count
+    price: _Count
+    # Optional fields: strings first (counted by position), then integers and the mark.
+    orig_order_no: str | msgspec.UnsetType = msgspec.UNSET
+    credit: Credit | msgspec.UnsetType = msgspec.UNSET
+    order_type: OrderType | msgspec.UnsetType = msgspec.UNSET
+    condition: Condition | msgspec.UnsetType = msgspec.UNSET
+    fill_id: str | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    market: Market | msgspec.UnsetType = msgspec.UNSET
+    post_book_price: str | msgspec.UnsetType = msgspec.UNSET
+    post_qty: _Count | msgspec.UnsetType = msgspec.UNSET
+    post_sellable: _Count | msgspec.UnsetType = msgspec.UNSET
+    filled_total: _Count | msgspec.UnsetType = msgspec.UNSET
+    journal: _Mark | msgspec.UnsetType = msgspec.UNSET
+
+
+_NOTICE_DECODER = msgspec.json.Decoder(_NoticeLine)
+_NOTICE_OPTIONAL_TEXTS = slice(10, 18)  # orig_order_no .. post_book_price in astuple order
+
+
+def _fast_notice(line: str | bytes) -> tuple[OrderNotice, JournalMark | None] | None:
+    """The notice (and mark) of a plain notice line, or None: then the strict reader decides."""
+    if len(line) > _FAST_MAX_LINE:
+        return None
+    try:
+        n = _NOTICE_DECODER.decode(line)
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    if not n.account or not n.order_no:
+        return None
+    code = _SEEN_CODES.get(n.code)
+    when = _SEEN_TIMES.get(n.time)
+    if code is None or when is None:
+        checked = _checked(n.code, n.time)
+        if checked is None:
+            return None
+        code, when = checked
+    unset = msgspec.UNSET
+    fields = msgspec.structs.astuple(n)
+    texts = fields[_NOTICE_OPTIONAL_TEXTS]
+    present_texts = len(texts) - texts.count(unset)
+    keys = len(fields) - fields.count(unset)  # "journal" is one of them if present
+    quotes = 2 * (keys + _NOTICE_TEXTS + present_texts)
+    mark = None
+    if n.journal is not unset:
+        journal = n.journal
+        quotes += 2  # "seq"
+        reflected = False
+        if journal.reflected is not unset:
+            quotes += 2
+            reflected = journal.reflected
+        if not 0 < journal.seq < _LIMIT:
+            return None
+        mark = JournalMark(journal.seq, reflected)
+    count = line.count(b'"') if isinstance(line, bytes) else line.count('"')
+    if count != quotes:
+        return None
+    book_price = None
+    if n.post_book_price is not unset:
+        if not _DECIMAL_RE.match(n.post_book_price):
+            return None
+        book_price = Decimal(n.post_book_price)
+    try:
+        notice = OrderNotice(
+            account=n.account,
+            kind=n.kind,
+            action=n.action,
+            side=n.side,
+            code=code,
+            order_no=n.order_no,
+            qty=n.qty,
+            price=n.price,
+            time=when,
+            orig_order_no="" if n.orig_order_no is unset else n.orig_order_no,
+            credit=Credit.CASH if n.credit is unset else n.credit,
+            order_type=OrderType.LIMIT if n.order_type is unset else n.order_type,
+            condition=Condition.NONE if n.condition is unset else n.condition,
+            fill_id="" if n.fill_id is unset else n.fill_id,
+            name="" if n.name is unset else n.name,
+            market=Market.UNKNOWN if n.market is unset else n.market,
+            post_qty=None if n.post_qty is unset else n.post_qty,
+            post_sellable=None if n.post_sellable is unset else n.post_sellable,
+            post_book_price=book_price,
+            filled_total=None if n.filled_total is unset else n.filled_total,
+        )
+    except DomainError:
+        return None
+    return notice, mark
+
+
+# --- many journal tick rows at once ---------------------------------------------------------
+#
+# A rebuild reads hundreds of thousands of tick bodies. SQLite hands them over joined, one
+# ``[seq,body]`` line each, and msgspec decodes the whole block in one call; the ranges and the
+# type the strict reader checks are the decoder's own constraints here. The block is trusted
+# only as a whole, and only when each line provably holds exactly one row:
+#
+# * no body holds a newline (the block has one fewer than it has rows), so line i is row i;
+# * as many values as rows: a line holds at least one value (``[seq,`` starts it) and none
+#   spans two lines (inside a tick object only scalars may follow a key, so the ``]`` that ends
+#   a line cannot sit inside one, nor can a newline sit inside a string), so equal counts mean
+#   one value a line, and that value is ``[seq, body]`` with the body a single object;
+# * the quotes count exactly two per key and string value of every row, so no row repeats a
+#   key (msgspec keeps the last, the strict reader refuses);
+# * the block is no longer than a line may be, so no body is over :data:`MAX_LINE`;
+# * sequence numbers rise (the order SQLite concatenated in is the order of the rows).
+#
+# Then a row whose code and time text the strict reader took before is read here; any other row
+# goes to :func:`parse_line`, which decides it as it would decide the body alone.
+
+
+class _TickRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    type: Literal["tick"]
+    code: str
+    price: Annotated[int, msgspec.Meta(gt=0, lt=_LIMIT)]
+    diff: Annotated[int, msgspec.Meta(gt=-_LIMIT, lt=_LIMIT)]
+    volume: Annotated[int, msgspec.Meta(ge=0, lt=_LIMIT)]
+    time: str
+    expected: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+_ROWS_DECODER = msgspec.json.Decoder(tuple[int, _TickRow])
+
+
+@dataclass(frozen=True, slots=True)
+class TickRows:
+    """Tick rows read by :func:`read_tick_rows`, in order: ``seqs[i]`` is the sequence number
+    of ``quotes[i]`` (``None`` for an expected price, which values nothing); ``bad`` the rows
+    the strict reader refused, with its error."""
+
+    seqs: list[int]
+    quotes: list[Quote | None]
+    bad: list[tuple[int, RecordError]]
+
+
+def read_tick_rows(block: bytes, count: int) -> TickRows | None:
+    """The ``count`` journal tick rows in ``block`` (lines ``[seq,body]`` joined by newlines),
+    each decided as :func:`parse_line` decides its body; ``None`` if the block as a whole cannot
+    be trusted (then read the rows one by one)."""
+    if count < 1 or len(block) > MAX_LINE or block.count(b"\n") != count - 1:
+        return None
+    try:
+        items = _ROWS_DECODER.decode_lines(block)
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    if len(items) != count:
+        return None
+    codes, times, unset = _SEEN_CODES, _SEEN_TIMES, msgspec.UNSET
+    seqs: list[int] = []
+    quotes: list[Quote | None] = []
+    append_seq, append_quote = seqs.append, quotes.append
+    bad: list[tuple[int, RecordError]] = []
+    flags = 0  # rows that give "expected": two more quotes each
+    previous = -(1 << 63)
+    for seq, t in items:
+        if seq <= previous:
+            return None
+        previous = seq
+        expected = t.expected
+        if expected is not unset:
+            flags += 1
+        code = codes.get(t.code)
+        when = times.get(t.time)
+        if code is None or when is None:
+            # A code or time not seen yet: the strict reader's checks of those two fields.
+            checked = _checked(t.code, t.time)
+            if checked is None:  # refused: the strict reader decides the row, error and all
+                try:
+                    parse_line(_body_of(block, seq))
+                except RecordError as exc:
+                    bad.append((seq, exc))
+                    continue
+                return None  # it took what its own checks refused: never, but then trust nothing
+            code, when = checked
+        append_seq(seq)
+        append_quote(None if expected is True else (code, t.price, t.diff, t.volume, when))
+    if block.count(b'"') != 18 * count + 2 * flags:
+        return None
+    return TickRows(seqs, quotes, bad)
+
+
+def _body_of(block: bytes, seq: int) -> str:
+    """The body of row ``seq`` in a block of lines ``[seq,body]`` (a line starts only there)."""
+    head = b"[%d," % seq
+    start = 0 if block.startswith(head) else block.index(b"\n" + head) + 1
+    end = block.find(b"\n", start)
+    return block[start + len(head) : end - 1 if end >= 0 else len(block) - 1].decode()
 
 
 def _parse_notice(f: _Fields) -> OrderNotice:
@@ -582,6 +827,9 @@ def _check_depth(text: str) -> None:
 
 
 def _load(text: str) -> dict[str, Any]:
+    fast = _fast_load(text)
+    if fast is not None:
+        return fast
     _check_depth(text)
     try:
         value = json.loads(
@@ -596,6 +844,59 @@ def _load(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise RecordError(f"a line must be a JSON object, got {_json_type(value)}")
     return value
+
+
+_ANY_DECODER = msgspec.json.Decoder()
+
+
+def _fast_load(text: str) -> dict[str, Any] | None:
+    """The object ``json.loads`` with the strict hooks makes of ``text``, decoded by msgspec in C;
+    ``None`` where the two might differ (then the strict decoder decides, error and all).
+
+    They agree on an object holding only strings, booleans, null, integers of at most
+    :data:`MAX_DIGITS` digits and, within the depth limit, lists and objects of those, with no
+    key given twice: msgspec keeps the last of a repeated key, so the quotes are counted, two
+    per key and string (an escaped quote adds one, a repeated key at least two).
+    """
+    try:
+        value = _ANY_DECODER.decode(text)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):  # deep: msgspec's own guard
+        return None
+    if not isinstance(value, dict):
+        return None
+    strings = _strings_in(value, 1)
+    if strings is None or text.count('"') != 2 * strings:
+        return None
+    return value
+
+
+def _strings_in(value: dict[str, Any] | list[Any], depth: int) -> int | None:
+    """Keys and strings in ``value`` (nested at ``depth``), or ``None`` if it holds anything the
+    strict hooks would read otherwise (a float, a long integer) or nests too deep."""
+    if depth > MAX_DEPTH:
+        return None
+    count = 0
+    items: Iterable[Any]
+    if isinstance(value, dict):
+        count = len(value)
+        items = value.values()
+    else:
+        items = value
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            count += 1
+        elif kind is int:
+            if not -_LIMIT < item < _LIMIT:
+                return None
+        elif kind is dict or kind is list:
+            inner = _strings_in(item, depth + 1)
+            if inner is None:
+                return None
+            count += inner
+        elif item is not None and kind is not bool:
+            return None
+    return count
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -626,7 +927,7 @@ def parse_line(text: str | bytes) -> Event:
     :class:`RecordError` naming the field and the problem, and nothing else, whatever the input.
     A header line is refused here: it describes a file, not an event (see :func:`read_events`).
     """
-    fast = _fast_tick(text)
+    fast = _fast_tick(text) or _fast_notice(text)
     if fast is not None:
         return fast[0]
     return _parse_event(_load(_decode(text)))[0]
@@ -678,28 +979,51 @@ def read_records(
 ) -> Iterator[tuple[int, tuple[Event, JournalMark | None] | RecordError]]:
     """Like :func:`read_events`, with each event's :class:`JournalMark` (``None`` on lines
     that were not exported from a journal)."""
-    first = True
+    reader = LineReader()
     for number, line in enumerate(lines, start=1):
-        if not first:
+        if not reader.first:
             fast = _fast_tick(line)
             if fast is not None:
                 yield number, fast
                 continue
+        item = reader.read(number, line)
+        if item is not None:
+            yield number, item
+
+
+class LineReader:
+    """The strict reader of one file's lines, in order: it knows whether a header may still come
+    (only on the first line that is not blank)."""
+
+    def __init__(self) -> None:
+        self.first = True
+        """No line but blank ones read yet."""
+
+    def read(
+        self, number: int, line: str | bytes
+    ) -> tuple[Event, JournalMark | None] | RecordError | None:
+        """The event and mark on line ``number``, its error, or ``None`` (blank, a good header)."""
+        if not self.first:
+            fast = _fast_notice(line)
+            if fast is not None:
+                return fast
         try:
             text = _decode(line)
             if number == 1:
                 text = text.removeprefix("\ufeff")
             if not text.strip():
-                continue
+                return None
             raw = _load(text)
-            if first and raw.get("type") == "header":
+            if self.first and raw.get("type") == "header":
+                self.first = False
                 _check_header(raw)
-            else:
-                yield number, _parse_event(raw)
+                return None
+            self.first = False
+            return _parse_event(raw)
         except RecordError as exc:
+            self.first = False
             exc.line = number
-            yield number, exc
-        first = False
+            return exc
 
 
 def read_file(path: Path) -> Iterator[tuple[int, Event | RecordError]]:

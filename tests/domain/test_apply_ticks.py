@@ -1,4 +1,5 @@
-"""``Book.apply_ticks`` is ``apply_tick`` on each tick in order: same book, merged changes."""
+"""``Book.apply_ticks`` is ``apply_tick`` on each tick in order: same book, merged changes; so is
+``Book.apply_quotes`` on the same prices as plain quotes (same book)."""
 
 from __future__ import annotations
 
@@ -73,15 +74,21 @@ def _union(changes: list[Changes]) -> tuple[frozenset[object], frozenset[str]]:
 
 
 def _check(events: list[Event], cuts: list[int]) -> None:
-    one, burst = Book(), Book()
+    one, burst, quoted = Book(), Book(), Book()
     for group in _split(events, cuts):
         if not isinstance(group[0], Tick):
             one.apply(group[0])
             burst.apply(group[0])
+            quoted.apply(group[0])
             continue
         ticks = [e for e in group if isinstance(e, Tick)]
         each = [one.apply_tick(t) for t in ticks]
         merged = burst.apply_ticks(ticks)
+        # The bulk path of a rebuild: the same prices as plain quotes, expected ones as None.
+        quoted.apply_quotes(
+            [None if t.expected else (t.code, t.price, t.diff, t.volume, t.time) for t in ticks]
+        )
+        assert _full_state(quoted) == _full_state(one)
         applied = [c for c in each if c.applied]
         if not applied:
             assert merged is NOTHING

@@ -17,6 +17,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jango import recorded
 from jango.recorded import RecordError, dump_line, parse_line, read_events
 
 LONG = os.environ.get("JANGO_LONG") == "1"
@@ -215,3 +216,25 @@ def test_every_valid_seed_line_still_reads() -> None:
     # ever exercise the first check.
     for line in VALID:
         parse_line(line)
+
+
+def _read(data: bytes | str) -> object:
+    try:
+        return parse_line(data)
+    except RecordError as exc:
+        return f"RecordError: {exc}"
+
+
+@FUZZ
+@given(mutated_lines())
+def test_mutated_lines_read_the_same_with_and_without_the_msgspec_decoder(data: bytes) -> None:
+    """msgspec decodes objects first; each line must read exactly as the strict decoder reads it
+    (the same event, or the same error)."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    fast = [_read(data), _read(text)]
+    saved = recorded._fast_load
+    recorded._fast_load = lambda _text: None
+    try:
+        assert fast == [_read(data), _read(text)]
+    finally:
+        recorded._fast_load = saved

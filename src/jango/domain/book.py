@@ -355,6 +355,32 @@ class Book:
             accounts=first.accounts.union(*[c.accounts for c in changed]),
         )
 
+    def apply_quotes(self, quotes: Iterable[tuple[Code, int, int, int, datetime] | None]) -> None:
+        """Apply traded prices ``(code, price, diff, volume, time)`` in order, as ``apply_tick``
+        on a tick of each would; ``None`` (an expected price) changes nothing.
+
+        For bulk replays that redraw nothing: no change set, and no tick objects to build.
+        """
+        prices, bases, by_code, revalue = self._prices, self._bases, self._by_code, self._revalue
+        for quote in quotes:
+            if quote is None:
+                continue
+            code, price, diff, volume, when = quote
+            if price <= 0:
+                continue
+            prices[code] = price
+            bases[code] = price - diff
+            rows = by_code.get(code)
+            if rows is None:
+                continue
+            if when >= self._next_day:
+                self._day_of(when)
+            for row in rows:
+                row.diff = diff
+                row.volume = volume
+                if row.price != price:
+                    revalue(row, price)
+
     def apply_snapshot(self, snap: BalanceSnapshot) -> Changes:
         """Adopt the broker's whole balance for one account.
 

@@ -14,7 +14,15 @@ from jango.domain.book import Book
 from jango.domain.model import DomainError
 from jango.journal.fence import apply_journaled
 from jango.journal.store import Entry
-from jango.recorded import JournalMark, RecordError, dump_line, header_line, read_records
+from jango.recorded import (
+    JournalMark,
+    LineReader,
+    Quote,
+    RecordError,
+    dump_line,
+    fast_quote,
+    header_line,
+)
 
 
 def export_lines(entries: Iterable[Entry]) -> Iterator[str]:
@@ -27,8 +35,34 @@ def export_lines(entries: Iterable[Entry]) -> Iterator[str]:
 
 def replay_lines(book: Book, lines: Iterable[str | bytes]) -> Iterator[tuple[int, Exception]]:
     """Apply every event line to ``book``; yield ``(line number, error)`` for each bad line and
-    go on. Lines exported from a journal apply by their sequence numbers, once each."""
-    for number, item in read_records(lines):
+    go on. Lines exported from a journal apply by their sequence numbers, once each.
+
+    Plain tick lines (:func:`~jango.recorded.fast_quote`) gather into runs applied with
+    :meth:`Book.apply_quotes`, as :func:`~jango.journal.fence.apply_journaled` on each would
+    apply them; a run is applied before any other line is, and before an error is yielded.
+    """
+    reader = LineReader()
+    run: list[Quote | None] = []
+    floor = 0  # the last sequence number applied, counting the run not yet applied
+    last = 0  # the last sequence number in the run
+    for number, line in enumerate(lines, start=1):
+        fast = None if reader.first else fast_quote(line)
+        if fast is not None:
+            quote, expected, mark = fast
+            if not run:
+                floor = book.last_seq
+            if mark is not None:
+                if mark.seq <= floor:
+                    continue  # applied already
+                floor = last = mark.seq
+            run.append(None if expected else quote)
+            continue
+        item = reader.read(number, line)
+        if item is None:
+            continue
+        if run:
+            _apply_run(book, run, last)
+            run, last = [], 0
         if isinstance(item, RecordError):
             yield number, item
             continue
@@ -40,3 +74,11 @@ def replay_lines(book: Book, lines: Iterable[str | bytes]) -> Iterator[tuple[int
                 apply_journaled(book, mark.seq, event, reflected=mark.reflected)
         except DomainError as exc:
             yield number, exc
+    if run:
+        _apply_run(book, run, last)
+
+
+def _apply_run(book: Book, run: list[Quote | None], last: int) -> None:
+    book.apply_quotes(run)
+    if last:
+        book.last_seq = last

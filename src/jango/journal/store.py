@@ -77,6 +77,7 @@ from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNo
 from jango.journal import lock
 from jango.journal.checkpoint import BookStateError, dump_book, load_book
 from jango.journal.fence import apply_journaled_all
+from jango.journal.rebuild import replay_rows
 from jango.journal.schema import (
     CURRENT_VERSION,
     JournalDiskError,
@@ -88,7 +89,7 @@ from jango.journal.schema import (
     open_readonly,
     rollback,
 )
-from jango.recorded import RecordError, dump_line, parse_line
+from jango.recorded import dump_line, parse_line
 
 log = logging.getLogger("jango.journal")
 
@@ -110,8 +111,6 @@ _RETRY_FIRST_S, _RETRY_MAX_S = 0.05, 2.0
 # one hand-over of the GIL to the event loop instead of one per row.
 _COLUMNS = "(seq, kind, at, source, account, code, order_no, body, raw, reflected)"
 _CHUNK = 256
-# A rebuild reads and applies this many rows at a time.
-_REBUILD_SLICE = 4096
 
 
 @functools.lru_cache(maxsize=_CHUNK)
@@ -947,25 +946,7 @@ def rebuild_book(
         book, start = Book(costs), 0
         if use_checkpoints:
             book, start = _latest_checkpoint(db, costs)
-        read = bad = 0
-        rows = db.execute(
-            "SELECT seq, body, reflected FROM events "
-            "WHERE seq > ? AND kind IN ('snapshot', 'tick', 'notice') ORDER BY seq",
-            (start,),
-        )
-        # Read in slices and applied through the batch path: runs of ticks in one call.
-        while chunk := rows.fetchmany(_REBUILD_SLICE):
-            read += len(chunk)
-            events: list[tuple[int, Event, bool]] = []
-            for seq, body, reflected in chunk:
-                try:
-                    event = parse_line(body)
-                except RecordError as exc:
-                    bad += 1
-                    log.warning("journal event %d unreadable, skipped: %s", seq, exc)
-                    continue
-                events.append((seq, event, bool(reflected)))
-            apply_journaled_all(book, events)
+        read, bad = replay_rows(db, book, start)
     return book, RebuildStats(start, read, bad)
 
 
