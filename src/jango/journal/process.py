@@ -309,9 +309,11 @@ class ProcessJournal:
     def _shedding(self, rows: int) -> bool:
         # Read without the lock: a tick decided on a slightly stale report is harmless.
         backlog = self._backlog()
+        # A writer that is behind samples the ticks it has anyway: shed here, before they cost
+        # the loop their encoding and the pipe.
         return (
             self._failure is not None
-            or self._report.state == "failed"
+            or self._report.state in ("failed", "behind")
             or backlog >= self._shed_at
             or backlog + rows > self.max_queue
         )
