@@ -411,6 +411,11 @@ class Session:
         if self._stopped.is_set():
             return self.failures
         self._stopped.set()
+        # A broker that makes its own market (the sim) stops it first and lets the pump take
+        # what it made, so the book at the end is the market's at the end.
+        quiet = getattr(self.broker, "quiet", None)
+        if quiet is not None:
+            await quiet()
         # The session's own tasks first: nothing is applied after this point.
         for handle in self._tasks:
             await handle.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Coroutine
 from datetime import date
 from pathlib import Path
@@ -460,3 +461,29 @@ def test_a_burst_holds_only_the_subscribed_codes_in_the_venues_order() -> None:
     expected = [[t for t in step if t.code in chosen] for step in steps]
     bursts = [list(i.ticks) for i in items if isinstance(i, TickBurst)]
     assert bursts == [ticks for ticks in expected if ticks]
+
+
+def test_a_session_stopped_while_the_market_trades_ends_with_the_venues_own_book() -> None:
+    """The market stops before the session stops listening, and what it made is applied: no
+    fill lands in the venue that the book at the end has not heard of. A busy loop (bursts
+    waiting in the queue at the stop) used to lose about one run in 30."""
+    from jango.engine import Session
+
+    for seed in range(30):
+        venue = Venue(seed=seed)
+        broker = SimBroker(venue, tick_interval=0.0005, demo_trader=True, demo_period=0.001)
+
+        async def main(venue: Venue = venue, broker: SimBroker = broker) -> Session:
+            async with Session(broker) as session:
+                while len(venue.fills(venue.accounts()[0])) < 2:
+                    await asyncio.sleep(0.002)
+                for _ in range(5):
+                    await asyncio.sleep(0.001)
+                    time.sleep(0.003)  # the loop busy: the venue's bursts wait for it
+            return session
+
+        session = run(main())
+        [account] = venue.accounts()
+        truth = venue.balance(account)
+        book = {r.key: (r.qty, r.purchase_amount) for r in session.book.rows(account) if r.qty}
+        assert book == {r.key: (r.qty, r.purchase_amount) for r in truth.rows if r.qty}, seed

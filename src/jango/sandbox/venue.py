@@ -355,6 +355,12 @@ class Venue:
             self._burst_listeners[token] = callback
         return lambda: self._remove_listener(token)
 
+    def settle(self) -> None:
+        """Return once no operation is in progress: everything the last one made has been
+        handed to the listeners (they are called before an operation lets go of the venue)."""
+        with self._lock:
+            pass
+
     def step(self, n_codes: int | None = None) -> list[Tick]:
         """Advance the clock one step, move ``n_codes`` prices, emit ticks, match orders.
 

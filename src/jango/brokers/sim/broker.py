@@ -67,6 +67,8 @@ DEFAULT_LIMITS = BrokerLimits(
 SOURCE = "sim"
 # How often (in real seconds) the demo trader acts when enabled.
 DEMO_PERIOD = 2.0
+# How long a stop waits for the session to take what the market made before it was stopped.
+_QUIET_WAIT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,28 @@ class SimBroker:
                 # Used on its own, the broker still restarts and reports a failing step.
                 self._supervisor = Supervisor()
             self._stepper = self._supervisor.spawn("sim venue steps", lambda: self._run(trader))
+
+    async def quiet(self) -> None:
+        """Stop the market and wait until what it made has been taken from :meth:`events`.
+
+        The session calls this first when it stops, so its book at the end is the market's at
+        the end: a step left running while the session stops listening would fill orders that
+        only the next start's reconcile would hear of.
+        """
+        if self._stepper is not None:
+            await self._stepper.stop()
+            self._stepper = None
+        # A step cancelled while in its thread still finishes there; wait for it.
+        await asyncio.to_thread(self.venue.settle)
+        queue, loop = self._queue, self._loop
+        if queue is None or loop is None:
+            return
+        deadline = loop.time() + _QUIET_WAIT_S
+        await asyncio.sleep(0)  # the bursts it handed over land in the queue
+        while not queue.empty() and loop.time() < deadline:
+            await asyncio.sleep(0.001)
+        for _ in range(3):  # and the last one taken is applied
+            await asyncio.sleep(0)
 
     async def close(self) -> None:
         """Stop stepping, detach from the venue and end :meth:`events`. Safe to call twice."""
