@@ -6,10 +6,12 @@ Run: ``.venv/bin/python benchmarks/bench_journal.py [--events N] [--seconds S]``
 1. **Throughput, journaled vs not, in one run.** Sim events (a demo trader trading while prices
    move), mixed as one notice per ~50 ticks, applied on an asyncio loop in frames of 20 (as a
    WebSocket frame brings them), each frame's ticks as bursts split by its notices (what the
-   engine's pump does): once to a bare Book, once to a Book while ``record_ticks`` and
+   engine's pump does): once to a bare Book, then to a Book while ``record_ticks`` and
    ``record_event`` journal them at the default durability ("window": notices fsync'd within
-   20 ms, ticks batched). Then the engine path: pre-made venue steps through the sim adapter's
-   thread bridge into a ``Session``, with and without the journal as its recorder.
+   20 ms, ticks batched), once with the writer thread and once with the writer process. Then
+   the engine path: pre-made venue steps through the sim adapter's thread bridge into a
+   ``Session``, unjournaled and with each writer. Then each writer fed at steady rates
+   (``--rates``) for 5 s: ticks shed, the largest backlog, the loop's lag.
 2. **Loop stall**: a callback re-scheduled with ``call_soon`` runs once per loop iteration; the
    gap between two runs is the longest anything (a frame's work, or waiting for the GIL the
    writer thread holds) kept the loop from going round. p99 and max of those gaps.
