@@ -323,7 +323,8 @@ async def test_changes_are_followed_from_the_moment_they_are_asked_for_until_the
         await step_until(s, broker.venue, lambda: len(stream.queue) == 1)
         first = await anext(stream)  # made before the order, read after it: nothing missed
         assert first.orders or first.rows
-    assert [c async for c in stream] == []
+    # What the venue made before the stop is applied at the stop: at most one merged set.
+    assert len([c async for c in stream]) <= 1
     assert [c async for c in s.changes()] == []  # asked for after the stop: ends at once
 
 
