@@ -25,6 +25,7 @@ from jango.brokers.port import (
     NotSupported,
     OrderAck,
     OrderRequest,
+    OwnMarket,
     PushItem,
     Received,
     StartupError,
@@ -413,9 +414,8 @@ class Session:
         self._stopped.set()
         # A broker that makes its own market (the sim) stops it first and lets the pump take
         # what it made, so the book at the end is the market's at the end.
-        quiet = getattr(self.broker, "quiet", None)
-        if quiet is not None:
-            await quiet()
+        if isinstance(self.broker, OwnMarket):
+            await self.broker.quiet()
         # The session's own tasks first: nothing is applied after this point.
         for handle in self._tasks:
             await handle.stop()

@@ -44,11 +44,13 @@ from jango.brokers.port import (
     NoSuchOrder,
     OrderAck,
     OrderRequest,
+    OwnMarket,
     PushItem,
     Received,
     StartupError,
     TickBurst,
     Undecodable,
+    taken,
 )
 from jango.domain.model import (
     KST,
@@ -244,6 +246,14 @@ class FanIn:
             status = self._status_in(label, True, f"connected to {member.broker.name}", True)
             self._queue.put_nowait(status)
             return
+
+    async def quiet(self) -> None:
+        """Stop every entry that makes its own market, then wait until the merged stream has
+        handed on what they made (see :class:`~jango.brokers.port.OwnMarket`)."""
+        for member in self.members.values():
+            if isinstance(member.broker, OwnMarket):
+                await member.broker.quiet()
+        await taken(self._queue)
 
     async def close(self) -> None:
         """Close every entry (each even if another fails) and end the merged stream."""

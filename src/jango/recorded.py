@@ -507,19 +507,27 @@ def fast_quote(line: str | bytes) -> tuple[Quote, bool, JournalMark | None] | No
         expected = t.expected
     mark = None
     if t.journal is not msgspec.UNSET:
-        journal = t.journal
-        quotes += 4  # "journal", "seq"
-        reflected = False
-        if journal.reflected is not msgspec.UNSET:
-            quotes += 2
-            reflected = journal.reflected
-        if not 0 < journal.seq < _LIMIT:
+        marked = _fast_mark(t.journal)
+        if marked is None:
             return None
-        mark = JournalMark(journal.seq, reflected)
+        quotes += 2 + marked[0]  # "journal", then its own keys
+        mark = marked[1]
     count = line.count(b'"') if isinstance(line, bytes) else line.count('"')
     if count != quotes:
         return None
     return (code, t.price, t.diff, t.volume, when), expected, mark
+
+
+def _fast_mark(journal: _Mark) -> tuple[int, JournalMark] | None:
+    """A decoded journal mark's quote count (its "seq" and "reflected" keys) and the mark, or
+    None when its seq is out of range (the strict reader then decides)."""
+    quotes, reflected = 2, False
+    if journal.reflected is not msgspec.UNSET:
+        quotes += 2
+        reflected = journal.reflected
+    if not 0 < journal.seq < _LIMIT:
+        return None
+    return quotes, JournalMark(journal.seq, reflected)
 
 
 # --- the fast path for notice lines --------------------------------------------------------
@@ -590,16 +598,12 @@ def _fast_notice(line: str | bytes) -> tuple[OrderNotice, JournalMark | None] | 
     keys = len(fields) - fields.count(unset)  # "journal" is one of them if present
     quotes = 2 * (keys + _NOTICE_TEXTS + present_texts)
     mark = None
-    if n.journal is not unset:
-        journal = n.journal
-        quotes += 2  # "seq"
-        reflected = False
-        if journal.reflected is not unset:
-            quotes += 2
-            reflected = journal.reflected
-        if not 0 < journal.seq < _LIMIT:
+    if n.journal is not unset:  # "journal" is counted with the keys
+        marked = _fast_mark(n.journal)
+        if marked is None:
             return None
-        mark = JournalMark(journal.seq, reflected)
+        quotes += marked[0]
+        mark = marked[1]
     count = line.count(b'"') if isinstance(line, bytes) else line.count('"')
     if count != quotes:
         return None

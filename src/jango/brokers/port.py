@@ -8,10 +8,11 @@ carrying the raw payload so the journal can keep it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from jango.domain.model import (
     BalanceSnapshot,
@@ -188,3 +189,23 @@ class Broker(Protocol):
 
     async def cancel(self, account: str, order_no: str, *, qty: int | None = None) -> OrderAck:
         """Cancel the remaining quantity of an open order (or ``qty`` of it)."""
+
+
+@runtime_checkable
+class OwnMarket(Protocol):
+    """A broker that makes its own market (the sim): it can stop it on request."""
+
+    async def quiet(self) -> None:
+        """Stop making events and return once what was made has been taken from the stream."""
+
+
+async def taken(queue: asyncio.Queue[Any], *, wait_s: float = 2.0) -> None:
+    """Return once ``queue`` (a broker's push queue) is empty and the item taken last has had
+    a few loop turns to be applied; at most ``wait_s`` (a pump that died takes nothing)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    await asyncio.sleep(0)  # items handed over from other threads land in the queue
+    while not queue.empty() and loop.time() < deadline:
+        await asyncio.sleep(0.001)
+    for _ in range(3):
+        await asyncio.sleep(0)

@@ -125,14 +125,10 @@ def frame(payload: bytes) -> bytes:
     return _HEADER.pack(len(payload)) + payload
 
 
-def items_frame(encoded: list[bytes]) -> bytes:
-    """One frame holding the items already encoded one by one (``encode(item)``)."""
-    return b"".join(items_parts(encoded))
-
-
 def items_parts(encoded: list[bytes]) -> list[bytes]:
-    """:func:`items_frame` as parts for :func:`write_parts`: the items are joined once, and
-    not copied again to put the length and brackets around them."""
+    """One frame holding the items already encoded one by one (``encode(item)``), as parts
+    for :func:`write_parts`: the items are joined once, and not copied again to put the
+    length and brackets around them."""
     body = b",".join(encoded)
     return [_HEADER.pack(len(body) + 2), b"[", body, b"]"]
 

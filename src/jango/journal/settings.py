@@ -71,18 +71,26 @@ class JournalOptions:
 
     def open(self, path: Path, *, costs: CostSchedule | None = None) -> AnyJournal:
         """The journal at ``path``, writing as these options say."""
-        options = {
-            "durability": self.durability,
-            "window_ms": self.window_ms,
-            "flush_ms": self.flush_ms,
-            "ticks": self.ticks,
-            "max_queue": self.max_queue,
-            "checkpoint_every": self.checkpoint_every,
-            "costs": costs,
-        }
         if self.writer == "process":
             try:
-                return ProcessJournal(path, **options)  # type: ignore[arg-type]
+                return self._open(ProcessJournal, path, costs)
             except WriterUnavailable as exc:
                 log.warning("%s; the journal is written from this process instead", exc)
-        return Journal(path, **options)  # type: ignore[arg-type]
+        return self._open(Journal, path, costs)
+
+    def _open(
+        self,
+        kind: type[Journal] | type[ProcessJournal],
+        path: Path,
+        costs: CostSchedule | None,
+    ) -> AnyJournal:
+        return kind(
+            path,
+            durability=self.durability,
+            window_ms=self.window_ms,
+            flush_ms=self.flush_ms,
+            ticks=self.ticks,
+            max_queue=self.max_queue,
+            checkpoint_every=self.checkpoint_every,
+            costs=costs,
+        )

@@ -40,6 +40,7 @@ from jango.brokers.port import (
     Received,
     StartupError,
     TickBurst,
+    taken,
 )
 from jango.brokers.ratelimit import RateLimiter
 from jango.brokers.sim.demo import DemoTrader
@@ -67,8 +68,6 @@ DEFAULT_LIMITS = BrokerLimits(
 SOURCE = "sim"
 # How often (in real seconds) the demo trader acts when enabled.
 DEMO_PERIOD = 2.0
-# How long a stop waits for the session to take what the market made before it was stopped.
-_QUIET_WAIT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,15 +174,8 @@ class SimBroker:
             self._stepper = None
         # A step cancelled while in its thread still finishes there; wait for it.
         await asyncio.to_thread(self.venue.settle)
-        queue, loop = self._queue, self._loop
-        if queue is None or loop is None:
-            return
-        deadline = loop.time() + _QUIET_WAIT_S
-        await asyncio.sleep(0)  # the bursts it handed over land in the queue
-        while not queue.empty() and loop.time() < deadline:
-            await asyncio.sleep(0.001)
-        for _ in range(3):  # and the last one taken is applied
-            await asyncio.sleep(0)
+        if self._queue is not None:
+            await taken(self._queue)
 
     async def close(self) -> None:
         """Stop stepping, detach from the venue and end :meth:`events`. Safe to call twice."""
