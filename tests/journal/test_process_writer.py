@@ -232,3 +232,18 @@ def test_a_run_whose_writer_process_is_killed_shows_its_book_degraded_and_exits_
     assert status["degraded"] is True
     [problem] = status["problems"]
     assert problem["task"] == "journal" and problem["permanent"] is True
+
+
+def test_what_the_writer_logs_while_opening_reaches_the_sessions_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = 'open' WHERE key = 'wal'")  # as a killed writer left it
+    db.commit()
+    db.close()
+    with ProcessJournal(path) as journal:
+        [warning] = journal.open_warnings
+    assert "after an unclean shutdown" in warning and "reconciling with the broker" in warning
+    assert warning in [r.getMessage() for r in caplog.records if r.name == "jango.journal"]

@@ -464,10 +464,14 @@ class ProcessJournal:
             self._cond.notify_all()
 
     def _writer_gone(self) -> None:
+        code: int | None = None
+        if not self._closing:
+            # Its pipe ends a moment before the kernel reports its exit: wait for that, briefly.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self._proc.wait(1.0)
         with self._cond:
             self._gone = True
             if self._ready and self._closed_report is None and not self._closing:
-                code = self._proc.poll()
                 self._failure = f"journal {self.path}: the writer process stopped" + (
                     "" if code is None else f" (exit code {code})"
                 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import logging.handlers
 import os
 import pickle
 import signal
@@ -158,6 +159,10 @@ def serve(inp: int, out: int) -> int:
     if first is None:
         return 0
     options = pipe.decode_options(first)
+    # What opening logs (a missing WAL, an unclean last close) is held until it can be relayed.
+    opening = logging.handlers.BufferingHandler(capacity=1000)
+    log.addHandler(opening)
+    log.propagate = False
     try:
         journal = _open(options)
     except Exception as exc:  # told to the session, which raises it there
@@ -165,12 +170,15 @@ def serve(inp: int, out: int) -> int:
         with contextlib.suppress(OSError):
             pipe.write_all(out, pipe.frame(pipe.encode(report)))
         return 1
+    finally:
+        log.removeHandler(opening)
     if options.lock_fd is not None:
         lock.name(options.lock_fd)
     reporter = _Reporter(journal, out)
     relay = _Relay(reporter)
     log.addHandler(relay)
-    log.propagate = False
+    for record in opening.buffer:
+        relay.handle(record)
     rebuilt = journal.last_rebuild
     reporter.send(
         "ready",
