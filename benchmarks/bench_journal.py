@@ -27,6 +27,7 @@ import asyncio
 import collections
 import os
 import platform
+import statistics
 import tempfile
 import threading
 import time
@@ -320,42 +321,112 @@ WRITERS: dict[str, type[Journal] | type[ProcessJournal]] = {
 }
 
 
-def throughput(events: list[Event], codes: int, session_ticks: int, d: Path) -> None:
-    bare, _, bare_p99, bare_max, bare_cpu = asyncio.run(apply_all(events, None))
+async def live_rate(
+    codes: int, seconds: float, journal: Journal | ProcessJournal | None
+) -> tuple[float, float]:
+    """The sim as ``jango run`` drives it, saturated: a thread steps the venue (every code a
+    step) as fast as it can, and its ticks go through the adapter into the session's book.
+    Ticks/s applied, and ticks/s the venue made."""
+    venue, broker = build_session_broker(codes)
+    async with Session(broker, recorder=journal) as s:
+        start = s.stats.ticks
+        stop = threading.Event()
+        made = [0]
+
+        def drive() -> None:
+            while not stop.is_set():
+                made[0] += len(venue.step())
+                time.sleep(0)  # let the loop thread in
+
+        thread = threading.Thread(target=drive)
+        t0 = time.perf_counter()
+        thread.start()
+        await asyncio.sleep(seconds)
+        stop.set()
+        thread.join()
+        elapsed = time.perf_counter() - t0
+        applied = s.stats.ticks - start
+    return applied / elapsed, made[0] / elapsed
+
+
+KINDS: dict[str, type[Journal] | type[ProcessJournal] | None] = {
+    "unjournaled (baseline)": None,
+    "journaled, writer thread": Journal,
+    "journaled, writer process (the default)": ProcessJournal,
+}
+
+
+def throughput(
+    events: list[Event], codes: int, session_ticks: int, live_seconds: float, reps: int, d: Path
+) -> None:
+    """Each path run ``reps`` times, the three kinds interleaved (so a slow minute of a shared
+    machine hits all three alike); the tables give medians, and each ratio is of medians."""
+    loop: dict[str, list[tuple[float, float, float, float, float, int]]] = {k: [] for k in KINDS}
+    bridged: dict[str, list[tuple[float, float, int]]] = {k: [] for k in KINDS}
+    live: dict[str, list[tuple[float, float, int]]] = {k: [] for k in KINDS}
+    ticks = sum(type(e) is Tick for e in events)
+    for rep in range(reps):
+        for label, kind in KINDS.items():
+            if kind is None:
+                loop[label].append((*asyncio.run(apply_all(events, None)), 0))
+                bridged[label].append((*asyncio.run(session_rate(codes, session_ticks, None)), 0))
+                live[label].append((*asyncio.run(live_rate(codes, live_seconds, None)), 0))
+                continue
+            name = kind.__name__
+            with kind(d / f"window-{name}-{rep}.sqlite") as journal:
+                result = asyncio.run(apply_all(events, journal))
+                assert journal.health.lost == 0, journal.health.message
+                loop[label].append((*result, journal.health.shed_ticks))
+            with kind(d / f"session-{name}-{rep}.sqlite") as journal:
+                rate = asyncio.run(session_rate(codes, session_ticks, journal))
+                bridged[label].append((*rate, journal.health.shed_ticks))
+            with kind(d / f"live-{name}-{rep}.sqlite") as journal:
+                rate = asyncio.run(live_rate(codes, live_seconds, journal))
+                live[label].append((*rate, journal.health.shed_ticks))
+                assert journal.health.lost == 0, journal.health.message
+    print(f"medians of {reps} runs each, the kinds interleaved\n")
     print(
         "| loop applying events in frames of 20 | events/s applied | vs unjournaled | "
         "events/s until written | CPU µs/event (this process) | stall p99 | stall max | "
         "ticks written | ticks shed |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| unjournaled (baseline) | {bare:,.0f} | 1.00× | | {bare_cpu:.1f} | "
-        f"{bare_p99:.2f} ms | {bare_max:.2f} ms | | |"
-    )
-    ticks = sum(type(e) is Tick for e in events)
-    for label, kind in WRITERS.items():
-        with kind(d / f"window-{kind.__name__}.sqlite") as journal:
-            jr, written, j_p99, j_max, j_cpu = asyncio.run(apply_all(events, journal))
-            health = journal.health
+    base = statistics.median([r[0] for r in loop["unjournaled (baseline)"]])
+    for label, runs in loop.items():
+        rate = statistics.median([r[0] for r in runs])
+        written = statistics.median([r[1] for r in runs])
+        cpu = statistics.median([r[4] for r in runs])
+        p99 = statistics.median([r[2] for r in runs])
+        worst = max(r[3] for r in runs)
+        shed = round(statistics.median([r[5] for r in runs]))
+        journaled = KINDS[label] is not None
         print(
-            f"| {label} | {jr:,.0f} | {jr / bare:.2f}× | {written:,.0f} | {j_cpu:.1f} | "
-            f"{j_p99:.2f} ms | {j_max:.2f} ms | {ticks - health.shed_ticks:,} | "
-            f"{health.shed_ticks:,} |"
+            f"| {label} | {rate:,.0f} | {rate / base:.2f}× | "
+            f"{f'{written:,.0f}' if journaled else ''} | {cpu:.1f} | {p99:.2f} ms | "
+            f"{worst:.2f} ms | {f'{ticks - shed:,}' if journaled else ''} | "
+            f"{f'{shed:,}' if journaled else ''} |"
         )
-        assert health.lost == 0, health.message
-
-    s_bare, _ = asyncio.run(session_rate(codes, session_ticks, None))
-    print(
-        "\n| sim adapter bridge → Session → Book | ticks/s applied | vs unjournaled | "
-        "ticks/s until written | ticks shed |"
-    )
-    print("|---|---:|---:|---:|---:|")
-    print(f"| unjournaled (baseline) | {s_bare:,.0f} | 1.00× | | |")
-    for label, kind in WRITERS.items():
-        with kind(d / f"session-{kind.__name__}.sqlite") as journal:
-            s_j, s_written = asyncio.run(session_rate(codes, session_ticks, journal))
-            shed = journal.health.shed_ticks
-        print(f"| {label} | {s_j:,.0f} | {s_j / s_bare:.2f}× | {s_written:,.0f} | {shed:,} |")
+    for title, table, unit in (
+        ("pre-made venue steps: sim adapter bridge → Session → Book", bridged, "ticks"),
+        ("the live sim, saturated: venue thread → adapter → Session → Book", live, "ticks"),
+    ):
+        print(
+            f"\n| {title} | {unit}/s applied | vs unjournaled | range over runs | "
+            f"{'ticks/s made' if table is live else 'ticks/s until written'} | ticks shed |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        base = statistics.median([r[0] for r in table["unjournaled (baseline)"]])
+        for label, runs in table.items():
+            rates = [r[0] for r in runs]
+            rate = statistics.median(rates)
+            second = statistics.median([r[1] for r in runs])
+            shed = round(statistics.median([r[2] for r in runs]))
+            journaled = KINDS[label] is not None
+            print(
+                f"| {label} | {rate:,.0f} | {rate / base:.2f}× | "
+                f"{min(rates):,.0f}–{max(rates):,.0f} | {second:,.0f} | "
+                f"{f'{shed:,}' if journaled else ''} |"
+            )
     print()
 
 
@@ -384,6 +455,10 @@ def main() -> None:
     parser.add_argument("--session-ticks", type=int, default=100_000)
     parser.add_argument("--codes", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--reps", type=int, default=5, help="runs of each throughput case")
+    parser.add_argument(
+        "--live-seconds", type=float, default=3.0, help="length of each live sim run"
+    )
     parser.add_argument(
         "--memory-only", action="store_true", help="only the steady-rate memory run"
     )
@@ -415,7 +490,7 @@ def main() -> None:
             print(lag_line("journaled loop lag", lag))
             return
         if not args.paced_only:
-            throughput(events, args.codes, args.session_ticks, d)
+            throughput(events, args.codes, args.session_ticks, args.live_seconds, args.reps, d)
             sustained(events, d, [int(r) for r in args.rates.split(",")])
         lag_seconds = min(args.seconds, 20.0)
         bare_rows, bare_lag = asyncio.run(paced(None, events, args.rate, lag_seconds))

@@ -340,6 +340,17 @@ class Session:
 
     # ----------------------------------------------------------------- lifecycle
 
+    @property
+    def recorder(self) -> Recorder | None:
+        """Where every applied event is sent (the journal), or None."""
+        return self._recorder
+
+    @recorder.setter
+    def recorder(self, recorder: Recorder | None) -> None:
+        self._recorder = recorder
+        # Asked once here, not per burst: isinstance against a runtime Protocol costs ~6 µs.
+        self._bursts = recorder if isinstance(recorder, BurstRecorder) else None
+
     async def __aenter__(self) -> Session:
         try:
             await self.start()
@@ -686,8 +697,9 @@ class Session:
         ticks = burst.ticks
         recorder = self.recorder
         if recorder is not None:
-            if isinstance(recorder, BurstRecorder):
-                recorder.record_ticks(ticks, raws=burst.raws, source=burst.source, at=burst.at)
+            bursts = self._bursts
+            if bursts is not None:
+                bursts.record_ticks(ticks, raws=burst.raws, source=burst.source, at=burst.at)
             else:
                 raws = burst.raws or tuple(dump_line(tick) for tick in ticks)
                 for tick, raw in zip(ticks, raws, strict=True):

@@ -3,6 +3,7 @@ them, and anything undecodable is a PipeError, never another exception."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from datetime import datetime
@@ -10,8 +11,10 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jango.domain.model import KST, Tick
+from jango.domain.model import KST, OrderNotice, Tick
 from jango.journal import pipe
+from jango.journal.store import event_row, tick_body
+from tests.test_recorded import notices, ticks
 
 payloads = st.lists(st.binary(max_size=3000), max_size=30)
 
@@ -84,3 +87,37 @@ def test_undecodable_items_are_a_pipe_error(garbage: bytes) -> None:
         pipe.decode_report(garbage)
     except pipe.PipeError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(notices(), st.booleans())
+def test_a_notice_handed_to_the_writer_gets_the_row_the_session_would_have_written(
+    notice: OrderNotice, reflected: bool
+) -> None:
+    at = datetime(2026, 3, 4, 9, 0, 1, 250_000, tzinfo=KST)
+    payload = b"".join(pipe.items_parts([pipe.encode(("n", "kis", at, notice, "raw", reflected))]))
+    (item,) = pipe.decode_items(payload[4:])
+    assert isinstance(item, pipe.Notice) and item.notice == notice
+    assert event_row(item.notice, item.raw, item.source, item.at, item.reflected) == event_row(
+        notice, "raw", "kis", at, reflected
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ticks, min_size=1, max_size=40), st.booleans())
+def test_a_burst_comes_out_as_the_same_ticks_whether_or_not_they_share_a_time(
+    burst: list[Tick], same_time: bool
+) -> None:
+    if same_time:
+        burst = [dataclasses.replace(tick, time=burst[0].time) for tick in burst]
+    raws = [f"raw {i}" for i in range(len(burst))]
+    encoded = pipe.encode_burst("kis", datetime(2026, 3, 4, 9, 0, tzinfo=KST), burst, raws)
+    (item,) = pipe.decode_items(b"".join(pipe.items_parts([encoded]))[4:])
+    if same_time:
+        assert isinstance(item, pipe.SameTimeBurst)
+        got = item.tick_objects()
+    else:
+        assert isinstance(item, pipe.Burst | pipe.SameTimeBurst)
+        got = item.tick_objects() if isinstance(item, pipe.SameTimeBurst) else item.ticks
+    assert got == burst and item.raws == raws
+    assert [tick_body(tick) for tick in got] == [tick_body(tick) for tick in burst]

@@ -19,12 +19,12 @@ rows it held in memory are gone, so only a new rebuild and reconcile could vouch
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import itertools
 import logging
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
-from jango.domain.model import KST, Discrepancy, Event, Tick
+from jango.domain.model import KST, Discrepancy, Event, OrderNotice, Tick
 from jango.journal import lock, pipe, schema
 from jango.journal.schema import JournalError
 from jango.journal.store import (
@@ -57,8 +57,11 @@ log = logging.getLogger("jango.journal")
 
 # The sender takes at most this much from the queue per frame, so a frame stays small.
 _FRAME_BYTES = 256 * 1024
-# With nothing urgent queued, the sender looks for ticks this often.
-_SEND_POLL_S = 0.002
+# How long the sender, woken by an item, lets more gather before it writes them in one frame.
+_SEND_GATHER_S = 0.002
+# Put on the sender's queue when the session is done with the writer: the sender writes what
+# came before it, and ends.
+_STOP = b""
 # How long to wait for the writer to open the journal, and to close it.
 START_TIMEOUT_S = 60.0
 CLOSE_TIMEOUT_S = 120.0
@@ -111,8 +114,9 @@ class ProcessJournal:
 
         self._cond = threading.Condition()
         # Encoded items; the caller appends without a lock (deque.append is atomic).
-        self._pending: collections.deque[bytes] = collections.deque()
-        self._wake = threading.Event()
+        # Encoded items, for the sender; put() from the loop never waits for it (a C queue, not
+        # a Condition whose lock the loop could find held by a thread waiting for the GIL).
+        self._pending: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._items_in = self._rows_in = 0  # added to only by the caller
         self._sent = 0  # items (and flushes) written to the pipe, by the sender
         self._shed = self._lost = 0  # counted by the caller
@@ -249,7 +253,10 @@ class ProcessJournal:
         if type(event) is Tick:
             self.record_ticks((event,), raws=(raw,), source=source, at=at)
             return
-        self._put_row(event_row(event, raw, source, at, reflected), urgent=True)
+        if type(event) is OrderNotice:
+            self._put(pipe.encode(("n", source, at, event, raw, reflected)))
+            return
+        self._put_row(event_row(event, raw, source, at, reflected))
 
     def record_ticks(
         self, ticks: Sequence[Tick], *, raws: Sequence[str], source: str, at: datetime
@@ -263,24 +270,28 @@ class ProcessJournal:
         if not every and self._shedding(len(ticks)):
             self._shed += len(ticks)
             return
-        self._push(pipe.encode(("b", source, at, ticks, raws)), len(ticks), urgent=every)
+        self._push(pipe.encode_burst(source, at, ticks, raws), len(ticks), urgent=every)
 
     def record_error(self, *, raw: str, error: str, source: str, at: datetime) -> None:
         """Queue a frame that could not be decoded, with the decoder's error."""
-        self._put_row(error_row(error, raw, source, at), urgent=True)
+        self._put_row(error_row(error, raw, source, at))
 
     def record_discrepancies(self, found: Iterable[Discrepancy]) -> None:
         """Queue each difference between computed and reported values."""
         for row in discrepancy_rows(found):
-            self._put_row(row, urgent=True)
+            self._put_row(row)
 
-    def _put_row(self, row: tuple[object, ...], *, urgent: bool) -> None:
+    def _put_row(self, row: tuple[object, ...]) -> None:
+        self._put(pipe.encode(("r", *row[1:])))
+
+    def _put(self, item: bytes) -> None:
+        """Queue one encoded row, or count it lost if the writer failed or is too far behind."""
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
         if self._failure is not None or self._backlog() >= self.max_queue:
             self._lose(1)
             return
-        self._push(pipe.encode(("r", *row[1:])), 1, urgent=urgent and self.durability != "batch")
+        self._push(item, 1, urgent=self.durability != "batch")
 
     def _push(self, payload: bytes, rows: int, *, urgent: bool) -> None:
         every = self.durability == "every"
@@ -288,9 +299,7 @@ class ProcessJournal:
             raise JournalError(failed_line(self._failure))
         self._items_in += 1
         self._rows_in += rows
-        self._pending.append(payload)
-        if urgent:
-            self._wake.set()
+        self._pending.put(payload)
         if every:
             ticket = self._items_in
             with self._cond:
@@ -347,8 +356,7 @@ class ProcessJournal:
         if self._closed or self._gone:
             return None
         ticket = next(self._flush_tickets)
-        self._pending.append(pipe.encode(("f", ticket)))
-        self._wake.set()
+        self._pending.put(pipe.encode(("f", ticket)))
         with self._cond:
             while self._flushed < ticket and not self._gone:
                 self._cond.wait()
@@ -363,8 +371,8 @@ class ProcessJournal:
         if self._closed:
             return
         self._closed = self._closing = True
-        self._pending.append(pipe.encode(("c",)))
-        self._wake.set()
+        self._pending.put(pipe.encode(("c",)))
+        self._pending.put(_STOP)
         deadline = time.monotonic() + CLOSE_TIMEOUT_S
         with self._cond:
             while self._closed_report is None and not self._gone:
@@ -391,7 +399,7 @@ class ProcessJournal:
     def _stop_process(self) -> None:
         """Close our end of the pipes and reap the writer (killed if it will not end)."""
         self._closing = True
-        self._wake.set()
+        self._pending.put(_STOP)
         assert self._proc.stdin is not None and self._proc.stdout is not None
         with contextlib.suppress(OSError):
             self._proc.stdin.close()
@@ -407,30 +415,36 @@ class ProcessJournal:
     # ----------------------------------------------------------------- the two threads
 
     def _send(self) -> None:
-        """Write queued items to the writer, a frame at a time, until closed."""
+        """Write queued items to the writer, a frame at a time, until :data:`_STOP`.
+
+        Asleep while the queue is empty. Woken by an item, it lets more gather for
+        :data:`_SEND_GATHER_S` (notices are still written well inside their window), except in
+        ``"every"`` mode, where the caller is waiting for the acknowledgement; so it wakes at
+        most once a frame, not once an item.
+        """
         pending = self._pending
+        gather = 0.0 if self.durability == "every" else _SEND_GATHER_S
+        broken = False
         while True:
-            self._wake.clear()
-            if not pending:
-                if self._closing:
-                    return
-                self._wake.wait(_SEND_POLL_S)
-                continue
+            item = pending.get()
+            if gather and item:
+                time.sleep(gather)
             chunk: list[bytes] = []
             size = 0
-            while pending and size < _FRAME_BYTES:
-                item = pending.popleft()
+            while item:
                 chunk.append(item)
                 size += len(item)
-            try:
-                pipe.write_parts(self._to, pipe.items_parts(chunk))
-                self._sent += len(chunk)
-            except (OSError, ValueError):
-                # The writer is gone; the reader reports it. Drop what is left.
-                pending.clear()
-                if self._closing:
-                    return
-                time.sleep(_SEND_POLL_S)
+                if size >= _FRAME_BYTES or pending.empty():
+                    break
+                item = pending.get_nowait()  # the only taker: not empty means one is there
+            if chunk and not broken:
+                try:
+                    pipe.write_parts(self._to, pipe.items_parts(chunk))
+                    self._sent += len(chunk)
+                except (OSError, ValueError):
+                    broken = True  # the writer is gone (the reader reports it): drop the rest
+            if not item:
+                return
 
     def _read(self) -> None:
         """Take in the writer's reports until its stdout ends."""

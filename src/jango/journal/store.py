@@ -523,6 +523,10 @@ class Journal:
             if self.ticks == "latest":
                 self._put(None, event, tick=True, lazy=(raw, source, at, reflected))
                 return
+        if type(event) is OrderNotice:
+            # Its row's text is made by the writer thread, off the loop.
+            self._put(None, event, lazy=(raw, source, at, reflected))
+            return
         self._put(event_row(event, raw, source, at, reflected), event, tick=type(event) is Tick)
 
     def record_ticks(
@@ -795,7 +799,7 @@ class Journal:
                     self._shed_behind += 1  # queued as "all", shed for the backlog
                 continue
             if row is None:
-                assert isinstance(event, Tick) and lazy is not None
+                assert event is not None and lazy is not None
                 row = event_row(event, *lazy)
             if event is not None:
                 events.append((len(rows), event, bool(row[-1])))

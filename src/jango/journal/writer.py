@@ -26,7 +26,7 @@ import threading
 
 from jango.domain.model import Event
 from jango.journal import lock, pipe
-from jango.journal.store import Journal, JournalHealth
+from jango.journal.store import Journal, JournalHealth, event_row
 from jango.recorded import RecordError, parse_line
 
 log = logging.getLogger("jango.journal")
@@ -114,9 +114,19 @@ def _key(health: JournalHealth, received: int) -> tuple[object, ...]:
 
 def _record(journal: Journal, item: pipe.Item) -> int:
     """Record one item; the number of rows it carried."""
+    if isinstance(item, pipe.SameTimeBurst):
+        ticks = item.tick_objects()
+        journal.record_ticks(ticks, raws=item.raws, source=item.source, at=item.at)
+        return len(ticks)
     if isinstance(item, pipe.Burst):
         journal.record_ticks(item.ticks, raws=item.raws, source=item.source, at=item.at)
         return len(item.ticks)
+    if isinstance(item, pipe.Notice):
+        notice = item.notice
+        journal.record_row(
+            event_row(notice, item.raw, item.source, item.at, item.reflected), notice
+        )
+        return 1
     assert isinstance(item, pipe.Row)
     event: Event | None = None
     if item.kind in ("snapshot", "notice"):
