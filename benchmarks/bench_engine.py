@@ -23,7 +23,7 @@ from jango.brokers.port import BrokerLimits
 from jango.brokers.sim.broker import SimBroker
 from jango.domain.book import Book
 from jango.domain.model import BalanceRow, OrderNotice, Tick
-from jango.engine import Session
+from jango.engine import Recorder, Session
 from jango.sandbox.instruments import synthetic_instruments
 from jango.sandbox.venue import Venue
 from latency import median_p99_ms, tick_to_book_latencies
@@ -50,12 +50,15 @@ def build(codes: int) -> tuple[Venue, SimBroker]:
     return venue, SimBroker(venue, tick_interval=0.0, limits=limits)
 
 
-async def saturated(codes: int, seconds: float) -> tuple[float, int, float, float]:
+async def saturated(
+    codes: int, seconds: float, recorder: Recorder | None = None
+) -> tuple[float, int, float, float]:
     """Ticks/s into the book, ticks produced, and CPU µs a tick of the venue's thread (step
     and adapter) and of the loop's (engine and book): on a shared machine the two threads may
-    get less than a core between them, which the CPU split shows apart from the wall clock."""
+    get less than a core between them, which the CPU split shows apart from the wall clock.
+    ``recorder`` journals the session (``bench_journal`` runs it with each writer)."""
     venue, broker = build(codes)
-    async with Session(broker) as s:
+    async with Session(broker, recorder=recorder) as s:
         start_ticks = s.stats.ticks
         stop = threading.Event()
         produced = [0]

@@ -34,6 +34,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench_engine import saturated
 from jango.brokers.port import BrokerLimits
 from jango.brokers.sim.broker import SimBroker
 from jango.brokers.sim.demo import DemoTrader
@@ -321,34 +322,6 @@ WRITERS: dict[str, type[Journal] | type[ProcessJournal]] = {
 }
 
 
-async def live_rate(
-    codes: int, seconds: float, journal: Journal | ProcessJournal | None
-) -> tuple[float, float]:
-    """The sim as ``jango run`` drives it, saturated: a thread steps the venue (every code a
-    step) as fast as it can, and its ticks go through the adapter into the session's book.
-    Ticks/s applied, and ticks/s the venue made."""
-    venue, broker = build_session_broker(codes)
-    async with Session(broker, recorder=journal) as s:
-        start = s.stats.ticks
-        stop = threading.Event()
-        made = [0]
-
-        def drive() -> None:
-            while not stop.is_set():
-                made[0] += len(venue.step())
-                time.sleep(0)  # let the loop thread in
-
-        thread = threading.Thread(target=drive)
-        t0 = time.perf_counter()
-        thread.start()
-        await asyncio.sleep(seconds)
-        stop.set()
-        thread.join()
-        elapsed = time.perf_counter() - t0
-        applied = s.stats.ticks - start
-    return applied / elapsed, made[0] / elapsed
-
-
 KINDS: dict[str, type[Journal] | type[ProcessJournal] | None] = {
     "unjournaled (baseline)": None,
     "journaled, writer thread": Journal,
@@ -363,14 +336,14 @@ def throughput(
     machine hits all three alike); the tables give medians, and each ratio is of medians."""
     loop: dict[str, list[tuple[float, float, float, float, float, int]]] = {k: [] for k in KINDS}
     bridged: dict[str, list[tuple[float, float, int]]] = {k: [] for k in KINDS}
-    live: dict[str, list[tuple[float, float, int]]] = {k: [] for k in KINDS}
+    live: dict[str, list[tuple[float, int]]] = {k: [] for k in KINDS}
     ticks = sum(type(e) is Tick for e in events)
     for rep in range(reps):
         for label, kind in KINDS.items():
             if kind is None:
                 loop[label].append((*asyncio.run(apply_all(events, None)), 0))
                 bridged[label].append((*asyncio.run(session_rate(codes, session_ticks, None)), 0))
-                live[label].append((*asyncio.run(live_rate(codes, live_seconds, None)), 0))
+                live[label].append((asyncio.run(saturated(codes, live_seconds, None))[0], 0))
                 continue
             name = kind.__name__
             with kind(d / f"window-{name}-{rep}.sqlite") as journal:
@@ -381,8 +354,8 @@ def throughput(
                 rate = asyncio.run(session_rate(codes, session_ticks, journal))
                 bridged[label].append((*rate, journal.health.shed_ticks))
             with kind(d / f"live-{name}-{rep}.sqlite") as journal:
-                rate = asyncio.run(live_rate(codes, live_seconds, journal))
-                live[label].append((*rate, journal.health.shed_ticks))
+                rate = asyncio.run(saturated(codes, live_seconds, journal))[0]
+                live[label].append((rate, journal.health.shed_ticks))
                 assert journal.health.lost == 0, journal.health.message
     print(f"medians of {reps} runs each, the kinds interleaved\n")
     print(
@@ -406,28 +379,27 @@ def throughput(
             f"{worst:.2f} ms | {f'{ticks - shed:,}' if journaled else ''} | "
             f"{f'{shed:,}' if journaled else ''} |"
         )
-    for title, table, unit in (
-        ("pre-made venue steps: sim adapter bridge → Session → Book", bridged, "ticks"),
-        ("the live sim, saturated: venue thread → adapter → Session → Book", live, "ticks"),
-    ):
-        print(
-            f"\n| {title} | {unit}/s applied | vs unjournaled | range over runs | "
-            f"{'ticks/s made' if table is live else 'ticks/s until written'} | ticks shed |"
-        )
-        print("|---|---:|---:|---:|---:|---:|")
-        base = statistics.median([r[0] for r in table["unjournaled (baseline)"]])
-        for label, runs in table.items():
-            rates = [r[0] for r in runs]
-            rate = statistics.median(rates)
-            second = statistics.median([r[1] for r in runs])
-            shed = round(statistics.median([r[2] for r in runs]))
-            journaled = KINDS[label] is not None
-            print(
-                f"| {label} | {rate:,.0f} | {rate / base:.2f}× | "
-                f"{min(rates):,.0f}–{max(rates):,.0f} | {second:,.0f} | "
-                f"{f'{shed:,}' if journaled else ''} |"
-            )
+    rate_table(
+        "pre-made venue steps: sim adapter bridge → Session → Book",
+        {label: [(r[0], r[2]) for r in runs] for label, runs in bridged.items()},
+    )
+    rate_table("the live sim, saturated: venue thread → adapter → Session → Book", live)
     print()
+
+
+def rate_table(title: str, runs: dict[str, list[tuple[float, int]]]) -> None:
+    """Ticks/s applied (median and range) and ticks shed, per kind, against the baseline."""
+    print(f"\n| {title} | ticks/s applied | vs unjournaled | range over runs | ticks shed |")
+    print("|---|---:|---:|---:|---:|")
+    base = statistics.median([rate for rate, _ in runs["unjournaled (baseline)"]])
+    for label, kind_runs in runs.items():
+        rates = [rate for rate, _ in kind_runs]
+        rate = statistics.median(rates)
+        shed = round(statistics.median([shed for _, shed in kind_runs]))
+        print(
+            f"| {label} | {rate:,.0f} | {rate / base:.2f}× | {min(rates):,.0f}–{max(rates):,.0f} | "
+            f"{f'{shed:,}' if KINDS[label] is not None else ''} |"
+        )
 
 
 def sustained(events: list[Event], d: Path, rates: list[int]) -> None:
