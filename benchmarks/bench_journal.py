@@ -34,16 +34,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench_engine import saturated
-from jango.brokers.port import BrokerLimits
-from jango.brokers.sim.broker import SimBroker
+from bench_engine import build, saturated
 from jango.brokers.sim.demo import DemoTrader
 from jango.domain.book import Book
-from jango.domain.model import KST, BalanceRow, BalanceSnapshot, Event, OrderNotice, Tick
+from jango.domain.model import KST, BalanceSnapshot, Event, OrderNotice, Tick
 from jango.engine import Session
 from jango.journal import Journal
 from jango.journal.process import ProcessJournal
-from jango.sandbox.instruments import synthetic_instruments
 from jango.sandbox.venue import Venue
 
 AT = datetime(2026, 3, 4, 9, 0, tzinfo=KST)
@@ -164,25 +161,12 @@ async def apply_all(
     return len(events) / applied, len(events) / elapsed, p99, worst, cpu_us
 
 
-def build_session_broker(codes: int) -> tuple[Venue, SimBroker]:
-    specs = synthetic_instruments(codes, seed=1)
-    venue = Venue(specs, seed=1, codes_per_step=codes)
-    acc = "5012345601"
-    venue.open_account(
-        acc,
-        cash=10**10,
-        holdings=[BalanceRow(acc, s.code, 10, 10, 10 * s.base_price) for s in specs],
-    )
-    limits = BrokerLimits(codes, 200, 10**6, 10**6, 1.0, 50)
-    return venue, SimBroker(venue, tick_interval=0.0, limits=limits)
-
-
 async def session_rate(
     codes: int, count: int, journal: Journal | ProcessJournal | None
 ) -> tuple[float, float]:
     """Ticks/s through the sim adapter's bridge into a Session: until the book had them all,
     and until the journal had also written what it kept."""
-    venue, broker = build_session_broker(codes)
+    venue, broker = build(codes)
     steps: list[list[Tick | OrderNotice]] = []
     made = 0
     while made < count:
