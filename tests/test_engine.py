@@ -81,6 +81,7 @@ async def test_startup_loads_snapshot_prices_in_batches_and_subscribes_every_hel
         held = s.book.held_codes()
         assert len(held) >= 5
         assert s.stats.bootstrap_requests == -(-len(held) // LIMITS.quote_batch)
+        assert s.stats.quote_requests == s.stats.bootstrap_requests  # each code asked once
         assert s.subscribed == held == set(broker.subscriptions)
         assert all(r.priced for r in s.book.rows())
         venue_rows = {r.key: (r.qty, r.sellable) for r in broker.venue.balance(s.accounts[0]).rows}

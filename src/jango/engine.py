@@ -371,8 +371,9 @@ class Session:
             self.accounts = await self.broker.accounts()
         for account in self.accounts:
             await self._apply_snapshot(await self._first_balance(account))
-        await self._bootstrap_prices(sorted(self.book.held_codes()))
-        await self._sync_subscriptions()
+        held = sorted(self.book.held_codes())
+        await self._bootstrap_prices(held)
+        await self._sync_subscriptions(priced=held)
         self._set_status(True, f"connected to {self.broker.name}")
         self._start_tasks()
 
@@ -597,8 +598,10 @@ class Session:
                         self.recorder.record_event(tick, raw="", source=source, at=at)
         return ticks
 
-    async def _sync_subscriptions(self) -> None:
-        """Subscribe held codes up to capacity, most valuable first; poll the rest."""
+    async def _sync_subscriptions(self, *, priced: Iterable[Code] = ()) -> None:
+        """Subscribe held codes up to capacity, most valuable first; poll the rest. Codes
+        that just appeared are priced at once, but not those in ``priced`` (startup has just
+        asked for every held code: asking again doubled its quote requests)."""
         async with self._sync_lock:
             held = self.book.held_codes()
             for code in sorted(self.subscribed - held):
@@ -606,7 +609,7 @@ class Session:
                     await self.broker.unsubscribe(code)
                 self.subscribed.discard(code)
             self.polled &= held
-            new = held - self.subscribed - self.polled
+            new = held.difference(self.subscribed, self.polled, priced)
             if new:
                 # A code that just appeared is priced at once, not at the next poll.
                 for tick in await self._fetch(sorted(new)):

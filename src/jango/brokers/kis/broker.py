@@ -3,7 +3,8 @@
 Balance snapshots carry the account's orders of the day (``inquire-daily-ccld``; on real accounts
 also ``inquire-psbl-rvsecncl``, which is where an order's branch for amend/cancel comes from) and
 every row's market from the product-info lookup (``search-stock-info``, or ``search-info`` on
-paper, where the former is not served), cached per code and day.
+paper, where the former is not served), cached per code and day, on disk beside the token cache
+(:mod:`jango.brokers.kis.instruments`), so a restart the same day does not ask again.
 
 Fill notices carry no fill id and no cumulative quantity; :mod:`jango.brokers.kis.fills` stamps
 each with its order's cumulative filled quantity, seeded here from the orders of the day each
@@ -24,8 +25,9 @@ import httpx
 
 from jango.brokers.kis import wire
 from jango.brokers.kis.auth import TokenManager
-from jango.brokers.kis.config import KisConfig, KisTuning
+from jango.brokers.kis.config import KisConfig, KisTuning, default_token_cache
 from jango.brokers.kis.fills import FillCounter
+from jango.brokers.kis.instruments import InstrumentCache
 from jango.brokers.kis.ratelimit import limiter_for
 from jango.brokers.kis.realtime import MAX_REGISTRATIONS, KisRealtime
 from jango.brokers.kis.rest import KisRest, Reply
@@ -118,7 +120,8 @@ class KisBroker:
         self.realtime = KisRealtime(config, self.tuning, self._approval, self._on_push)
         self._fills = FillCounter(self._events.put_nowait)
         self._seed_task: asyncio.Task[None] | None = None
-        self._instruments: dict[tuple[Code, str], wire.ProductInfo] = {}
+        cache = (config.token_cache or default_token_cache()).with_name("kis-instruments.json")
+        self._instruments = InstrumentCache(cache, f"{config.mode}@{config.rest_url}")
         self._rest: KisRest | None = None
         self._branches: dict[str, str] = {}  # order no → KRX_FWDG_ORD_ORGNO, for amend/cancel
         self._ticks: set[Code] = set()
@@ -214,6 +217,7 @@ class KisBroker:
                 )
             before = after
         rows = [await self._with_market(row) for row in rows]
+        self._instruments.save()
         if not self._fills.known:
             self._fills.reseed(after)
         return BalanceSnapshot(
@@ -314,8 +318,8 @@ class KisBroker:
         accounts search-stock-info; on paper (which lacks it) search-info, and for a plain stock
         (which search-info does not place) the market inquire-price names. A failed lookup is
         logged and gives UNKNOWN, uncached, so the next snapshot asks again."""
-        key = (code, datetime.now(KST).date().isoformat())
-        cached = self._instruments.get(key)
+        today = datetime.now(KST).date()
+        cached = self._instruments.get(code, today)
         if cached is not None:
             return cached
         try:
@@ -326,7 +330,7 @@ class KisBroker:
         if info.market is Market.UNKNOWN:
             log.warning("KIS product info for %s names no market; it stays UNKNOWN", code)
             return info
-        self._instruments[key] = info
+        self._instruments.put(code, today, info)
         return info
 
     async def _lookup(self, code: Code) -> wire.ProductInfo:
