@@ -52,6 +52,21 @@ def venue_with_holdings(seed: int = 1) -> Venue:
     return venue
 
 
+def sandbox_config(sandbox: KisSandbox, token_cache: Path) -> KisConfig:
+    """The adapter's configuration for the sandbox's first user and account."""
+    user = sandbox.credentials
+    return KisConfig(
+        app_key=user.app_key,
+        app_secret=user.app_secret,
+        account=user.accounts[0],
+        hts_id=user.hts_id,
+        mode=sandbox.mode,
+        rest_url=sandbox.rest_url,
+        ws_url=sandbox.ws_url,
+        token_cache=token_cache,
+    )
+
+
 def parser_cost(count: int) -> tuple[float, float, float]:
     """µs per record: the bare split (the floor), ``parse_ticks``, and every record through the
     strict checks alone (what the parser did before it had a fast path), best of three."""
@@ -127,19 +142,8 @@ async def socket_phase(rate: int, seconds: float) -> tuple[list[float], int]:
     venue = venue_with_holdings(seed=2)
     sandbox = KisSandbox(venue, tick_interval=None)
     await sandbox.start()
-    user = sandbox.credentials
     with tempfile.TemporaryDirectory() as tmp:
-        config = KisConfig(
-            app_key=user.app_key,
-            app_secret=user.app_secret,
-            account=user.accounts[0],
-            hts_id=user.hts_id,
-            mode=sandbox.mode,
-            rest_url=sandbox.rest_url,
-            ws_url=sandbox.ws_url,
-            token_cache=Path(tmp) / "token.json",
-        )
-        broker = KisBroker(config)
+        broker = KisBroker(sandbox_config(sandbox, Path(tmp) / "token.json"))
         try:
             async with Session(broker) as s:
                 latencies = await tick_to_book_latencies(

@@ -31,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_kis import sandbox_config
 from jango.brokers.kis import KisBroker
-from jango.brokers.kis.config import KisConfig
 from jango.domain.model import BalanceRow
 from jango.engine import Session
 from jango.sandbox.instruments import synthetic_instruments
@@ -57,20 +57,10 @@ async def startups(holdings: int, mode: str) -> tuple[list[Run], int]:
     )
     sandbox = KisSandbox(venue, tick_interval=None, mode=mode)  # type: ignore[arg-type]
     await sandbox.start()
-    user = sandbox.credentials
     runs: list[Run] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = KisConfig(
-                app_key=user.app_key,
-                app_secret=user.app_secret,
-                account=user.accounts[0],
-                hts_id=user.hts_id,
-                mode=sandbox.mode,
-                rest_url=sandbox.rest_url,
-                ws_url=sandbox.ws_url,
-                token_cache=Path(tmp) / "token.json",
-            )
+            config = sandbox_config(sandbox, Path(tmp) / "token.json")
             for _ in ("first start", "restart"):
                 before = len(sandbox.gateway.requests)
                 broker = KisBroker(config)
