@@ -48,16 +48,32 @@ def rows() -> list[wire.WireEvent]:
 
 
 async def publish(url: str, events: list[wire.WireEvent]) -> None:
-    """The backlog, published with nats-py alone as an agent would (ids, acks)."""
+    """The backlog, published with nats-py alone as an agent would (ids, acks).
+
+    Each chunk's acks are awaited with a deadline and the chunk sent again if they do not all
+    come (the ids make a resend a no-op for what was stored): an ack that never arrives would
+    otherwise hold nats-py's pending-ack semaphore, and this test, for ever (seen once in CI).
+    """
     nc = await nats.connect(url)
     js = nc.jetstream()
     await js.add_stream(name=wire.STREAM, subjects=[wire.EVENT_SUBJECTS])
     for i in range(0, len(events), 2000):
-        futures = [
-            await js.publish_async(e.subject, e.encode(), headers={"Nats-Msg-Id": e.id})
-            for e in events[i : i + 2000]
-        ]
-        await asyncio.gather(*futures)
+        chunk = events[i : i + 2000]
+        for _ in range(3):
+            futures = [
+                await js.publish_async(
+                    e.subject, e.encode(), wait_stall=30, headers={"Nats-Msg-Id": e.id}
+                )
+                for e in chunk
+            ]
+            try:
+                await asyncio.wait_for(asyncio.gather(*futures), 30)
+                break
+            except TimeoutError:
+                for future in futures:
+                    future.cancel()  # gives its slot in the pending-ack semaphore back
+        else:
+            raise AssertionError(f"JetStream did not acknowledge events {i + 1}–{i + len(chunk)}")
     await nc.close()
 
 
