@@ -113,7 +113,6 @@ class ProcessJournal:
         """Lines the session should show at start: a missing WAL, a journal that cannot write."""
 
         self._cond = threading.Condition()
-        # Encoded items; the caller appends without a lock (deque.append is atomic).
         # Encoded items, for the sender; put() from the loop never waits for it (a C queue, not
         # a Condition whose lock the loop could find held by a thread waiting for the GIL).
         self._pending: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -266,11 +265,10 @@ class ProcessJournal:
             return
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
-        every = self.durability == "every"
-        if not every and self._shedding(len(ticks)):
+        if self.durability != "every" and self._shedding(len(ticks)):
             self._shed += len(ticks)
             return
-        self._push(pipe.encode_burst(source, at, ticks, raws), len(ticks), urgent=every)
+        self._push(pipe.encode_burst(source, at, ticks, raws), len(ticks))
 
     def record_error(self, *, raw: str, error: str, source: str, at: datetime) -> None:
         """Queue a frame that could not be decoded, with the decoder's error."""
@@ -291,9 +289,9 @@ class ProcessJournal:
         if self._failure is not None or self._backlog() >= self.max_queue:
             self._lose(1)
             return
-        self._push(item, 1, urgent=self.durability != "batch")
+        self._push(item, 1)
 
-    def _push(self, payload: bytes, rows: int, *, urgent: bool) -> None:
+    def _push(self, payload: bytes, rows: int) -> None:
         every = self.durability == "every"
         if every and self._failure is not None:
             raise JournalError(failed_line(self._failure))
