@@ -6,10 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jango.domain.model import Event, Tick
 from jango.journal import Journal
-from jango.journal.store import tick_body
+from jango.journal.store import _chunks, tick_body
 from tests.journal.streams import ARRIVAL, replay, state, venue_events
 from tests.journal.writers import both_writers  # noqa: F401
 
@@ -102,3 +104,11 @@ def test_no_ticks_policy_journals_no_burst(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite", ticks="none") as journal:
         journal.record_ticks(ticks, raws=(), source="sim", at=ARRIVAL)
     assert rows(tmp_path / "j.sqlite") == []
+
+
+@given(st.integers(0, 3000))
+def test_rows_go_to_sqlite_in_order_in_at_most_nine_statement_sizes(count: int) -> None:
+    rows = [(i,) for i in range(count)]
+    chunks = list(_chunks(rows))
+    assert [row for chunk in chunks for row in chunk] == rows
+    assert {len(chunk) for chunk in chunks} <= {1 << k for k in range(9)}
