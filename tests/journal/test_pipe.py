@@ -113,11 +113,7 @@ def test_a_burst_comes_out_as_the_same_ticks_whether_or_not_they_share_a_time(
     raws = [f"raw {i}" for i in range(len(burst))]
     encoded = pipe.encode_burst("kis", datetime(2026, 3, 4, 9, 0, tzinfo=KST), burst, raws)
     (item,) = pipe.decode_items(b"".join(pipe.items_parts([encoded]))[4:])
-    if same_time:
-        assert isinstance(item, pipe.SameTimeBurst)
-        got = item.tick_objects()
-    else:
-        assert isinstance(item, pipe.Burst | pipe.SameTimeBurst)
-        got = item.tick_objects() if isinstance(item, pipe.SameTimeBurst) else item.ticks
+    assert isinstance(item, pipe.SameTimeBurst if same_time else pipe.Burst | pipe.SameTimeBurst)
+    got = item.tick_objects()
     assert got == burst and item.raws == raws
     assert [tick_body(tick) for tick in got] == [tick_body(tick) for tick in burst]

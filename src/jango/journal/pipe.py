@@ -61,6 +61,10 @@ class Burst(msgspec.Struct, array_like=True, tag="b"):
     ticks: list[Tick]
     raws: list[str]
 
+    def tick_objects(self) -> list[Tick]:
+        """The ticks, as the session had them."""
+        return self.ticks
+
 
 class SameTimeBurst(msgspec.Struct, array_like=True, tag="t"):
     """Ticks that arrived together and share one time (a venue step, a second of prints): the

@@ -114,13 +114,10 @@ def _key(health: JournalHealth, received: int) -> tuple[object, ...]:
 
 def _record(journal: Journal, item: pipe.Item) -> int:
     """Record one item; the number of rows it carried."""
-    if isinstance(item, pipe.SameTimeBurst):
+    if isinstance(item, pipe.Burst | pipe.SameTimeBurst):
         ticks = item.tick_objects()
         journal.record_ticks(ticks, raws=item.raws, source=item.source, at=item.at)
         return len(ticks)
-    if isinstance(item, pipe.Burst):
-        journal.record_ticks(item.ticks, raws=item.raws, source=item.source, at=item.at)
-        return len(item.ticks)
     if isinstance(item, pipe.Notice):
         notice = item.notice
         journal.record_row(
