@@ -270,8 +270,8 @@ async def paced(
             samples.append((now, rss_mib(), backlog, shed, rss_mib(writer) if writer else 0.0))
             if progress and len(samples) % 60 == 1:
                 print(
-                    f"  {now:,.0f} s: RSS {samples[-1][1]:.1f} MiB, backlog {backlog:,}, "
-                    f"shed {shed:,}",
+                    f"  {now:,.0f} s: RSS {samples[-1][1]:.1f} MiB, writer process "
+                    f"{samples[-1][4]:.1f} MiB, backlog {backlog:,}, shed {shed:,}",
                     flush=True,
                 )
             next_sample += 1.0

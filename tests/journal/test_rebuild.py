@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import timedelta
 from pathlib import Path
 
+from jango.domain.model import Tick
 from jango.journal import Journal
-from jango.journal.checkpoint import dump_book, load_book
+from jango.journal.checkpoint import StateEncoder, dump_book, load_book
 from tests.journal.streams import replay, state, venue_events, write
 from tests.journal.writers import both_writers  # noqa: F401
 
@@ -16,6 +19,21 @@ def test_book_state_round_trips_exactly_through_json() -> None:
     assert any(o.status.value == "open" for o in book.orders.values())
     again = load_book(json.loads(json.dumps(dump_book(book))))
     assert dump_book(again) == dump_book(book)
+
+
+def test_the_state_encoder_writes_dump_book_data_as_the_book_goes_on_and_into_a_new_day() -> None:
+    events = venue_events(steps=150)
+    encoder, book = StateEncoder(), replay(events[:1])
+    for lo in range(1, len(events), len(events) // 5):
+        book.apply_all(events[lo : lo + len(events) // 5])
+        assert json.loads(encoder.encode(book)) == dump_book(book)
+    seen = len(book._seen)
+    tick = next(e for e in reversed(events) if isinstance(e, Tick))
+    book.apply(dataclasses.replace(tick, time=tick.time + timedelta(days=1)))
+    assert len(book._seen) < seen  # the day's dedupe keys were dropped...
+    text = encoder.encode(book)
+    assert json.loads(text) == dump_book(book)  # ...and are not written from the cache
+    assert dump_book(load_book(json.loads(text))) == dump_book(book)
 
 
 def test_rebuild_equals_a_straight_replay_of_every_event(tmp_path: Path) -> None:

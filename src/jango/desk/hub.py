@@ -80,7 +80,7 @@ from jango.domain.model import (
     Quote,
     Tick,
 )
-from jango.journal.checkpoint import BookStateError, dump_book, load_book
+from jango.journal.checkpoint import BookStateError, StateEncoder, dump_book, load_book
 from jango.journal.fence import absorb
 from jango.recorded import RecordError, parse_line
 from jango.supervisor import Supervised, Supervisor
@@ -298,6 +298,7 @@ class HubBroker:
         self._store: HubStore | None = None
         self._applied_n = 0  # the inbox row the replica has applied up to
         self._checkpoint_n = 0
+        self._state_encoder = StateEncoder()
         # Committed batches waiting to be applied and handed on (a batch per item: one loop turn
         # per batch, not per row).
         self._queue: asyncio.Queue[list[tuple[int, wire.WireEvent]]] = asyncio.Queue(maxsize=20)
@@ -406,7 +407,7 @@ class HubBroker:
         store, self._store = self._store, None
         if store is not None:
             if self._applied_n > self._checkpoint_n:
-                state = json.dumps(dump_book(self.book), ensure_ascii=False, separators=(",", ":"))
+                state = self._state_encoder.encode(self.book)
                 store.checkpoint(self._applied_n, state)
             store.close()
 
@@ -476,9 +477,7 @@ class HubBroker:
                 event = self._apply_stored(n, e)
                 self._applied_n = n
                 if n - self._checkpoint_n >= self.checkpoint_every and self._store is not None:
-                    state = json.dumps(
-                        dump_book(self.book), ensure_ascii=False, separators=(",", ":")
-                    )
+                    state = self._state_encoder.encode(self.book)
                     await asyncio.to_thread(self._store.checkpoint, n, state)
                     self._checkpoint_n = n
                 if len(self.book.accounts) != accounts and isinstance(event, BalanceSnapshot):

@@ -14,6 +14,8 @@ import json
 from datetime import date, datetime, time
 from typing import Any
 
+import msgspec
+
 from jango.domain.book import Book, Order, OrderStatus, PnlMode, Row
 from jango.domain.costs import CostSchedule
 from jango.domain.model import (
@@ -111,6 +113,47 @@ def _dump_seen(key: object) -> Any:
 
 def dump_book(book: Book) -> dict[str, Any]:
     """Everything needed to rebuild ``book``, as JSON-ready data; deterministic for equal books."""
+    seen = [msgspec.json.decode(key) for key in _sorted_seen(book, {})]
+    return _state(book, seen)
+
+
+class StateEncoder:
+    """Encodes one book's successive states as checkpoint text: ``json.loads`` of it is
+    :func:`dump_book`'s data.
+
+    The dedupe keys are most of a state and a day's keys only grow, so each is encoded once and
+    kept between calls (only while the book still has it). The text is built by msgspec, about
+    ten times faster than ``json`` here: a journal checkpoints every few thousand events.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[object, bytes] = {}
+
+    def encode(self, book: Book) -> str:
+        """The state of ``book`` now, as one line of JSON."""
+        seen = _sorted_seen(book, self._seen)
+        if len(self._seen) > len(seen):  # the book dropped keys (a new day): so do we
+            self._seen = {key: self._seen[key] for key in book._seen}
+        state = _state(book, [msgspec.Raw(key) for key in seen])
+        return _ENCODER.encode(state).decode()
+
+
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+def _sorted_seen(book: Book, known: dict[object, bytes]) -> list[bytes]:
+    """The book's dedupe keys, each as sorted-key JSON, in byte order (a set has no order)."""
+    out = []
+    for key in book._seen:
+        encoded = known.get(key)
+        if encoded is None:
+            encoded = known[key] = _ENCODER.encode(_dump_seen(key))
+        out.append(encoded)
+    out.sort()
+    return out
+
+
+def _state(book: Book, seen: list[Any]) -> dict[str, Any]:
     accounts = []
     for name in sorted(book.accounts):
         acc = book.accounts[name]
@@ -127,8 +170,6 @@ def dump_book(book: Book) -> dict[str, Any]:
                 "rows": [_dump_row(acc.rows[key]) for key in sorted(acc.rows)],
             }
         )
-    seen = [_dump_seen(key) for key in book._seen]
-    seen.sort(key=lambda item: json.dumps(item, sort_keys=True))
     return {
         "version": STATE_VERSION,
         "pnl_mode": book.pnl_mode.value,

@@ -74,8 +74,8 @@ from jango.config import data_dir
 from jango.domain.book import Book
 from jango.domain.costs import CostSchedule
 from jango.domain.model import KST, BalanceSnapshot, Discrepancy, Event, OrderNotice, Tick
-from jango.journal import lock
-from jango.journal.checkpoint import BookStateError, dump_book, load_book
+from jango.journal import lock, memory
+from jango.journal.checkpoint import BookStateError, StateEncoder, load_book
 from jango.journal.fence import apply_journaled_all
 from jango.journal.rebuild import replay_rows
 from jango.journal.schema import (
@@ -411,6 +411,7 @@ class Journal:
                 ).fetchone()[0]
                 marker = self._db.execute("SELECT value FROM meta WHERE key = 'wal'").fetchone()
                 self._shadow: Book | None = self.rebuild(costs)
+                self._state_encoder = StateEncoder()
                 if marker is not None and marker[0] == "open" and not wal_was_there:
                     self._warn(
                         f"journal {self.path}: its write-ahead log ({self.path.name}-wal) is "
@@ -923,7 +924,7 @@ class Journal:
 
     def _checkpoint(self) -> None:
         assert self._shadow is not None and self._db is not None
-        state = json.dumps(dump_book(self._shadow), ensure_ascii=False, separators=(",", ":"))
+        state = self._state_encoder.encode(self._shadow)
         db = self._db
         db.execute("BEGIN")
         try:
@@ -935,6 +936,9 @@ class Journal:
         except BaseException:
             rollback(db)
             raise
+        finally:
+            del state
+            memory.give_back()
         self._since_checkpoint = 0
 
     # ----------------------------------------------------------------- reading
