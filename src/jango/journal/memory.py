@@ -27,6 +27,7 @@ def _find_trim() -> Callable[[int], int] | None:
 _TRIM = _find_trim()
 
 
-def give_back() -> bool:
-    """Return the C heap's free memory to the system; whether anything was returned."""
-    return bool(_TRIM(0)) if _TRIM is not None else False
+def give_back() -> None:
+    """Return the C heap's free memory to the system, where the C library can."""
+    if _TRIM is not None:
+        _TRIM(0)
